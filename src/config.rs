@@ -1,0 +1,385 @@
+//! Configuration: raw TOML (serde, `deny_unknown_fields`) → validated
+//! [`Config`]. Every error names `FILE:LINE:COL`. The rest of the program
+//! only sees validated types.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+use url::Url;
+
+use crate::diag::Located;
+use crate::watchlist::Watchlist;
+
+/// Where the config is looked for when `--config` is not given.
+pub fn default_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("RAQIB_CONFIG") {
+        return PathBuf::from(p);
+    }
+    let system = Path::new("/etc/raqib/raqib.toml");
+    if system.exists() {
+        return system.to_path_buf();
+    }
+    PathBuf::from("config/raqib.toml")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{}: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Invalid(#[from] Located),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    watchlist: Option<Spanned<String>>,
+    #[serde(default)]
+    storage: RawStorage,
+    #[serde(default)]
+    poll: RawPoll,
+    #[serde(default)]
+    feeds: Vec<RawFeed>,
+    #[serde(default)]
+    email: RawEmail,
+    #[serde(default)]
+    alerts: RawAlerts,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStorage {
+    path: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPoll {
+    interval: Option<Spanned<String>>,
+    timeout: Option<Spanned<String>>,
+    connect_timeout: Option<Spanned<String>>,
+    max_bytes: Option<Spanned<u64>>,
+    concurrency: Option<Spanned<u32>>,
+    user_agent: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFeed {
+    url: Spanned<String>,
+    name: Option<String>,
+    #[serde(default)]
+    fetch_article: bool,
+    interval: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEmail {
+    from: Option<Spanned<String>>,
+    to: Option<Vec<Spanned<String>>>,
+    smtp: Option<RawSmtp>,
+    maildir: Option<RawMaildir>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSmtp {
+    host: Spanned<String>,
+    port: Option<Spanned<u16>>,
+    #[serde(default)]
+    security: Security,
+    username: Option<String>,
+    password_file: Option<Spanned<String>>,
+    timeout: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMaildir {
+    path: Spanned<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAlerts {
+    window: Option<Spanned<String>>,
+}
+
+/// Transport security for SMTP.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    #[default]
+    None,
+    Starttls,
+    Tls,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from.
+    pub file: PathBuf,
+    pub watchlist: PathBuf,
+    pub storage: PathBuf,
+    pub poll: Poll,
+    pub feeds: Vec<FeedConfig>,
+    pub email: Email,
+    pub alerts: Alerts,
+}
+
+#[derive(Debug, Clone)]
+pub struct Poll {
+    /// The interval set in `[poll]`, if any.
+    pub interval: Option<Duration>,
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub max_bytes: u64,
+    pub concurrency: usize,
+    pub user_agent: String,
+}
+
+/// The poll interval used where none is set.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(600);
+
+#[derive(Debug, Clone)]
+pub struct FeedConfig {
+    pub url: Url,
+    pub name: String,
+    pub fetch_article: bool,
+    pub interval: Option<Duration>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Email {
+    pub from: String,
+    pub to: Vec<String>,
+    pub delivery: Delivery,
+}
+
+#[derive(Debug, Clone)]
+pub enum Delivery {
+    Smtp(Smtp),
+    Maildir(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct Smtp {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub username: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Alerts {
+    pub window: Duration,
+}
+
+impl Config {
+    /// Reads and validates the config at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let source = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        Ok(Config::parse(path, &source)?)
+    }
+
+    /// Validates `source`, read from `file`.
+    pub fn parse(file: &Path, source: &str) -> Result<Config, Located> {
+        let raw: Raw = toml::from_str(source).map_err(|e| Located::from_toml(file, source, &e))?;
+        let at = |span: Range<usize>, msg: String| Located::at(file, source, span.start, msg);
+        let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        let relative = |p: &str| -> PathBuf {
+            let p = PathBuf::from(p);
+            if p.is_absolute() {
+                p
+            } else {
+                dir.join(p)
+            }
+        };
+        let duration = |s: &Spanned<String>| -> Result<Duration, Located> {
+            let d = humantime::parse_duration(s.get_ref().trim())
+                .map_err(|e| at(s.span(), format!("invalid duration {:?}: {e}", s.get_ref())))?;
+            if d.is_zero() {
+                return Err(at(s.span(), "a duration must be greater than zero".into()));
+            }
+            Ok(d)
+        };
+        let opt_duration = |s: &Option<Spanned<String>>, default: Duration| -> Result<Duration, Located> {
+            s.as_ref().map(duration).transpose().map(|d| d.unwrap_or(default))
+        };
+
+        let watchlist = match &raw.watchlist {
+            Some(w) if w.get_ref().trim().is_empty() => return Err(at(w.span(), "watchlist path is empty".into())),
+            Some(w) => relative(w.get_ref()),
+            None => dir.join("watchlist.toml"),
+        };
+        let storage = match &raw.storage.path {
+            Some(p) if p.get_ref().trim().is_empty() => return Err(at(p.span(), "storage path is empty".into())),
+            Some(p) => relative(p.get_ref()),
+            None => match std::env::var_os("STATE_DIRECTORY") {
+                // systemd may pass several directories separated by ':'.
+                Some(s) => PathBuf::from(s.to_string_lossy().split(':').next().unwrap_or("data")),
+                None => PathBuf::from("data"),
+            },
+        };
+
+        let poll = Poll {
+            interval: raw.poll.interval.as_ref().map(duration).transpose()?,
+            timeout: opt_duration(&raw.poll.timeout, Duration::from_secs(30))?,
+            connect_timeout: opt_duration(&raw.poll.connect_timeout, Duration::from_secs(10))?,
+            max_bytes: match &raw.poll.max_bytes {
+                Some(m) if *m.get_ref() < 1024 => return Err(at(m.span(), "max_bytes must be at least 1024".into())),
+                Some(m) => *m.get_ref(),
+                None => 10 * 1024 * 1024,
+            },
+            concurrency: match &raw.poll.concurrency {
+                Some(c) if *c.get_ref() == 0 => return Err(at(c.span(), "concurrency must be at least 1".into())),
+                Some(c) => *c.get_ref() as usize,
+                None => 4,
+            },
+            user_agent: raw
+                .poll
+                .user_agent
+                .clone()
+                .unwrap_or_else(|| format!("raqib/{} (+https://crates.io/crates/raqib)", env!("CARGO_PKG_VERSION"))),
+        };
+
+        let mut feeds: Vec<FeedConfig> = Vec::new();
+        for f in &raw.feeds {
+            let url = Url::parse(f.url.get_ref().trim())
+                .map_err(|e| at(f.url.span(), format!("invalid feed URL {:?}: {e}", f.url.get_ref())))?;
+            if !matches!(url.scheme(), "http" | "https" | "file") {
+                return Err(at(f.url.span(), format!("feed URL scheme {:?} is not http, https or file", url.scheme())));
+            }
+            if feeds.iter().any(|o| o.url == url) {
+                return Err(at(f.url.span(), format!("feed {url} is listed twice")));
+            }
+            let name = match &f.name {
+                Some(n) if !n.trim().is_empty() => n.trim().to_string(),
+                _ => url.host_str().map(str::to_string).unwrap_or_else(|| url.to_string()),
+            };
+            feeds.push(FeedConfig {
+                url,
+                name,
+                fetch_article: f.fetch_article,
+                interval: f.interval.as_ref().map(duration).transpose()?,
+            });
+        }
+
+        let address = |s: &Spanned<String>| -> Result<String, Located> {
+            crate::notify::check_mailbox(s.get_ref())
+                .map_err(|e| at(s.span(), format!("invalid email address {:?}: {e}", s.get_ref())))?;
+            Ok(s.get_ref().trim().to_string())
+        };
+        let from = match &raw.email.from {
+            Some(f) => address(f)?,
+            None => "raqib <raqib@localhost>".to_string(),
+        };
+        let to = match &raw.email.to {
+            Some(list) => list.iter().map(address).collect::<Result<Vec<_>, _>>()?,
+            None => vec!["root@localhost".to_string()],
+        };
+        let delivery = match (&raw.email.smtp, &raw.email.maildir) {
+            (Some(s), _) => {
+                if s.host.get_ref().trim().is_empty() {
+                    return Err(at(s.host.span(), "smtp host is empty".into()));
+                }
+                let port = match &s.port {
+                    Some(p) if *p.get_ref() == 0 => return Err(at(p.span(), "port 0 is not a port".into())),
+                    Some(p) => *p.get_ref(),
+                    None => match s.security {
+                        Security::None => 25,
+                        Security::Starttls => 587,
+                        Security::Tls => 465,
+                    },
+                };
+                Delivery::Smtp(Smtp {
+                    host: s.host.get_ref().trim().to_string(),
+                    port,
+                    security: s.security,
+                    username: s.username.clone(),
+                    password_file: s.password_file.as_ref().map(|p| relative(p.get_ref())),
+                    timeout: opt_duration(&s.timeout, Duration::from_secs(30))?,
+                })
+            }
+            (None, Some(m)) => Delivery::Maildir(relative(m.path.get_ref())),
+            (None, None) => Delivery::Maildir(storage.join("mail")),
+        };
+
+        let alerts = Alerts { window: opt_duration(&raw.alerts.window, Duration::from_secs(120))? };
+        Ok(Config {
+            file: file.to_path_buf(),
+            watchlist,
+            storage,
+            poll,
+            feeds,
+            email: Email { from, to, delivery },
+            alerts,
+        })
+    }
+
+    /// Reads and compiles the watchlist this config names.
+    pub fn load_watchlist(&self) -> Result<Watchlist, ConfigError> {
+        let source = std::fs::read_to_string(&self.watchlist)
+            .map_err(|source| ConfigError::Read { path: self.watchlist.clone(), source })?;
+        Ok(Watchlist::parse(&self.watchlist, &source)?)
+    }
+
+    /// The poll interval of a feed: its own, else `[poll]`'s, else the default.
+    pub fn interval_of(&self, feed: &FeedConfig) -> Duration {
+        feed.interval.or(self.poll.interval).unwrap_or(DEFAULT_INTERVAL)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(src: &str) -> Located {
+        match Config::parse(Path::new("/etc/raqib/raqib.toml"), src) {
+            Ok(_) => panic!("accepted: {src}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let c = Config::parse(Path::new("/x/raqib.toml"), "[[feeds]]\nurl = \"file:///tmp/f.xml\"\n");
+        let c = match c {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(c.watchlist, PathBuf::from("/x/watchlist.toml"));
+        assert_eq!(c.alerts.window, Duration::from_secs(120));
+        assert!(matches!(c.email.delivery, Delivery::Maildir(_)));
+        assert_eq!(c.interval_of(&c.feeds[0]), DEFAULT_INTERVAL);
+    }
+
+    #[test]
+    fn bad_duration_points_at_value() {
+        let e = err("[poll]\ninterval = \"ten minutes\"\n");
+        assert_eq!((e.line, e.col), (2, 12), "{e}");
+    }
+
+    #[test]
+    fn unknown_key_points_at_key() {
+        let e = err("[poll]\nintervall = \"1m\"\n");
+        assert_eq!((e.line, e.col), (2, 1), "{e}");
+        assert!(e.message.contains("intervall"), "{e}");
+    }
+
+    #[test]
+    fn bad_url_and_scheme() {
+        let e = err("[[feeds]]\nurl = \"not a url\"\n");
+        assert_eq!(e.line, 2);
+        let e = err("[[feeds]]\nurl = \"ftp://x.org/rss\"\n");
+        assert!(e.message.contains("scheme"), "{e}");
+    }
+}

@@ -1,0 +1,444 @@
+//! Wires the stages together: poll → parse → (article) → clean → dedup →
+//! classify → store + outbox → deliver.
+//!
+//! `once` polls every feed and then delivers every pending alert. `run`
+//! starts one task per feed (each waits for its next poll, bounded by a
+//! global semaphore) and one delivery task, until it is told to stop. The
+//! control channel is a parameter so tests start and stop the real daemon.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::stream::{self, StreamExt};
+use tokio::sync::{mpsc, watch, Mutex, RwLock, Semaphore};
+use tokio::task::JoinSet;
+use tracing::{debug, error, info, warn};
+
+use crate::config::{Config, ConfigError, FeedConfig};
+use crate::feed::{self, Entry};
+use crate::fetch::{schedule, FetchError, Fetched, Fetcher, Validators};
+use crate::notify::{DrainReport, Mailer, NotifyError};
+use crate::store::{Alert, Copy, FeedState, Item, NewItem, Store, StoreError};
+use crate::text::{self, fingerprint::Fingerprint};
+use crate::watchlist::{AlertMode, Watchlist};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("opening the database in {path}: {source}")]
+    Open { path: PathBuf, source: StoreError },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error(transparent)]
+    Notify(#[from] NotifyError),
+}
+
+/// What the daemon is told from outside (signals, tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// SIGHUP: re-read config and watchlist.
+    Reload,
+    /// SIGTERM / SIGINT: finish what is in flight and exit.
+    Shutdown,
+}
+
+/// What one poll of one feed did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PollReport {
+    pub not_modified: bool,
+    pub entries: usize,
+    pub new_items: usize,
+    pub copies: usize,
+    pub alerts: usize,
+}
+
+/// The engine with everything it needs, shared by the tasks.
+pub struct Engine {
+    pub config: Config,
+    pub store: Store,
+    fetcher: Fetcher,
+    mailer: Mailer,
+    watchlist: RwLock<Arc<Watchlist>>,
+    /// Items are processed one at a time: dedup reads the index, then writes it.
+    process: Mutex<()>,
+}
+
+impl Engine {
+    /// Loads the config's watchlist, opens the store and builds the clients.
+    pub fn open(config: Config) -> Result<Engine, DaemonError> {
+        let watchlist = config.load_watchlist()?;
+        let store = Store::open(&config.storage)
+            .map_err(|source| DaemonError::Open { path: config.storage.clone(), source })?;
+        let fetcher = Fetcher::new(&config.poll)?;
+        let mailer = Mailer::new(&config.email)?;
+        Ok(Engine { config, store, fetcher, mailer, watchlist: RwLock::new(Arc::new(watchlist)), process: Mutex::new(()) })
+    }
+
+    pub async fn watchlist(&self) -> Arc<Watchlist> {
+        self.watchlist.read().await.clone()
+    }
+
+    pub async fn set_watchlist(&self, w: Watchlist) {
+        *self.watchlist.write().await = Arc::new(w);
+    }
+
+    /// Polls one feed now and records the outcome in its state.
+    pub async fn poll(&self, feed: &FeedConfig) -> Result<PollReport, DaemonError> {
+        let url = feed.url.as_str();
+        let mut state = self.store.feed_state(url)?;
+        let validators = Validators { etag: state.etag.clone(), last_modified: state.last_modified.clone() };
+        let now = Utc::now();
+        let result = match self.fetcher.fetch(&feed.url, &validators).await {
+            Ok(Fetched::NotModified) => Ok((PollReport { not_modified: true, ..Default::default() }, None)),
+            Ok(Fetched::Body { bytes, charset, validators }) => match feed::parse(url, &bytes, charset.as_deref()) {
+                Ok(entries) => Ok((PollReport { entries: entries.len(), ..Default::default() }, Some((entries, validators)))),
+                Err(e) => Err((e.to_string(), None)),
+            },
+            Err(e) => {
+                let ra = e.retry_after();
+                Err((e.to_string(), ra))
+            }
+        };
+        let interval = self.config.interval_of(feed);
+        match result {
+            Ok((mut report, parsed)) => {
+                if let Some((entries, v)) = parsed {
+                    for entry in entries {
+                        match self.process_entry(feed, entry).await {
+                            Ok(Some(outcome)) => {
+                                report.new_items += 1;
+                                report.copies += usize::from(outcome.copy);
+                                report.alerts += outcome.alerts;
+                                state.items += 1;
+                            }
+                            Ok(None) => {}
+                            Err(e) => {
+                                // A store failure is not the feed's fault: keep the
+                                // validators so the entries are fetched again.
+                                self.store.put_feed_state(url, &state)?;
+                                return Err(e);
+                            }
+                        }
+                    }
+                    state.etag = v.etag;
+                    state.last_modified = v.last_modified;
+                }
+                state.last_ok = Some(now);
+                state.last_error = None;
+                state.errors_in_row = 0;
+                state.next_poll = Some(now + to_chrono(schedule::next_delay(interval, 0, None, 0.0)));
+                info!(feed = %feed.name, entries = report.entries, new = report.new_items, copies = report.copies,
+                      alerts = report.alerts, not_modified = report.not_modified, "polled");
+                self.store.put_feed_state(url, &state)?;
+                Ok(report)
+            }
+            Err((message, retry_after)) => {
+                state.errors_in_row = state.errors_in_row.saturating_add(1);
+                state.last_error = Some(message.clone());
+                let delay = schedule::next_delay(interval, state.errors_in_row, retry_after, fastrand::f64());
+                state.next_poll = Some(now + to_chrono(delay));
+                warn!(feed = %feed.name, error = %message, errors_in_row = state.errors_in_row, retry_in = ?delay, "poll failed");
+                self.store.put_feed_state(url, &state)?;
+                Ok(PollReport::default())
+            }
+        }
+    }
+
+    /// Cleans, deduplicates, classifies and stores one entry. `None` when
+    /// the entry was stored before.
+    async fn process_entry(&self, feed: &FeedConfig, entry: Entry) -> Result<Option<Processed>, DaemonError> {
+        if self.store.has_item(&entry.id)? {
+            return Ok(None);
+        }
+        let raw_text = match (&entry.link, feed.fetch_article) {
+            (Some(link), true) => self.article_text(feed, &entry, link).await,
+            _ => entry.text.clone(),
+        };
+        let text = text::clean::clean(&raw_text);
+        let fingerprint = Fingerprint::new(&entry.title, &text);
+        let watchlist = self.watchlist().await;
+        let matches = watchlist.classify(&entry.title, &text);
+
+        let _guard = self.process.lock().await;
+        if self.store.has_item(&entry.id)? {
+            return Ok(None);
+        }
+        let now = Utc::now();
+        let copy = Copy { item: entry.id.clone(), feed_name: feed.name.clone(), title: entry.title.clone(), link: entry.link.clone() };
+        let crate::dedup::Assignment { story, is_copy } =
+            crate::dedup::assign(&self.store, &fingerprint, &entry.id, &entry.title, copy, now)?;
+        let due = now + to_chrono(self.config.alerts.window);
+        let alerts: Vec<Alert> = matches
+            .iter()
+            .filter(|m| watchlist.topic(&m.topic).is_some_and(|t| t.alert == AlertMode::Immediate))
+            .map(|m| Alert {
+                id: Alert::id_for(&story.id, &m.topic),
+                story: story.id.clone(),
+                topic: m.topic.clone(),
+                created: now,
+                due,
+                attempts: 0,
+                last_error: None,
+            })
+            .collect();
+        let n_alerts = alerts.len();
+        let item = Item {
+            id: entry.id.clone(),
+            feed: feed.url.to_string(),
+            feed_name: feed.name.clone(),
+            title: entry.title,
+            text,
+            link: entry.link,
+            published: entry.published,
+            seen: now,
+            story: story.id.clone(),
+            matches,
+        };
+        let inserted = self.store.insert(&NewItem { item, fingerprint, story, alerts })?;
+        debug!(feed = %feed.name, item = %entry.id, copy = is_copy, alerts = n_alerts, "stored");
+        Ok(inserted.then_some(Processed { copy: is_copy, alerts: if is_copy { 0 } else { n_alerts } }))
+    }
+
+    /// The article page's main text, or the feed's text when the page cannot
+    /// be had (the item is not lost for a slow site).
+    async fn article_text(&self, feed: &FeedConfig, entry: &Entry, link: &str) -> String {
+        let Ok(url) = url::Url::parse(link) else { return entry.text.clone() };
+        match self.fetcher.fetch_page(&url).await {
+            Ok(page) => {
+                let main = text::extract::extract_main(&page);
+                if main.trim().is_empty() {
+                    entry.text.clone()
+                } else {
+                    main
+                }
+            }
+            Err(e) => {
+                warn!(feed = %feed.name, item = %entry.id, error = %e, "article fetch failed; using the feed text");
+                entry.text.clone()
+            }
+        }
+    }
+
+    /// Delivers due alerts (all of them when `ignore_due`).
+    pub async fn deliver(&self, ignore_due: bool) -> Result<DrainReport, DaemonError> {
+        let watchlist = self.watchlist().await;
+        let report = self.mailer.drain(&self.store, &watchlist, Utc::now(), ignore_due).await?;
+        self.store.flush().await?;
+        Ok(report)
+    }
+
+    /// One round: every feed, then every pending alert.
+    pub async fn once(&self) -> Result<DrainReport, DaemonError> {
+        let results: Vec<Result<PollReport, DaemonError>> = stream::iter(self.config.feeds.iter())
+            .map(|f| self.poll(f))
+            .buffer_unordered(self.config.poll.concurrency)
+            .collect()
+            .await;
+        for r in results {
+            r?;
+        }
+        self.deliver(true).await
+    }
+}
+
+struct Processed {
+    copy: bool,
+    alerts: usize,
+}
+
+fn to_chrono(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+/// `raqib once`.
+pub async fn once(config: Config) -> Result<DrainReport, DaemonError> {
+    let engine = Engine::open(config)?;
+    let report = engine.once().await?;
+    engine.store.flush().await?;
+    Ok(report)
+}
+
+/// `raqib run`: runs until `Control::Shutdown` (or the channel closes).
+/// `Control::Reload` re-reads the config and watchlist; an invalid edit is
+/// logged and the running configuration stays.
+pub async fn run(config_path: &Path, mut control: mpsc::Receiver<Control>) -> Result<(), DaemonError> {
+    let config = Config::load(config_path)?;
+    let mut engine = Arc::new(Engine::open(config)?);
+    notify_systemd(&[sd_notify::NotifyState::Ready]);
+    info!(feeds = engine.config.feeds.len(), "running");
+    loop {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let tasks = start_tasks(engine.clone(), stop_rx);
+        let next = control.recv().await.unwrap_or(Control::Shutdown);
+        let _ = stop_tx.send(true);
+        finish(tasks).await;
+        if next == Control::Shutdown {
+            break;
+        }
+        notify_systemd(&[sd_notify::NotifyState::Reloading]);
+        match reload(&engine, config_path).await {
+            Ok(None) => info!("watchlist reloaded"),
+            Ok(Some(new_config)) => {
+                engine.store.flush().await?;
+                let old_config = engine.config.clone();
+                // Every task has ended, so this is the last handle on the
+                // database: sled lets one handle at a time open it.
+                drop(engine);
+                engine = match Engine::open(new_config) {
+                    Ok(e) => {
+                        info!("configuration reloaded");
+                        Arc::new(e)
+                    }
+                    Err(e) => {
+                        error!(error = %e, "new configuration failed to start; keeping the old one");
+                        Arc::new(Engine::open(old_config)?)
+                    }
+                };
+            }
+            Err(e) => error!(error = %e, "reload rejected; keeping the running configuration"),
+        }
+        notify_systemd(&[sd_notify::NotifyState::Ready]);
+    }
+    notify_systemd(&[sd_notify::NotifyState::Stopping]);
+    engine.store.flush().await?;
+    info!("stopped");
+    Ok(())
+}
+
+/// Applies a reload. Returns the new config when more than the watchlist
+/// changed (the daemon restarts its tasks with it); `None` when only the
+/// watchlist changed (swapped in place).
+async fn reload(engine: &Engine, path: &Path) -> Result<Option<Config>, ConfigError> {
+    let config = Config::load(path)?;
+    let watchlist = config.load_watchlist()?;
+    let key = |c: &Config| format!("{:?}{:?}{:?}{:?}{:?}", c.feeds, c.storage, c.email, c.poll, c.alerts);
+    let same = key(&config) == key(&engine.config);
+    engine.set_watchlist(watchlist).await;
+    Ok(if same { None } else { Some(config) })
+}
+
+fn start_tasks(engine: Arc<Engine>, stop: watch::Receiver<bool>) -> JoinSet<()> {
+    let mut set = JoinSet::new();
+    let limit = Arc::new(Semaphore::new(engine.config.poll.concurrency));
+    for feed in engine.config.feeds.clone() {
+        set.spawn(feed_loop(engine.clone(), feed, limit.clone(), stop.clone()));
+    }
+    set.spawn(watchdog_loop(engine.clone(), stop.clone()));
+    set.spawn(delivery_loop(engine, stop));
+    set
+}
+
+async fn finish(mut tasks: JoinSet<()>) {
+    while let Some(r) = tasks.join_next().await {
+        if let Err(e) = r {
+            error!(error = %e, "task ended abnormally");
+        }
+    }
+}
+
+/// Sleeps for `d` or until stop; true when told to stop.
+async fn sleep_or_stop(d: Duration, stop: &mut watch::Receiver<bool>) -> bool {
+    if *stop.borrow() {
+        return true;
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(d) => false,
+        _ = stop.changed() => true,
+    }
+}
+
+async fn feed_loop(engine: Arc<Engine>, feed: FeedConfig, limit: Arc<Semaphore>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let next = engine.store.feed_state(feed.url.as_str()).ok().and_then(|s| s.next_poll);
+        let wait = next.map(|t| (t - Utc::now()).to_std().unwrap_or(Duration::ZERO)).unwrap_or(Duration::ZERO);
+        if sleep_or_stop(wait, &mut stop).await {
+            return;
+        }
+        let permit = tokio::select! {
+            p = limit.clone().acquire_owned() => p,
+            _ = stop.changed() => return,
+        };
+        let Ok(_permit) = permit else { return };
+        if let Err(e) = engine.poll(&feed).await {
+            error!(feed = %feed.name, error = %e, "processing failed");
+            // The store is in trouble; do not spin.
+            if sleep_or_stop(Duration::from_secs(30), &mut stop).await {
+                return;
+            }
+        }
+    }
+}
+
+async fn delivery_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
+    loop {
+        match engine.deliver(false).await {
+            Ok(r) if r.sent + r.failed > 0 => debug!(sent = r.sent, failed = r.failed, waiting = r.waiting, "outbox drained"),
+            Ok(_) => {}
+            Err(e) => error!(error = %e, "delivery failed"),
+        }
+        if sleep_or_stop(Duration::from_secs(1), &mut stop).await {
+            return;
+        }
+    }
+}
+
+fn notify_systemd(state: &[sd_notify::NotifyState<'_>]) {
+    if std::env::var_os("NOTIFY_SOCKET").is_some() {
+        if let Err(e) = sd_notify::notify(false, state) {
+            warn!(error = %e, "sd_notify failed");
+        }
+    }
+}
+
+/// Feeds systemd's watchdog while the database answers.
+async fn watchdog_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
+    let mut usec = 0u64;
+    if !sd_notify::watchdog_enabled(false, &mut usec) || usec == 0 {
+        return;
+    }
+    let period = Duration::from_micros(usec / 2);
+    loop {
+        if engine.store.feed_state("").is_ok() {
+            notify_systemd(&[sd_notify::NotifyState::Watchdog]);
+        }
+        if sleep_or_stop(period, &mut stop).await {
+            return;
+        }
+    }
+}
+
+/// The `feeds` listing: each configured feed with its state.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FeedStatus {
+    pub url: String,
+    pub name: String,
+    pub state: &'static str,
+    pub error: Option<String>,
+    pub items: u64,
+    pub last_ok: Option<DateTime<Utc>>,
+    pub next_poll: Option<DateTime<Utc>>,
+}
+
+pub fn feed_statuses(config: &Config, store: &Store) -> Result<Vec<FeedStatus>, StoreError> {
+    config
+        .feeds
+        .iter()
+        .map(|f| {
+            let s: FeedState = store.feed_state(f.url.as_str())?;
+            Ok(FeedStatus {
+                url: f.url.to_string(),
+                name: f.name.clone(),
+                state: if s.last_error.is_some() { "error" } else { "ok" },
+                error: s.last_error,
+                items: s.items,
+                last_ok: s.last_ok,
+                next_poll: s.next_poll,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,201 @@
+//! `raqib eval`: runs the engine over labelled JSONL and prints the figures.
+//!
+//! The last line of output is one JSON object (see the contract in README).
+//! `--baseline` runs a plain keyword / word-overlap method over the same
+//! cases instead, so every figure can be read against it.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::text::fingerprint::Fingerprint;
+use crate::watchlist::Topic;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error("line {line}: {message}")]
+    Line { line: usize, message: String },
+}
+
+#[derive(Debug, Deserialize)]
+struct TopicCase {
+    id: String,
+    title: String,
+    #[serde(default)]
+    summary: String,
+    label: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct DupSide {
+    title: String,
+    #[serde(default)]
+    body: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct DupCase {
+    id: String,
+    a: DupSide,
+    b: DupSide,
+    label: String,
+}
+
+/// Confusion counts and the derived figures.
+#[derive(Debug, Default, Clone, Serialize, PartialEq)]
+pub struct Scores {
+    pub n: usize,
+    pub tp: usize,
+    pub fp: usize,
+    #[serde(rename = "fn")]
+    pub fn_: usize,
+    pub tn: usize,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub same_event_merged: Option<usize>,
+}
+
+impl Scores {
+    fn add(&mut self, actual: bool, predicted: bool) {
+        self.n += 1;
+        match (actual, predicted) {
+            (true, true) => self.tp += 1,
+            (false, true) => self.fp += 1,
+            (true, false) => self.fn_ += 1,
+            (false, false) => self.tn += 1,
+        }
+    }
+
+    fn finish(mut self) -> Scores {
+        let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { round4(a as f64 / b as f64) };
+        self.precision = ratio(self.tp, self.tp + self.fp);
+        self.recall = ratio(self.tp, self.tp + self.fn_);
+        self.f1 = if self.precision + self.recall == 0.0 {
+            0.0
+        } else {
+            round4(2.0 * self.precision * self.recall / (self.precision + self.recall))
+        };
+        self
+    }
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+fn lines<T: for<'de> Deserialize<'de>>(input: &str) -> impl Iterator<Item = Result<T, EvalError>> + '_ {
+    input.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, l)| {
+        serde_json::from_str(l).map_err(|e| EvalError::Line { line: i + 1, message: e.to_string() })
+    })
+}
+
+/// Classifies every case with `topic`; `details` gets one line per case.
+pub fn topic(input: &str, topic: &Topic, baseline: bool, details: &mut Vec<String>) -> Result<Scores, EvalError> {
+    let mut s = Scores::default();
+    for case in lines::<TopicCase>(input) {
+        let case = case?;
+        let actual = case.label == "core";
+        let predicted = if baseline {
+            keyword_baseline(&format!("{} {}", case.title, case.summary))
+        } else {
+            topic.classify(&case.title, &case.summary).is_some()
+        };
+        s.add(actual, predicted);
+        details.push(format!(
+            "{}\t{}\t{}\t{}",
+            case.id,
+            case.label,
+            if predicted { "match" } else { "-" },
+            verdict(actual, predicted)
+        ));
+    }
+    Ok(s.finish())
+}
+
+/// Decides every pair; `details` gets one line per case.
+pub fn dedup(input: &str, baseline: bool, details: &mut Vec<String>) -> Result<Scores, EvalError> {
+    let mut s = Scores::default();
+    let mut merged_same_event = 0;
+    for case in lines::<DupCase>(input) {
+        let case = case?;
+        let actual = case.label == "duplicate";
+        let (predicted, note) = if baseline {
+            let j = word_jaccard(&format!("{} {}", case.a.title, case.a.body), &format!("{} {}", case.b.title, case.b.body));
+            (j >= 0.5, format!("jaccard={j:.3}"))
+        } else {
+            let a = Fingerprint::new(&case.a.title, &case.a.body);
+            let b = Fingerprint::new(&case.b.title, &case.b.body);
+            let c = a.compare(&b);
+            (
+                c.duplicate,
+                format!(
+                    "containment={:.3} title={:.3} facts_differ={}",
+                    c.containment, c.title_containment, c.facts_differ
+                ),
+            )
+        };
+        if predicted && case.label == "same_event" {
+            merged_same_event += 1;
+        }
+        s.add(actual, predicted);
+        details.push(format!("{}\t{}\t{}\t{}\t{note}", case.id, case.label, if predicted { "dup" } else { "-" }, verdict(actual, predicted)));
+    }
+    let mut s = s.finish();
+    s.same_event_merged = Some(merged_same_event);
+    Ok(s)
+}
+
+fn verdict(actual: bool, predicted: bool) -> &'static str {
+    match (actual, predicted) {
+        (true, true) => "TP",
+        (false, true) => "FP",
+        (true, false) => "FN",
+        (false, false) => "TN",
+    }
+}
+
+/// The plain method: raw substrings, no normalisation, one word per side.
+fn keyword_baseline(text: &str) -> bool {
+    let any = |words: &[&str]| words.iter().any(|w| text.contains(w));
+    any(&["سوريا", "سورية", "دمشق"]) && any(&["أمريك", "أميرك", "واشنطن"]) && any(&["روسي", "موسكو"])
+}
+
+fn word_jaccard(a: &str, b: &str) -> f64 {
+    let a: HashSet<&str> = a.split_whitespace().collect();
+    let b: HashSet<&str> = b.split_whitespace().collect();
+    let union = a.union(&b).count();
+    if union == 0 {
+        return 0.0;
+    }
+    a.intersection(&b).count() as f64 / union as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scores_are_computed() {
+        let mut s = Scores::default();
+        s.add(true, true);
+        s.add(true, false);
+        s.add(false, true);
+        s.add(false, false);
+        let s = s.finish();
+        assert_eq!((s.tp, s.fp, s.fn_, s.tn, s.n), (1, 1, 1, 1, 4));
+        assert_eq!(s.precision, 0.5);
+        assert_eq!(s.f1, 0.5);
+        let json = serde_json::to_string(&s).unwrap_or_default();
+        assert!(json.contains("\"fn\":1"), "{json}");
+        assert!(!json.contains("same_event_merged"));
+    }
+
+    #[test]
+    fn bad_line_is_reported_with_its_number() {
+        let mut d = Vec::new();
+        let e = dedup("\n{\"id\":1}\n", false, &mut d).err();
+        assert!(matches!(e, Some(EvalError::Line { line: 2, .. })), "{e:?}");
+    }
+}

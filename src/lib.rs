@@ -1,0 +1,34 @@
+//! raqib (رقيب, "the watcher") watches Arabic news feeds for a topic and
+//! emails the people who follow it: one alert per story, however many
+//! outlets carry it and however each spells it.
+//!
+//! # Layout
+//!
+//! Data flows one way: schedule → fetch → parse → (article + extract) →
+//! clean + normalise → dedup → classify → store + outbox → email.
+//!
+//! - [`config`]: raw TOML → validated [`config::Config`]; errors carry `FILE:LINE:COL`.
+//! - [`diag`]: errors that point at a place in a file.
+//! - [`text`]: PURE engine: normalisation, tokens, cleanup, extraction, fingerprints.
+//! - [`watchlist`]: PURE: the watchlist TOML compiled into a matcher with explanations.
+//! - [`fetch`]: reqwest client, conditional GET, charsets, size caps; backoff schedule.
+//! - [`feed`]: feed-rs → entries with stable ids.
+//! - [`store`]: sled: items, stories, fingerprints, outbox, feed state (the only sled user).
+//! - [`dedup`]: story assignment: a copy joins the first item's story.
+//! - [`notify`]: email rendering (RTL HTML + text), outbox drain, SMTP or maildir (the only lettre user).
+//! - [`daemon`]: the stages as tokio tasks; `once`, `run`, reload and shutdown.
+//! - [`eval`]: `raqib eval` over labelled JSONL.
+//!
+//! `text` and `watchlist` never do I/O and never import the I/O modules.
+
+pub mod config;
+pub mod daemon;
+pub mod dedup;
+pub mod diag;
+pub mod eval;
+pub mod feed;
+pub mod fetch;
+pub mod notify;
+pub mod store;
+pub mod text;
+pub mod watchlist;

@@ -1,0 +1,216 @@
+//! The `raqib` command: argument parsing, logging, dispatch. `anyhow` lives
+//! only here.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use raqib::config::{self, Config, ConfigError};
+use raqib::daemon::{self, Control};
+use tokio::sync::mpsc;
+use tracing::info;
+
+#[derive(Parser)]
+#[command(name = "raqib", version, about = "Watches Arabic news feeds for a topic and emails the people who follow it")]
+struct Cli {
+    /// Config file (default: $RAQIB_CONFIG, else /etc/raqib/raqib.toml, else ./config/raqib.toml).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon (SIGTERM: finish and exit; SIGHUP: reload config and watchlist).
+    Run,
+    /// Poll every feed once, deliver every pending alert, exit.
+    Once,
+    /// Validate the config and the watchlist.
+    Check,
+    /// Measure the engine on labelled JSONL.
+    Eval {
+        #[command(subcommand)]
+        what: EvalWhat,
+    },
+    /// Print the main text the engine keeps from an HTML page or a text file.
+    Text { file: PathBuf },
+    /// Each feed: URL, state, last error, items seen, next poll.
+    Feeds {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum EvalWhat {
+    /// Classify each line (`id,title,summary,label`) and compare with its label.
+    Topic {
+        file: PathBuf,
+        /// Topic id (default: the first topic).
+        #[arg(long)]
+        topic: Option<String>,
+        /// One line per case before the summary.
+        #[arg(long)]
+        details: bool,
+        /// Use the plain keyword baseline instead of the watchlist.
+        #[arg(long)]
+        baseline: bool,
+    },
+    /// Decide each pair (`id,a,b,label`) and compare with its label.
+    Dedup {
+        file: PathBuf,
+        #[arg(long)]
+        details: bool,
+        /// Use the plain word-overlap baseline instead of the fingerprints.
+        #[arg(long)]
+        baseline: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RAQIB_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config_path = cli.config.clone().unwrap_or_else(config::default_path);
+    match dispatch(cli.command, config_path) {
+        Ok(code) => code,
+        Err(e) => {
+            // A config error is already FILE:LINE:COL: message; say it as is.
+            if let Some(ce) = e.downcast_ref::<ConfigError>() {
+                eprintln!("{ce}");
+                return ExitCode::from(2);
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
+}
+
+fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
+    match command {
+        Command::Check => {
+            let cfg = Config::load(&config_path)?;
+            let wl = cfg.load_watchlist()?;
+            println!(
+                "{}: ok ({} feeds); {}: ok ({} topics)",
+                config_path.display(),
+                cfg.feeds.len(),
+                cfg.watchlist.display(),
+                wl.topics.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Once => {
+            let cfg = Config::load(&config_path)?;
+            let report = runtime()?.block_on(daemon::once(cfg))?;
+            info!(sent = report.sent, failed = report.failed, "once done");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run => {
+            let rt = runtime()?;
+            rt.block_on(async {
+                let (tx, rx) = mpsc::channel(4);
+                tokio::spawn(forward_signals(tx));
+                daemon::run(&config_path, rx).await
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Text { file } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let input = raqib::fetch::charset::decode_html(&bytes, None);
+            println!("{}", raqib::text::main_text(&input));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Feeds { json } => {
+            let cfg = Config::load(&config_path)?;
+            let store = raqib::store::Store::open(&cfg.storage)
+                .with_context(|| format!("opening the database in {}", cfg.storage.display()))?;
+            let list = daemon::feed_statuses(&cfg, &store)?;
+            if json {
+                println!("{}", serde_json::to_string(&list)?);
+            } else {
+                for f in list {
+                    let when = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_else(|| "-".into());
+                    println!(
+                        "{}\t{}\t{}\titems={}\tlast_ok={}\tnext_poll={}{}",
+                        f.url,
+                        f.name,
+                        f.state,
+                        f.items,
+                        when(f.last_ok),
+                        when(f.next_poll),
+                        f.error.map(|e| format!("\terror={e}")).unwrap_or_default()
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval { what } => eval(what, &config_path),
+    }
+}
+
+fn eval(what: EvalWhat, config_path: &std::path::Path) -> Result<ExitCode> {
+    let mut details = Vec::new();
+    let (scores, show) = match what {
+        EvalWhat::Topic { file, topic, details: show, baseline } => {
+            let cfg = Config::load(config_path)?;
+            let wl = cfg.load_watchlist()?;
+            let t = match &topic {
+                Some(id) => match wl.topic(id) {
+                    Some(t) => t,
+                    None => bail!("no topic {id:?} in {}", cfg.watchlist.display()),
+                },
+                None => match wl.topics.first() {
+                    Some(t) => t,
+                    None => bail!("the watchlist has no topics"),
+                },
+            };
+            let input = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            (raqib::eval::topic(&input, t, baseline, &mut details)?, show)
+        }
+        EvalWhat::Dedup { file, details: show, baseline } => {
+            let input = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            (raqib::eval::dedup(&input, baseline, &mut details)?, show)
+        }
+    };
+    if show {
+        for d in details {
+            println!("{d}");
+        }
+    }
+    println!("{}", serde_json::to_string(&scores)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// SIGTERM/SIGINT → Shutdown, SIGHUP → Reload.
+async fn forward_signals(tx: mpsc::Sender<Control>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) =
+        (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup()))
+    else {
+        tracing::error!("cannot install signal handlers; stopping");
+        let _ = tx.send(Control::Shutdown).await;
+        return;
+    };
+    loop {
+        let c = tokio::select! {
+            _ = term.recv() => Control::Shutdown,
+            _ = int.recv() => Control::Shutdown,
+            _ = hup.recv() => Control::Reload,
+        };
+        info!(signal = ?c, "signal received");
+        if tx.send(c).await.is_err() || c == Control::Shutdown {
+            return;
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! Emails: rendering, the outbox drain, and delivery over SMTP (lettre) or
+//! into a local maildir. The only module that uses lettre.
+//!
+//! An alert leaves the outbox only after the server (or the maildir) took
+//! the message. Its Message-ID is derived from the alert id, so a retry after
+//! an ambiguous failure (accepted, but the reply lost) can be recognised as
+//! the same message by the receiving side.
+
+pub mod render;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use lettre::message::header::{Header, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use sha2::{Digest, Sha256};
+use tracing::{info, warn};
+
+use crate::config::{Delivery, Email, Security};
+use crate::store::{Alert, Item, Store, StoreError};
+use crate::watchlist::Watchlist;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error("invalid address {0:?}: {1}")]
+    Address(String, String),
+    #[error("reading SMTP password: {0}")]
+    Password(std::io::Error),
+    #[error("SMTP setup: {0}")]
+    Smtp(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Checks an address (`name <a@b>` or `a@b`) the way delivery will parse it.
+pub fn check_mailbox(s: &str) -> Result<(), String> {
+    s.trim().parse::<Mailbox>().map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// `X-Raqib-Topic: <topic id>`.
+#[derive(Debug, Clone)]
+struct TopicHeader(String);
+
+impl Header for TopicHeader {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("X-Raqib-Topic")
+    }
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(TopicHeader(s.to_string()))
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
+/// `Auto-Submitted: auto-generated` (RFC 3834): no vacation replies.
+#[derive(Debug, Clone)]
+struct AutoSubmitted;
+
+impl Header for AutoSubmitted {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(AutoSubmitted)
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "auto-generated".to_string())
+    }
+}
+
+enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Maildir(PathBuf),
+}
+
+/// Why a delivery failed, and whether trying again can help.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct SendError {
+    pub permanent: bool,
+    pub message: String,
+}
+
+/// Sends messages through the configured transport.
+pub struct Mailer {
+    transport: Transport,
+    from: Mailbox,
+    to: Vec<Mailbox>,
+}
+
+/// What one drain of the outbox did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DrainReport {
+    pub sent: usize,
+    pub failed: usize,
+    pub waiting: usize,
+}
+
+impl Mailer {
+    pub fn new(email: &Email) -> Result<Mailer, NotifyError> {
+        let parse = |s: &str| s.parse::<Mailbox>().map_err(|e| NotifyError::Address(s.to_string(), e.to_string()));
+        let from = parse(&email.from)?;
+        let to = email.to.iter().map(|t| parse(t)).collect::<Result<Vec<_>, _>>()?;
+        let transport = match &email.delivery {
+            Delivery::Maildir(p) => Transport::Maildir(p.clone()),
+            Delivery::Smtp(s) => {
+                let tls_params = || TlsParameters::new(s.host.clone()).map_err(|e| NotifyError::Smtp(e.to_string()));
+                let tls = match s.security {
+                    Security::None => Tls::None,
+                    Security::Starttls => Tls::Required(tls_params()?),
+                    Security::Tls => Tls::Wrapper(tls_params()?),
+                };
+                let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(s.host.clone())
+                    .port(s.port)
+                    .tls(tls)
+                    .timeout(Some(s.timeout));
+                if let Some(user) = &s.username {
+                    let password = match &s.password_file {
+                        Some(p) => std::fs::read_to_string(p).map_err(NotifyError::Password)?,
+                        None => match std::env::var_os("CREDENTIALS_DIRECTORY") {
+                            Some(dir) => std::fs::read_to_string(PathBuf::from(dir).join("smtp-password"))
+                                .map_err(NotifyError::Password)?,
+                            None => String::new(),
+                        },
+                    };
+                    b = b.credentials(Credentials::new(user.clone(), password.trim_end_matches(['\r', '\n']).to_string()));
+                }
+                Transport::Smtp(b.build())
+            }
+        };
+        Ok(Mailer { transport, from, to })
+    }
+
+    /// Sends one message.
+    pub async fn send(&self, msg: Message) -> Result<(), SendError> {
+        match &self.transport {
+            Transport::Smtp(t) => t.send(msg).await.map(|_| ()).map_err(|e| SendError {
+                permanent: e.is_permanent(),
+                message: crate::diag::error_chain(&e),
+            }),
+            Transport::Maildir(path) => {
+                let bytes = msg.formatted();
+                let path = path.clone();
+                let res = tokio::task::spawn_blocking(move || {
+                    let md = maildir::Maildir::from(path);
+                    md.create_dirs().map_err(|e| e.to_string())?;
+                    md.store_new(&bytes).map(|_| ()).map_err(|e| e.to_string())
+                })
+                .await;
+                match res {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(SendError { permanent: false, message: format!("maildir: {e}") }),
+                    Err(e) => Err(SendError { permanent: false, message: format!("maildir task: {e}") }),
+                }
+            }
+        }
+    }
+
+    /// Builds the email for `alert` from the store, or `None` when its story
+    /// is gone (then the alert has nothing left to say).
+    pub fn build_alert(&self, store: &Store, watchlist: &Watchlist, alert: &Alert) -> Result<Option<Message>, NotifyError> {
+        let Some(story) = store.story(&alert.story)? else { return Ok(None) };
+        let mut items: Vec<Item> = Vec::new();
+        for c in &story.copies {
+            if let Some(i) = store.item(&c.item)? {
+                items.push(i);
+            }
+        }
+        let topic = watchlist.topic(&alert.topic);
+        let topic_name = topic.map(|t| t.name.as_str()).unwrap_or(alert.topic.as_str());
+        let explanation = items
+            .iter()
+            .flat_map(|i| i.matches.iter())
+            .find(|m| m.topic == alert.topic)
+            .map(|m| m.explain())
+            .unwrap_or_default();
+        let r = render::alert(&story, &items, topic_name, watchlist.topics.len() > 1, &explanation);
+        let recipients: Vec<Mailbox> = match topic.filter(|t| !t.recipients.is_empty()) {
+            Some(t) => t.recipients.iter().filter_map(|r| r.parse().ok()).collect(),
+            None => self.to.clone(),
+        };
+        let mut b = Message::builder()
+            .from(self.from.clone())
+            .subject(r.subject)
+            .message_id(Some(message_id(&alert.id, &self.from)))
+            .date(std::time::SystemTime::now())
+            .header(TopicHeader(alert.topic.clone()))
+            .header(AutoSubmitted);
+        for to in recipients {
+            b = b.to(to);
+        }
+        let msg = b
+            .multipart(MultiPart::alternative_plain_html(r.text, r.html))
+            .map_err(|e| NotifyError::Smtp(e.to_string()))?;
+        Ok(Some(msg))
+    }
+
+    /// Sends every alert of the outbox that is due at `now` (every alert when
+    /// `ignore_due`), removing each only after it was accepted.
+    pub async fn drain(
+        &self,
+        store: &Store,
+        watchlist: &Watchlist,
+        now: DateTime<Utc>,
+        ignore_due: bool,
+    ) -> Result<DrainReport, NotifyError> {
+        let mut report = DrainReport::default();
+        let mut alerts = store.outbox()?;
+        alerts.sort_by_key(|a| a.created);
+        for mut alert in alerts {
+            if !ignore_due && alert.due > now {
+                report.waiting += 1;
+                continue;
+            }
+            let Some(msg) = self.build_alert(store, watchlist, &alert)? else {
+                store.mark_sent(&alert, now)?;
+                continue;
+            };
+            match self.send(msg).await {
+                Ok(()) => {
+                    store.mark_sent(&alert, now)?;
+                    info!(alert = %alert.id, topic = %alert.topic, "alert sent");
+                    report.sent += 1;
+                }
+                Err(e) => {
+                    alert.attempts += 1;
+                    alert.last_error = Some(e.message.clone());
+                    alert.due = now + chrono::Duration::from_std(retry_delay(alert.attempts)).unwrap_or_default();
+                    store.update_alert(&alert)?;
+                    warn!(alert = %alert.id, attempts = alert.attempts, permanent = e.permanent, error = %e.message, "delivery failed");
+                    report.failed += 1;
+                    if !e.permanent {
+                        // The server is down or busy: the rest would fail too.
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// Backoff between delivery attempts: 30 s doubling up to an hour.
+fn retry_delay(attempts: u32) -> Duration {
+    let secs = 30u64.saturating_mul(1 << attempts.min(7).saturating_sub(1));
+    let jitter = 1.0 + fastrand::f64() * 0.2;
+    Duration::from_secs(secs.min(3600)).mul_f64(jitter)
+}
+
+/// A stable Message-ID for an alert: the same alert always gets the same id.
+pub fn message_id(alert_id: &str, from: &Mailbox) -> String {
+    let d = Sha256::digest(alert_id.as_bytes());
+    let hex: String = d.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    let domain = from.email.domain();
+    let domain = if domain.is_empty() { "raqib.localhost" } else { domain };
+    format!("<{hex}.alert@{domain}>")
+}

@@ -1,0 +1,214 @@
+//! Main-text extraction from HTML with scraper (html5ever).
+//!
+//! A readability-style score: every paragraph gives its text length, less
+//! the text inside links, to its parent (and half to the grandparent); the
+//! best-scoring container is the article. Navigation, scripts, forms and
+//! asides never count.
+
+use std::collections::HashMap;
+
+use scraper::{ElementRef, Html, Node, Selector};
+
+/// Elements whose content is never article text.
+const SKIP: &[&str] = &[
+    "script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form", "iframe",
+    "svg", "button", "select", "input", "textarea", "head", "title", "meta", "link", "object",
+];
+
+/// Elements that start a new line of text.
+const BLOCK: &[&str] = &[
+    "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table", "section",
+    "article", "blockquote", "figcaption", "figure", "pre", "dd", "dt", "main", "hr",
+];
+
+/// True when `s` looks like an HTML document or fragment rather than text.
+pub fn looks_like_html(s: &str) -> bool {
+    let head = s.trim_start();
+    let head = &head[..head.len().min(2048)];
+    let lower = head.to_ascii_lowercase();
+    lower.starts_with("<!doctype") || lower.starts_with("<html") || lower.contains("<body") || lower.contains("<p>") || lower.contains("<div")
+}
+
+/// Plain text of an HTML fragment (a feed summary), one block per line.
+pub fn html_to_text(fragment: &str) -> String {
+    if !fragment.contains('<') && !fragment.contains('&') {
+        return fragment.trim().to_string();
+    }
+    let html = Html::parse_fragment(fragment);
+    let mut out = String::new();
+    write_text(html.root_element(), &mut out);
+    tidy(&out)
+}
+
+/// The article's text from a whole page, one paragraph per line; the
+/// headline (`<h1>` or `<title>`) comes first when the page has one.
+pub fn extract_main(page: &str) -> String {
+    let doc = Html::parse_document(page);
+    let mut scores: HashMap<ego_id::Id, (f64, ElementRef<'_>)> = HashMap::new();
+    let p_sel = selector("p, pre, blockquote");
+    for p in doc.select(&p_sel) {
+        if inside_skipped(p) {
+            continue;
+        }
+        let text_len = text_len(p) as f64;
+        if text_len < 25.0 {
+            continue;
+        }
+        let link_len = link_text_len(p) as f64;
+        let score = text_len - link_len;
+        let commas = p.text().map(|t| t.matches(['،', ',']).count()).sum::<usize>() as f64;
+        let score = score + commas * 10.0;
+        let Some(parent) = p.parent().and_then(ElementRef::wrap) else { continue };
+        scores.entry(ego_id::of(parent)).or_insert((0.0, parent)).0 += score;
+        if let Some(grand) = parent.parent().and_then(ElementRef::wrap) {
+            scores.entry(ego_id::of(grand)).or_insert((0.0, grand)).0 += score / 2.0;
+        }
+    }
+    let best = scores
+        .into_values()
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, e)| e);
+    let mut body = String::new();
+    match best {
+        Some(container) => write_text(container, &mut body),
+        None => {
+            let body_sel = selector("body");
+            match doc.select(&body_sel).next() {
+                Some(b) => write_text(b, &mut body),
+                None => write_text(doc.root_element(), &mut body),
+            }
+        }
+    }
+    let body = tidy(&body);
+    let title = headline(&doc);
+    match title {
+        Some(t) if !body.starts_with(&t) => format!("{t}\n{body}"),
+        _ => body,
+    }
+}
+
+fn headline(doc: &Html) -> Option<String> {
+    for css in ["h1", "meta[property='og:title']", "title"] {
+        let sel = selector(css);
+        if let Some(e) = doc.select(&sel).next() {
+            let t = match e.value().attr("content") {
+                Some(c) => c.trim().to_string(),
+                None => tidy(&e.text().collect::<String>()),
+            };
+            if !t.is_empty() {
+                return Some(t.replace('\n', " "));
+            }
+        }
+    }
+    None
+}
+
+fn selector(css: &str) -> Selector {
+    // The selectors are constants of this module; a parse failure would be a
+    // bug caught by the unit tests, so fall back to one that matches nothing.
+    Selector::parse(css).unwrap_or_else(|_| Selector::parse("raqib-none").unwrap_or_else(|_| unreachable!()))
+}
+
+fn inside_skipped(e: ElementRef<'_>) -> bool {
+    e.ancestors()
+        .filter_map(ElementRef::wrap)
+        .any(|a| SKIP.contains(&a.value().name()))
+}
+
+fn text_len(e: ElementRef<'_>) -> usize {
+    e.text().map(|t| t.trim().chars().count()).sum()
+}
+
+fn link_text_len(e: ElementRef<'_>) -> usize {
+    let a = selector("a");
+    e.select(&a).map(text_len).sum()
+}
+
+fn write_text(e: ElementRef<'_>, out: &mut String) {
+    for child in e.children() {
+        match child.value() {
+            Node::Text(t) => out.push_str(t),
+            Node::Element(el) => {
+                let name = el.name();
+                if SKIP.contains(&name) {
+                    continue;
+                }
+                let block = BLOCK.contains(&name);
+                if block {
+                    out.push('\n');
+                }
+                if let Some(child_el) = ElementRef::wrap(child) {
+                    write_text(child_el, out);
+                }
+                if block {
+                    out.push('\n');
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Collapses runs of white space inside lines and drops empty lines.
+fn tidy(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for line in s.lines() {
+        let mut first = true;
+        for w in line.split_whitespace() {
+            if first {
+                if !out.is_empty() {
+                    out.push('\n');
+                }
+                first = false;
+            } else {
+                out.push(' ');
+            }
+            out.push_str(w);
+        }
+    }
+    out
+}
+
+/// Stable identity of a node within one parsed document, for the score map.
+mod ego_id {
+    use scraper::ElementRef;
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub struct Id(ego_tree::NodeId);
+
+    pub fn of(e: ElementRef<'_>) -> Id {
+        Id(e.id())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fragment_to_text_keeps_blocks_apart() {
+        let t = html_to_text("<p>أولى <b>مهمة</b></p><p>ثانية &amp; ثالثة</p>");
+        assert_eq!(t, "أولى مهمة\nثانية & ثالثة");
+    }
+
+    #[test]
+    fn script_text_is_dropped() {
+        assert_eq!(html_to_text("<p>نص</p><script>var x = 1;</script>"), "نص");
+    }
+
+    #[test]
+    fn picks_the_article_over_navigation() {
+        let page = r#"<html><head><title>موقع</title></head><body>
+            <nav><p>الرئيسية سياسة اقتصاد رياضة ثقافة منوعات اتصل بنا</p></nav>
+            <div class="sidebar"><p><a href="/x">خبر آخر طويل العنوان جدا عن موضوع مختلف تماما</a></p></div>
+            <article><h1>العنوان</h1>
+              <p>قالت وزارة الخارجية الروسية، اليوم، إن المحادثات مع واشنطن حول سوريا متوقفة.</p>
+              <p>وأضافت الوزارة، في بيان، أن موسكو مستعدة لاستئناف الحوار في أي وقت.</p>
+            </article></body></html>"#;
+        let text = extract_main(page);
+        assert!(text.starts_with("العنوان"), "{text}");
+        assert!(text.contains("المحادثات مع واشنطن"));
+        assert!(!text.contains("الرئيسية"));
+        assert!(!text.contains("خبر آخر"));
+    }
+}

@@ -1,0 +1,25 @@
+//! The text engine: pure functions over strings, no I/O.
+//!
+//! - [`normalize`]: Arabic normalisation for matching and spelling variants.
+//! - [`tokens`]: tokenizer and clitic-aware term matching.
+//! - [`clean`]: removal of repeated headlines, site names, "read also" and page furniture.
+//! - [`extract`]: main text of an HTML page or fragment (scraper).
+//! - [`fingerprint`]: near-duplicate fingerprints and the copy decision.
+
+pub mod clean;
+pub mod extract;
+pub mod fingerprint;
+pub mod normalize;
+pub mod tokens;
+
+/// The text the engine keeps from raw input (HTML page, HTML fragment or
+/// plain text): extracted, then cleaned; not normalised.
+pub fn main_text(input: &str) -> String {
+    if extract::looks_like_html(input) {
+        clean::clean(&extract::extract_main(input))
+    } else if input.contains('<') && input.contains('>') {
+        clean::clean(&extract::html_to_text(input))
+    } else {
+        clean::clean(input)
+    }
+}
