@@ -28,7 +28,10 @@ pub fn default_path() -> PathBuf {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{}: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Invalid(#[from] Located),
 }
@@ -185,8 +188,10 @@ pub struct Alerts {
 impl Config {
     /// Reads and validates the config at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let source = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let source = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Ok(Config::parse(path, &source)?)
     }
 
@@ -211,17 +216,25 @@ impl Config {
             }
             Ok(d)
         };
-        let opt_duration = |s: &Option<Spanned<String>>, default: Duration| -> Result<Duration, Located> {
-            s.as_ref().map(duration).transpose().map(|d| d.unwrap_or(default))
-        };
+        let opt_duration =
+            |s: &Option<Spanned<String>>, default: Duration| -> Result<Duration, Located> {
+                s.as_ref()
+                    .map(duration)
+                    .transpose()
+                    .map(|d| d.unwrap_or(default))
+            };
 
         let watchlist = match &raw.watchlist {
-            Some(w) if w.get_ref().trim().is_empty() => return Err(at(w.span(), "watchlist path is empty".into())),
+            Some(w) if w.get_ref().trim().is_empty() => {
+                return Err(at(w.span(), "watchlist path is empty".into()))
+            }
             Some(w) => relative(w.get_ref()),
             None => dir.join("watchlist.toml"),
         };
         let storage = match &raw.storage.path {
-            Some(p) if p.get_ref().trim().is_empty() => return Err(at(p.span(), "storage path is empty".into())),
+            Some(p) if p.get_ref().trim().is_empty() => {
+                return Err(at(p.span(), "storage path is empty".into()))
+            }
             Some(p) => relative(p.get_ref()),
             None => match std::env::var_os("STATE_DIRECTORY") {
                 // systemd may pass several directories separated by ':'.
@@ -235,35 +248,53 @@ impl Config {
             timeout: opt_duration(&raw.poll.timeout, Duration::from_secs(30))?,
             connect_timeout: opt_duration(&raw.poll.connect_timeout, Duration::from_secs(10))?,
             max_bytes: match &raw.poll.max_bytes {
-                Some(m) if *m.get_ref() < 1024 => return Err(at(m.span(), "max_bytes must be at least 1024".into())),
+                Some(m) if *m.get_ref() < 1024 => {
+                    return Err(at(m.span(), "max_bytes must be at least 1024".into()))
+                }
                 Some(m) => *m.get_ref(),
                 None => 10 * 1024 * 1024,
             },
             concurrency: match &raw.poll.concurrency {
-                Some(c) if *c.get_ref() == 0 => return Err(at(c.span(), "concurrency must be at least 1".into())),
+                Some(c) if *c.get_ref() == 0 => {
+                    return Err(at(c.span(), "concurrency must be at least 1".into()))
+                }
                 Some(c) => *c.get_ref() as usize,
                 None => 4,
             },
-            user_agent: raw
-                .poll
-                .user_agent
-                .clone()
-                .unwrap_or_else(|| format!("raqib/{} (+https://crates.io/crates/raqib)", env!("CARGO_PKG_VERSION"))),
+            user_agent: raw.poll.user_agent.clone().unwrap_or_else(|| {
+                format!(
+                    "raqib/{} (+https://crates.io/crates/raqib)",
+                    env!("CARGO_PKG_VERSION")
+                )
+            }),
         };
 
         let mut feeds: Vec<FeedConfig> = Vec::new();
         for f in &raw.feeds {
-            let url = Url::parse(f.url.get_ref().trim())
-                .map_err(|e| at(f.url.span(), format!("invalid feed URL {:?}: {e}", f.url.get_ref())))?;
+            let url = Url::parse(f.url.get_ref().trim()).map_err(|e| {
+                at(
+                    f.url.span(),
+                    format!("invalid feed URL {:?}: {e}", f.url.get_ref()),
+                )
+            })?;
             if !matches!(url.scheme(), "http" | "https" | "file") {
-                return Err(at(f.url.span(), format!("feed URL scheme {:?} is not http, https or file", url.scheme())));
+                return Err(at(
+                    f.url.span(),
+                    format!(
+                        "feed URL scheme {:?} is not http, https or file",
+                        url.scheme()
+                    ),
+                ));
             }
             if feeds.iter().any(|o| o.url == url) {
                 return Err(at(f.url.span(), format!("feed {url} is listed twice")));
             }
             let name = match &f.name {
                 Some(n) if !n.trim().is_empty() => n.trim().to_string(),
-                _ => url.host_str().map(str::to_string).unwrap_or_else(|| url.to_string()),
+                _ => url
+                    .host_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| url.to_string()),
             };
             feeds.push(FeedConfig {
                 url,
@@ -274,8 +305,12 @@ impl Config {
         }
 
         let address = |s: &Spanned<String>| -> Result<String, Located> {
-            crate::notify::check_mailbox(s.get_ref())
-                .map_err(|e| at(s.span(), format!("invalid email address {:?}: {e}", s.get_ref())))?;
+            crate::notify::check_mailbox(s.get_ref()).map_err(|e| {
+                at(
+                    s.span(),
+                    format!("invalid email address {:?}: {e}", s.get_ref()),
+                )
+            })?;
             Ok(s.get_ref().trim().to_string())
         };
         let from = match &raw.email.from {
@@ -292,7 +327,9 @@ impl Config {
                     return Err(at(s.host.span(), "smtp host is empty".into()));
                 }
                 let port = match &s.port {
-                    Some(p) if *p.get_ref() == 0 => return Err(at(p.span(), "port 0 is not a port".into())),
+                    Some(p) if *p.get_ref() == 0 => {
+                        return Err(at(p.span(), "port 0 is not a port".into()))
+                    }
                     Some(p) => *p.get_ref(),
                     None => match s.security {
                         Security::None => 25,
@@ -313,7 +350,9 @@ impl Config {
             (None, None) => Delivery::Maildir(storage.join("mail")),
         };
 
-        let alerts = Alerts { window: opt_duration(&raw.alerts.window, Duration::from_secs(120))? };
+        let alerts = Alerts {
+            window: opt_duration(&raw.alerts.window, Duration::from_secs(120))?,
+        };
         Ok(Config {
             file: file.to_path_buf(),
             watchlist,
@@ -327,14 +366,19 @@ impl Config {
 
     /// Reads and compiles the watchlist this config names.
     pub fn load_watchlist(&self) -> Result<Watchlist, ConfigError> {
-        let source = std::fs::read_to_string(&self.watchlist)
-            .map_err(|source| ConfigError::Read { path: self.watchlist.clone(), source })?;
+        let source =
+            std::fs::read_to_string(&self.watchlist).map_err(|source| ConfigError::Read {
+                path: self.watchlist.clone(),
+                source,
+            })?;
         Ok(Watchlist::parse(&self.watchlist, &source)?)
     }
 
     /// The poll interval of a feed: its own, else `[poll]`'s, else the default.
     pub fn interval_of(&self, feed: &FeedConfig) -> Duration {
-        feed.interval.or(self.poll.interval).unwrap_or(DEFAULT_INTERVAL)
+        feed.interval
+            .or(self.poll.interval)
+            .unwrap_or(DEFAULT_INTERVAL)
     }
 }
 
@@ -351,7 +395,10 @@ mod tests {
 
     #[test]
     fn minimal_config_gets_defaults() {
-        let c = Config::parse(Path::new("/x/raqib.toml"), "[[feeds]]\nurl = \"file:///tmp/f.xml\"\n");
+        let c = Config::parse(
+            Path::new("/x/raqib.toml"),
+            "[[feeds]]\nurl = \"file:///tmp/f.xml\"\n",
+        );
         let c = match c {
             Ok(c) => c,
             Err(e) => panic!("{e}"),

@@ -72,11 +72,20 @@ impl Engine {
     /// Loads the config's watchlist, opens the store and builds the clients.
     pub fn open(config: Config) -> Result<Engine, DaemonError> {
         let watchlist = config.load_watchlist()?;
-        let store = Store::open(&config.storage)
-            .map_err(|source| DaemonError::Open { path: config.storage.clone(), source })?;
+        let store = Store::open(&config.storage).map_err(|source| DaemonError::Open {
+            path: config.storage.clone(),
+            source,
+        })?;
         let fetcher = Fetcher::new(&config.poll)?;
         let mailer = Mailer::new(&config.email)?;
-        Ok(Engine { config, store, fetcher, mailer, watchlist: RwLock::new(Arc::new(watchlist)), process: Mutex::new(()) })
+        Ok(Engine {
+            config,
+            store,
+            fetcher,
+            mailer,
+            watchlist: RwLock::new(Arc::new(watchlist)),
+            process: Mutex::new(()),
+        })
     }
 
     pub async fn watchlist(&self) -> Arc<Watchlist> {
@@ -91,12 +100,31 @@ impl Engine {
     pub async fn poll(&self, feed: &FeedConfig) -> Result<PollReport, DaemonError> {
         let url = feed.url.as_str();
         let mut state = self.store.feed_state(url)?;
-        let validators = Validators { etag: state.etag.clone(), last_modified: state.last_modified.clone() };
+        let validators = Validators {
+            etag: state.etag.clone(),
+            last_modified: state.last_modified.clone(),
+        };
         let now = Utc::now();
         let result = match self.fetcher.fetch(&feed.url, &validators).await {
-            Ok(Fetched::NotModified) => Ok((PollReport { not_modified: true, ..Default::default() }, None)),
-            Ok(Fetched::Body { bytes, charset, validators }) => match feed::parse(url, &bytes, charset.as_deref()) {
-                Ok(entries) => Ok((PollReport { entries: entries.len(), ..Default::default() }, Some((entries, validators)))),
+            Ok(Fetched::NotModified) => Ok((
+                PollReport {
+                    not_modified: true,
+                    ..Default::default()
+                },
+                None,
+            )),
+            Ok(Fetched::Body {
+                bytes,
+                charset,
+                validators,
+            }) => match feed::parse(url, &bytes, charset.as_deref()) {
+                Ok(entries) => Ok((
+                    PollReport {
+                        entries: entries.len(),
+                        ..Default::default()
+                    },
+                    Some((entries, validators)),
+                )),
                 Err(e) => Err((e.to_string(), None)),
             },
             Err(e) => {
@@ -131,7 +159,8 @@ impl Engine {
                 state.last_ok = Some(now);
                 state.last_error = None;
                 state.errors_in_row = 0;
-                state.next_poll = Some(now + to_chrono(schedule::next_delay(interval, 0, None, 0.0)));
+                state.next_poll =
+                    Some(now + to_chrono(schedule::next_delay(interval, 0, None, 0.0)));
                 info!(feed = %feed.name, entries = report.entries, new = report.new_items, copies = report.copies,
                       alerts = report.alerts, not_modified = report.not_modified, "polled");
                 self.store.put_feed_state(url, &state)?;
@@ -140,7 +169,12 @@ impl Engine {
             Err((message, retry_after)) => {
                 state.errors_in_row = state.errors_in_row.saturating_add(1);
                 state.last_error = Some(message.clone());
-                let delay = schedule::next_delay(interval, state.errors_in_row, retry_after, fastrand::f64());
+                let delay = schedule::next_delay(
+                    interval,
+                    state.errors_in_row,
+                    retry_after,
+                    fastrand::f64(),
+                );
                 state.next_poll = Some(now + to_chrono(delay));
                 warn!(feed = %feed.name, error = %message, errors_in_row = state.errors_in_row, retry_in = ?delay, "poll failed");
                 self.store.put_feed_state(url, &state)?;
@@ -151,7 +185,11 @@ impl Engine {
 
     /// Cleans, deduplicates, classifies and stores one entry. `None` when
     /// the entry was stored before.
-    async fn process_entry(&self, feed: &FeedConfig, entry: Entry) -> Result<Option<Processed>, DaemonError> {
+    async fn process_entry(
+        &self,
+        feed: &FeedConfig,
+        entry: Entry,
+    ) -> Result<Option<Processed>, DaemonError> {
         if self.store.has_item(&entry.id)? {
             return Ok(None);
         }
@@ -169,13 +207,28 @@ impl Engine {
             return Ok(None);
         }
         let now = Utc::now();
-        let copy = Copy { item: entry.id.clone(), feed_name: feed.name.clone(), title: entry.title.clone(), link: entry.link.clone() };
-        let crate::dedup::Assignment { story, is_copy } =
-            crate::dedup::assign(&self.store, &fingerprint, &entry.id, &entry.title, copy, now)?;
+        let copy = Copy {
+            item: entry.id.clone(),
+            feed_name: feed.name.clone(),
+            title: entry.title.clone(),
+            link: entry.link.clone(),
+        };
+        let crate::dedup::Assignment { story, is_copy } = crate::dedup::assign(
+            &self.store,
+            &fingerprint,
+            &entry.id,
+            &entry.title,
+            copy,
+            now,
+        )?;
         let due = now + to_chrono(self.config.alerts.window);
         let alerts: Vec<Alert> = matches
             .iter()
-            .filter(|m| watchlist.topic(&m.topic).is_some_and(|t| t.alert == AlertMode::Immediate))
+            .filter(|m| {
+                watchlist
+                    .topic(&m.topic)
+                    .is_some_and(|t| t.alert == AlertMode::Immediate)
+            })
             .map(|m| Alert {
                 id: Alert::id_for(&story.id, &m.topic),
                 story: story.id.clone(),
@@ -199,15 +252,25 @@ impl Engine {
             story: story.id.clone(),
             matches,
         };
-        let inserted = self.store.insert(&NewItem { item, fingerprint, story, alerts })?;
+        let inserted = self.store.insert(&NewItem {
+            item,
+            fingerprint,
+            story,
+            alerts,
+        })?;
         debug!(feed = %feed.name, item = %entry.id, copy = is_copy, alerts = n_alerts, "stored");
-        Ok(inserted.then_some(Processed { copy: is_copy, alerts: if is_copy { 0 } else { n_alerts } }))
+        Ok(inserted.then_some(Processed {
+            copy: is_copy,
+            alerts: if is_copy { 0 } else { n_alerts },
+        }))
     }
 
     /// The article page's main text, or the feed's text when the page cannot
     /// be had (the item is not lost for a slow site).
     async fn article_text(&self, feed: &FeedConfig, entry: &Entry, link: &str) -> String {
-        let Ok(url) = url::Url::parse(link) else { return entry.text.clone() };
+        let Ok(url) = url::Url::parse(link) else {
+            return entry.text.clone();
+        };
         match self.fetcher.fetch_page(&url).await {
             Ok(page) => {
                 let main = text::extract::extract_main(&page);
@@ -227,7 +290,10 @@ impl Engine {
     /// Delivers due alerts (all of them when `ignore_due`).
     pub async fn deliver(&self, ignore_due: bool) -> Result<DrainReport, DaemonError> {
         let watchlist = self.watchlist().await;
-        let report = self.mailer.drain(&self.store, &watchlist, Utc::now(), ignore_due).await?;
+        let report = self
+            .mailer
+            .drain(&self.store, &watchlist, Utc::now(), ignore_due)
+            .await?;
         self.store.flush().await?;
         Ok(report)
     }
@@ -266,7 +332,10 @@ pub async fn once(config: Config) -> Result<DrainReport, DaemonError> {
 /// `raqib run`: runs until `Control::Shutdown` (or the channel closes).
 /// `Control::Reload` re-reads the config and watchlist; an invalid edit is
 /// logged and the running configuration stays.
-pub async fn run(config_path: &Path, mut control: mpsc::Receiver<Control>) -> Result<(), DaemonError> {
+pub async fn run(
+    config_path: &Path,
+    mut control: mpsc::Receiver<Control>,
+) -> Result<(), DaemonError> {
     let config = Config::load(config_path)?;
     let mut engine = Arc::new(Engine::open(config)?);
     notify_systemd(&[sd_notify::NotifyState::Ready]);
@@ -316,7 +385,12 @@ pub async fn run(config_path: &Path, mut control: mpsc::Receiver<Control>) -> Re
 async fn reload(engine: &Engine, path: &Path) -> Result<Option<Config>, ConfigError> {
     let config = Config::load(path)?;
     let watchlist = config.load_watchlist()?;
-    let key = |c: &Config| format!("{:?}{:?}{:?}{:?}{:?}", c.feeds, c.storage, c.email, c.poll, c.alerts);
+    let key = |c: &Config| {
+        format!(
+            "{:?}{:?}{:?}{:?}{:?}",
+            c.feeds, c.storage, c.email, c.poll, c.alerts
+        )
+    };
     let same = key(&config) == key(&engine.config);
     engine.set_watchlist(watchlist).await;
     Ok(if same { None } else { Some(config) })
@@ -352,10 +426,21 @@ async fn sleep_or_stop(d: Duration, stop: &mut watch::Receiver<bool>) -> bool {
     }
 }
 
-async fn feed_loop(engine: Arc<Engine>, feed: FeedConfig, limit: Arc<Semaphore>, mut stop: watch::Receiver<bool>) {
+async fn feed_loop(
+    engine: Arc<Engine>,
+    feed: FeedConfig,
+    limit: Arc<Semaphore>,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
-        let next = engine.store.feed_state(feed.url.as_str()).ok().and_then(|s| s.next_poll);
-        let wait = next.map(|t| (t - Utc::now()).to_std().unwrap_or(Duration::ZERO)).unwrap_or(Duration::ZERO);
+        let next = engine
+            .store
+            .feed_state(feed.url.as_str())
+            .ok()
+            .and_then(|s| s.next_poll);
+        let wait = next
+            .map(|t| (t - Utc::now()).to_std().unwrap_or(Duration::ZERO))
+            .unwrap_or(Duration::ZERO);
         if sleep_or_stop(wait, &mut stop).await {
             return;
         }
@@ -377,7 +462,12 @@ async fn feed_loop(engine: Arc<Engine>, feed: FeedConfig, limit: Arc<Semaphore>,
 async fn delivery_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
     loop {
         match engine.deliver(false).await {
-            Ok(r) if r.sent + r.failed > 0 => debug!(sent = r.sent, failed = r.failed, waiting = r.waiting, "outbox drained"),
+            Ok(r) if r.sent + r.failed > 0 => debug!(
+                sent = r.sent,
+                failed = r.failed,
+                waiting = r.waiting,
+                "outbox drained"
+            ),
             Ok(_) => {}
             Err(e) => error!(error = %e, "delivery failed"),
         }
@@ -433,7 +523,11 @@ pub fn feed_statuses(config: &Config, store: &Store) -> Result<Vec<FeedStatus>, 
             Ok(FeedStatus {
                 url: f.url.to_string(),
                 name: f.name.clone(),
-                state: if s.last_error.is_some() { "error" } else { "ok" },
+                state: if s.last_error.is_some() {
+                    "error"
+                } else {
+                    "ok"
+                },
                 error: s.last_error,
                 items: s.items,
                 last_ok: s.last_ok,

@@ -14,7 +14,14 @@ pub struct Assignment {
 
 /// Finds the story `fp` copies (or starts a new one with id `item_id`) and
 /// adds `copy` to it. The caller writes the result with the item.
-pub fn assign(store: &Store, fp: &Fingerprint, item_id: &str, title: &str, copy: Copy, now: DateTime<Utc>) -> Result<Assignment, StoreError> {
+pub fn assign(
+    store: &Store,
+    fp: &Fingerprint,
+    item_id: &str,
+    title: &str,
+    copy: Copy,
+    now: DateTime<Utc>,
+) -> Result<Assignment, StoreError> {
     let existing = match store.find_copy(fp)? {
         Some(story_id) => store.story(&story_id)?,
         None => None,
@@ -22,10 +29,18 @@ pub fn assign(store: &Store, fp: &Fingerprint, item_id: &str, title: &str, copy:
     Ok(match existing {
         Some(mut story) => {
             story.copies.push(copy);
-            Assignment { story, is_copy: true }
+            Assignment {
+                story,
+                is_copy: true,
+            }
         }
         None => Assignment {
-            story: Story { id: item_id.to_string(), title: title.to_string(), created: now, copies: vec![copy] },
+            story: Story {
+                id: item_id.to_string(),
+                title: title.to_string(),
+                created: now,
+                copies: vec![copy],
+            },
             is_copy: false,
         },
     })

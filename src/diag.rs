@@ -15,7 +15,14 @@ pub struct Located {
 
 impl fmt::Display for Located {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.col, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.line,
+            self.col,
+            self.message
+        )
     }
 }
 
@@ -23,7 +30,12 @@ impl Located {
     /// Builds a message for the byte offset `offset` of `source`.
     pub fn at(file: &Path, source: &str, offset: usize, message: impl Into<String>) -> Located {
         let (line, col) = line_col(source, offset);
-        Located { file: file.to_path_buf(), line, col, message: message.into() }
+        Located {
+            file: file.to_path_buf(),
+            line,
+            col,
+            message: message.into(),
+        }
     }
 
     /// From a TOML parse or deserialisation error.
@@ -31,7 +43,13 @@ impl Located {
         let offset = err.span().map(|s| s.start).unwrap_or(0);
         // toml's message repeats the snippet on several lines; the first
         // line is the message proper.
-        let message = err.message().lines().next().unwrap_or("invalid TOML").trim().to_string();
+        let message = err
+            .message()
+            .lines()
+            .next()
+            .unwrap_or("invalid TOML")
+            .trim()
+            .to_string();
         Located::at(file, source, offset, message)
     }
 }
@@ -49,20 +67,6 @@ pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn offsets_map_to_lines_and_char_columns() {
-        let s = "a = 1\nسوريا = 2\n";
-        assert_eq!(line_col(s, 0), (1, 1));
-        assert_eq!(line_col(s, 6), (2, 1));
-        let eq = s.find('=').map(|_| s.rfind('=').unwrap_or(0)).unwrap_or(0);
-        assert_eq!(line_col(s, eq), (2, 7));
-    }
-}
-
 /// An error and its causes on one line. reqwest's and lettre's Display hide
 /// the cause (timeout, refused, DNS) that tells the user what went wrong.
 pub fn error_chain(e: &dyn std::error::Error) -> String {
@@ -77,4 +81,18 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_map_to_lines_and_char_columns() {
+        let s = "a = 1\nسوريا = 2\n";
+        assert_eq!(line_col(s, 0), (1, 1));
+        assert_eq!(line_col(s, 6), (2, 1));
+        let eq = s.find('=').map(|_| s.rfind('=').unwrap_or(0)).unwrap_or(0);
+        assert_eq!(line_col(s, eq), (2, 7));
+    }
 }

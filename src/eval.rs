@@ -69,7 +69,13 @@ impl Scores {
     }
 
     fn finish(mut self) -> Scores {
-        let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { round4(a as f64 / b as f64) };
+        let ratio = |a: usize, b: usize| {
+            if b == 0 {
+                0.0
+            } else {
+                round4(a as f64 / b as f64)
+            }
+        };
         self.precision = ratio(self.tp, self.tp + self.fp);
         self.recall = ratio(self.tp, self.tp + self.fn_);
         self.f1 = if self.precision + self.recall == 0.0 {
@@ -85,14 +91,28 @@ fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
-fn lines<T: for<'de> Deserialize<'de>>(input: &str) -> impl Iterator<Item = Result<T, EvalError>> + '_ {
-    input.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, l)| {
-        serde_json::from_str(l).map_err(|e| EvalError::Line { line: i + 1, message: e.to_string() })
-    })
+fn lines<T: for<'de> Deserialize<'de>>(
+    input: &str,
+) -> impl Iterator<Item = Result<T, EvalError>> + '_ {
+    input
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| EvalError::Line {
+                line: i + 1,
+                message: e.to_string(),
+            })
+        })
 }
 
 /// Classifies every case with `topic`; `details` gets one line per case.
-pub fn topic(input: &str, topic: &Topic, baseline: bool, details: &mut Vec<String>) -> Result<Scores, EvalError> {
+pub fn topic(
+    input: &str,
+    topic: &Topic,
+    baseline: bool,
+    details: &mut Vec<String>,
+) -> Result<Scores, EvalError> {
     let mut s = Scores::default();
     for case in lines::<TopicCase>(input) {
         let case = case?;
@@ -122,7 +142,10 @@ pub fn dedup(input: &str, baseline: bool, details: &mut Vec<String>) -> Result<S
         let case = case?;
         let actual = case.label == "duplicate";
         let (predicted, note) = if baseline {
-            let j = word_jaccard(&format!("{} {}", case.a.title, case.a.body), &format!("{} {}", case.b.title, case.b.body));
+            let j = word_jaccard(
+                &format!("{} {}", case.a.title, case.a.body),
+                &format!("{} {}", case.b.title, case.b.body),
+            );
             (j >= 0.5, format!("jaccard={j:.3}"))
         } else {
             let a = Fingerprint::new(&case.a.title, &case.a.body);
@@ -140,7 +163,13 @@ pub fn dedup(input: &str, baseline: bool, details: &mut Vec<String>) -> Result<S
             merged_same_event += 1;
         }
         s.add(actual, predicted);
-        details.push(format!("{}\t{}\t{}\t{}\t{note}", case.id, case.label, if predicted { "dup" } else { "-" }, verdict(actual, predicted)));
+        details.push(format!(
+            "{}\t{}\t{}\t{}\t{note}",
+            case.id,
+            case.label,
+            if predicted { "dup" } else { "-" },
+            verdict(actual, predicted)
+        ));
     }
     let mut s = s.finish();
     s.same_event_merged = Some(merged_same_event);
@@ -159,7 +188,9 @@ fn verdict(actual: bool, predicted: bool) -> &'static str {
 /// The plain method: raw substrings, no normalisation, one word per side.
 fn keyword_baseline(text: &str) -> bool {
     let any = |words: &[&str]| words.iter().any(|w| text.contains(w));
-    any(&["سوريا", "سورية", "دمشق"]) && any(&["أمريك", "أميرك", "واشنطن"]) && any(&["روسي", "موسكو"])
+    any(&["سوريا", "سورية", "دمشق"])
+        && any(&["أمريك", "أميرك", "واشنطن"])
+        && any(&["روسي", "موسكو"])
 }
 
 fn word_jaccard(a: &str, b: &str) -> f64 {

@@ -24,15 +24,27 @@ pub struct Entry {
 }
 
 /// Parses feed bytes. `http_charset` is the Content-Type charset, if any.
-pub fn parse(feed_url: &str, bytes: &[u8], http_charset: Option<&str>) -> Result<Vec<Entry>, FeedError> {
+pub fn parse(
+    feed_url: &str,
+    bytes: &[u8],
+    http_charset: Option<&str>,
+) -> Result<Vec<Entry>, FeedError> {
     let utf8 = decode_xml(bytes, http_charset);
     // An empty id from the generator tells us the entry had no guid, so our
     // own fallback (link, then title + date) applies.
-    let parser = feed_rs::parser::Builder::new().id_generator(|_, _, _| String::new()).build();
-    let feed = parser.parse(utf8.as_bytes()).map_err(|e| FeedError(e.to_string()))?;
+    let parser = feed_rs::parser::Builder::new()
+        .id_generator(|_, _, _| String::new())
+        .build();
+    let feed = parser
+        .parse(utf8.as_bytes())
+        .map_err(|e| FeedError(e.to_string()))?;
     let mut out = Vec::with_capacity(feed.entries.len());
     for e in feed.entries {
-        let title = e.title.as_ref().map(|t| html_to_text(&t.content)).unwrap_or_default();
+        let title = e
+            .title
+            .as_ref()
+            .map(|t| html_to_text(&t.content))
+            .unwrap_or_default();
         let title = title.lines().collect::<Vec<_>>().join(" ");
         let link = e
             .links
@@ -58,9 +70,18 @@ pub fn parse(feed_url: &str, bytes: &[u8], http_charset: Option<&str>) -> Result
         } else if let Some(l) = &link {
             format!("link:{l}")
         } else {
-            format!("title:{title}\n{}", published.map(|p| p.to_rfc3339()).unwrap_or_default())
+            format!(
+                "title:{title}\n{}",
+                published.map(|p| p.to_rfc3339()).unwrap_or_default()
+            )
         };
-        out.push(Entry { id: item_id(feed_url, &key), title, text, link, published });
+        out.push(Entry {
+            id: item_id(feed_url, &key),
+            title,
+            text,
+            link,
+            published,
+        });
     }
     Ok(out)
 }
@@ -94,7 +115,10 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a.len(), 3);
         assert_eq!(a[0].id, item_id("https://x.org/rss", "guid:g-1"));
-        assert_eq!(a[1].id, item_id("https://x.org/rss", "link:https://x.org/2"));
+        assert_eq!(
+            a[1].id,
+            item_id("https://x.org/rss", "link:https://x.org/2")
+        );
         assert_eq!(a[0].title, "بوتين & ترامب");
         assert_eq!(a[0].text, "نص الخبر");
         assert!(a[0].published.is_some());

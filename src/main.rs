@@ -12,7 +12,11 @@ use tokio::sync::mpsc;
 use tracing::info;
 
 #[derive(Parser)]
-#[command(name = "raqib", version, about = "Watches Arabic news feeds for a topic and emails the people who follow it")]
+#[command(
+    name = "raqib",
+    version,
+    about = "Watches Arabic news feeds for a topic and emails the people who follow it"
+)]
 struct Cli {
     /// Config file (default: $RAQIB_CONFIG, else /etc/raqib/raqib.toml, else ./config/raqib.toml).
     #[arg(long, global = true)]
@@ -73,7 +77,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RAQIB_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+            tracing_subscriber::EnvFilter::try_from_env("RAQIB_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -93,7 +98,10 @@ fn main() -> ExitCode {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
@@ -126,7 +134,8 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Text { file } => {
-            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let input = raqib::fetch::charset::decode_html(&bytes, None);
             println!("{}", raqib::text::main_text(&input));
             Ok(ExitCode::SUCCESS)
@@ -140,7 +149,9 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
                 println!("{}", serde_json::to_string(&list)?);
             } else {
                 for f in list {
-                    let when = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_else(|| "-".into());
+                    let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
+                        t.map(|t| t.to_rfc3339()).unwrap_or_else(|| "-".into())
+                    };
                     println!(
                         "{}\t{}\t{}\titems={}\tlast_ok={}\tnext_poll={}{}",
                         f.url,
@@ -162,7 +173,12 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
 fn eval(what: EvalWhat, config_path: &std::path::Path) -> Result<ExitCode> {
     let mut details = Vec::new();
     let (scores, show) = match what {
-        EvalWhat::Topic { file, topic, details: show, baseline } => {
+        EvalWhat::Topic {
+            file,
+            topic,
+            details: show,
+            baseline,
+        } => {
             let cfg = Config::load(config_path)?;
             let wl = cfg.load_watchlist()?;
             let t = match &topic {
@@ -175,11 +191,17 @@ fn eval(what: EvalWhat, config_path: &std::path::Path) -> Result<ExitCode> {
                     None => bail!("the watchlist has no topics"),
                 },
             };
-            let input = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let input = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
             (raqib::eval::topic(&input, t, baseline, &mut details)?, show)
         }
-        EvalWhat::Dedup { file, details: show, baseline } => {
-            let input = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+        EvalWhat::Dedup {
+            file,
+            details: show,
+            baseline,
+        } => {
+            let input = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
             (raqib::eval::dedup(&input, baseline, &mut details)?, show)
         }
     };
@@ -195,9 +217,11 @@ fn eval(what: EvalWhat, config_path: &std::path::Path) -> Result<ExitCode> {
 /// SIGTERM/SIGINT → Shutdown, SIGHUP → Reload.
 async fn forward_signals(tx: mpsc::Sender<Control>) {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int), Ok(mut hup)) =
-        (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup()))
-    else {
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
         tracing::error!("cannot install signal handlers; stopping");
         let _ = tx.send(Control::Shutdown).await;
         return;

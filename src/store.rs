@@ -26,7 +26,10 @@ pub enum StoreError {
     #[error("database: {0}")]
     Sled(#[from] sled::Error),
     #[error("corrupt record in {tree}: {source}")]
-    Codec { tree: &'static str, source: serde_json::Error },
+    Codec {
+        tree: &'static str,
+        source: serde_json::Error,
+    },
 }
 
 impl From<TransactionError<StoreError>> for StoreError {
@@ -174,7 +177,10 @@ impl Store {
     }
 
     pub fn story(&self, id: &str) -> Result<Option<Story>, StoreError> {
-        self.stories.get(id)?.map(|b| dec("stories", &b)).transpose()
+        self.stories
+            .get(id)?
+            .map(|b| dec("stories", &b))
+            .transpose()
     }
 
     pub fn item_count(&self) -> usize {
@@ -199,7 +205,9 @@ impl Store {
                 if checked.contains(&item_id) {
                     continue;
                 }
-                let Some(other) = self.fingerprints.get(&item_id)? else { continue };
+                let Some(other) = self.fingerprints.get(&item_id)? else {
+                    continue;
+                };
                 let other: Fingerprint = dec("fingerprints", &other)?;
                 checked.push(item_id);
                 if fp.compare(&other).duplicate {
@@ -234,7 +242,14 @@ impl Store {
             .collect();
         let id = new.item.id.as_bytes();
         let story_id = new.story.id.as_bytes();
-        let inserted = (&self.items, &self.stories, &self.fingerprints, &self.bands, &self.outbox, &self.sent)
+        let inserted = (
+            &self.items,
+            &self.stories,
+            &self.fingerprints,
+            &self.bands,
+            &self.outbox,
+            &self.sent,
+        )
             .transaction(|(items, stories, fps, bands, outbox, sent)| {
                 if items.get(id)?.is_some() {
                     return Ok(false);
@@ -246,7 +261,8 @@ impl Store {
                     bands.insert(k.as_slice(), story_id)?;
                 }
                 for (aid, a) in &alerts {
-                    if outbox.get(aid.as_bytes())?.is_none() && sent.get(aid.as_bytes())?.is_none() {
+                    if outbox.get(aid.as_bytes())?.is_none() && sent.get(aid.as_bytes())?.is_none()
+                    {
                         outbox.insert(aid.as_bytes(), a.as_slice())?;
                     }
                 }
@@ -278,7 +294,9 @@ impl Store {
         // Only while it is still pending: a concurrent success wins.
         let id = alert.id.as_bytes();
         let v = enc("outbox", alert)?;
-        let _ = self.outbox.fetch_and_update(id, |old| old.map(|_| v.clone()))?;
+        let _ = self
+            .outbox
+            .fetch_and_update(id, |old| old.map(|_| v.clone()))?;
         Ok(())
     }
 
@@ -287,7 +305,12 @@ impl Store {
     }
 
     pub fn feed_state(&self, url: &str) -> Result<FeedState, StoreError> {
-        Ok(self.feeds.get(url)?.map(|b| dec("feeds", &b)).transpose()?.unwrap_or_default())
+        Ok(self
+            .feeds
+            .get(url)?
+            .map(|b| dec("feeds", &b))
+            .transpose()?
+            .unwrap_or_default())
     }
 
     pub fn put_feed_state(&self, url: &str, state: &FeedState) -> Result<(), StoreError> {
@@ -330,7 +353,12 @@ mod tests {
         let new = NewItem {
             item: item("a", "s1"),
             fingerprint: Fingerprint::new("عنوان", "نص"),
-            story: Story { id: "s1".into(), title: "t".into(), created: Utc::now(), copies: vec![] },
+            story: Story {
+                id: "s1".into(),
+                title: "t".into(),
+                created: Utc::now(),
+                copies: vec![],
+            },
             alerts: vec![alert.clone()],
         };
         {

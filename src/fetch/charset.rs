@@ -26,7 +26,10 @@ pub fn decode_html(bytes: &[u8], http_charset: Option<&str>) -> String {
 
 fn decode(bytes: &[u8], declared: Option<&str>, http: Option<&str>) -> String {
     if let Some((enc, bom_len)) = Encoding::for_bom(bytes) {
-        return enc.decode_without_bom_handling(&bytes[bom_len..]).0.into_owned();
+        return enc
+            .decode_without_bom_handling(&bytes[bom_len..])
+            .0
+            .into_owned();
     }
     for label in [declared, http].into_iter().flatten() {
         if let Some(enc) = Encoding::for_label(label.trim().as_bytes()) {
@@ -69,7 +72,11 @@ fn html_declared_charset(bytes: &[u8]) -> Option<String> {
         let tag = &rest[..rest.find('>').unwrap_or(rest.len())];
         if let Some(i) = tag.find("charset=") {
             let v = tag[i + 8..].trim_start_matches(['"', '\'', ' ']);
-            let end = v.find(|c: char| c == '"' || c == '\'' || c == ';' || c == ' ' || c == '/' || c == '>').unwrap_or(v.len());
+            let end = v
+                .find(|c: char| {
+                    c == '"' || c == '\'' || c == ';' || c == ' ' || c == '/' || c == '>'
+                })
+                .unwrap_or(v.len());
             let v = &v[..end];
             if !v.is_empty() {
                 return Some(v.to_string());
@@ -81,7 +88,10 @@ fn html_declared_charset(bytes: &[u8]) -> Option<String> {
 
 fn attr_value(s: &str, name: &str) -> Option<String> {
     let i = s.find(name)?;
-    let rest = s[i + name.len()..].trim_start().strip_prefix('=')?.trim_start();
+    let rest = s[i + name.len()..]
+        .trim_start()
+        .strip_prefix('=')?
+        .trim_start();
     let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
     let rest = &rest[1..];
     let end = rest.find(quote)?;
@@ -89,12 +99,16 @@ fn attr_value(s: &str, name: &str) -> Option<String> {
 }
 
 fn rewrite_xml_declaration(text: String) -> String {
-    let Some(end) = text.find("?>") else { return text };
+    let Some(end) = text.find("?>") else {
+        return text;
+    };
     let decl = &text[..end];
     if !decl.trim_start().starts_with("<?xml") || !decl.contains("encoding") {
         return text;
     }
-    let Some(value) = attr_value(decl, "encoding") else { return text };
+    let Some(value) = attr_value(decl, "encoding") else {
+        return text;
+    };
     if value.eq_ignore_ascii_case("utf-8") {
         return text;
     }
@@ -121,7 +135,10 @@ mod tests {
 
     #[test]
     fn http_charset_decodes_windows_1256() {
-        let xml = format!("<?xml version=\"1.0\"?><rss><title>{}</title></rss>", "سوريا");
+        let xml = format!(
+            "<?xml version=\"1.0\"?><rss><title>{}</title></rss>",
+            "سوريا"
+        );
         let out = decode_xml(&cp1256(&xml), Some("windows-1256"));
         assert!(out.contains("سوريا"), "{out}");
     }
@@ -132,7 +149,10 @@ mod tests {
         let bytes = encoding_rs::ISO_8859_6.encode(xml).0.into_owned();
         let out = decode_xml(&bytes, Some("utf-8"));
         assert!(out.contains("موسكو"), "{out}");
-        assert!(out.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"), "{out}");
+        assert!(
+            out.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"),
+            "{out}"
+        );
     }
 
     #[test]
@@ -148,12 +168,18 @@ mod tests {
             html_declared_charset(b"<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=windows-1256\">").as_deref(),
             Some("windows-1256")
         );
-        assert_eq!(html_declared_charset(b"<meta charset=\"utf-8\" />").as_deref(), Some("utf-8"));
+        assert_eq!(
+            html_declared_charset(b"<meta charset=\"utf-8\" />").as_deref(),
+            Some("utf-8")
+        );
     }
 
     #[test]
     fn content_type_charset() {
-        assert_eq!(charset_of_content_type("application/rss+xml; charset=\"Windows-1256\"").as_deref(), Some("Windows-1256"));
+        assert_eq!(
+            charset_of_content_type("application/rss+xml; charset=\"Windows-1256\"").as_deref(),
+            Some("Windows-1256")
+        );
         assert_eq!(charset_of_content_type("text/xml"), None);
     }
 }

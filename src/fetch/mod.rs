@@ -13,7 +13,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, RETRY_AFTER};
+use reqwest::header::{
+    HeaderMap, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, RETRY_AFTER,
+};
 use reqwest::StatusCode;
 use tokio::sync::{Mutex, Semaphore};
 use url::Url;
@@ -27,11 +29,17 @@ pub enum FetchError {
     #[error("request failed: {0}")]
     Request(String),
     #[error("HTTP {status}")]
-    Status { status: u16, retry_after: Option<Duration> },
+    Status {
+        status: u16,
+        retry_after: Option<Duration>,
+    },
     #[error("response larger than {limit} bytes")]
     TooLarge { limit: u64 },
     #[error("reading {path}: {source}")]
-    File { path: String, source: std::io::Error },
+    File {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("unsupported URL {0}")]
     Unsupported(String),
 }
@@ -83,7 +91,11 @@ impl Fetcher {
             .redirect(reqwest::redirect::Policy::limited(5))
             .build()
             .map_err(FetchError::Client)?;
-        Ok(Fetcher { client, max_bytes: poll.max_bytes, hosts: Arc::default() })
+        Ok(Fetcher {
+            client,
+            max_bytes: poll.max_bytes,
+            hosts: Arc::default(),
+        })
     }
 
     /// Fetches `url`, conditionally when `validators` are given.
@@ -96,25 +108,42 @@ impl Fetcher {
     }
 
     async fn fetch_file(&self, url: &Url) -> Result<Fetched, FetchError> {
-        let path = url.to_file_path().map_err(|_| FetchError::Unsupported(url.to_string()))?;
-        let file_err = |source| FetchError::File { path: path.display().to_string(), source };
+        let path = url
+            .to_file_path()
+            .map_err(|_| FetchError::Unsupported(url.to_string()))?;
+        let file_err = |source| FetchError::File {
+            path: path.display().to_string(),
+            source,
+        };
         let meta = tokio::fs::metadata(&path).await.map_err(file_err)?;
         if meta.len() > self.max_bytes {
-            return Err(FetchError::TooLarge { limit: self.max_bytes });
+            return Err(FetchError::TooLarge {
+                limit: self.max_bytes,
+            });
         }
         let bytes = tokio::fs::read(&path).await.map_err(file_err)?;
-        Ok(Fetched::Body { bytes, charset: None, validators: Validators::default() })
+        Ok(Fetched::Body {
+            bytes,
+            charset: None,
+            validators: Validators::default(),
+        })
     }
 
     async fn host_permit(&self, url: &Url) -> Arc<Semaphore> {
         let host = url.host_str().unwrap_or("").to_string();
         let mut hosts = self.hosts.lock().await;
-        hosts.entry(host).or_insert_with(|| Arc::new(Semaphore::new(1))).clone()
+        hosts
+            .entry(host)
+            .or_insert_with(|| Arc::new(Semaphore::new(1)))
+            .clone()
     }
 
     async fn fetch_http(&self, url: &Url, validators: &Validators) -> Result<Fetched, FetchError> {
         let host = self.host_permit(url).await;
-        let _permit = host.acquire().await.map_err(|e| FetchError::Request(e.to_string()))?;
+        let _permit = host
+            .acquire()
+            .await
+            .map_err(|e| FetchError::Request(e.to_string()))?;
         let mut req = self.client.get(url.clone());
         if let Some(etag) = &validators.etag {
             req = req.header(IF_NONE_MATCH, etag);
@@ -122,35 +151,63 @@ impl Fetcher {
         if let Some(lm) = &validators.last_modified {
             req = req.header(IF_MODIFIED_SINCE, lm);
         }
-        let mut resp = req.send().await.map_err(|e| FetchError::Request(crate::diag::error_chain(&e)))?;
+        let mut resp = req
+            .send()
+            .await
+            .map_err(|e| FetchError::Request(crate::diag::error_chain(&e)))?;
         let status = resp.status();
         if status == StatusCode::NOT_MODIFIED {
             return Ok(Fetched::NotModified);
         }
         if !status.is_success() {
-            return Err(FetchError::Status { status: status.as_u16(), retry_after: retry_after(resp.headers()) });
+            return Err(FetchError::Status {
+                status: status.as_u16(),
+                retry_after: retry_after(resp.headers()),
+            });
         }
         if resp.content_length().is_some_and(|n| n > self.max_bytes) {
-            return Err(FetchError::TooLarge { limit: self.max_bytes });
+            return Err(FetchError::TooLarge {
+                limit: self.max_bytes,
+            });
         }
         let headers = resp.headers();
-        let header = |name| headers.get(name).and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok()).map(str::to_string);
+        let header = |name| {
+            headers
+                .get(name)
+                .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+                .map(str::to_string)
+        };
         let charset = header(CONTENT_TYPE).and_then(|ct| charset::charset_of_content_type(&ct));
-        let validators = Validators { etag: header(ETAG), last_modified: header(LAST_MODIFIED) };
+        let validators = Validators {
+            etag: header(ETAG),
+            last_modified: header(LAST_MODIFIED),
+        };
         let mut bytes = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| FetchError::Request(crate::diag::error_chain(&e)))? {
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| FetchError::Request(crate::diag::error_chain(&e)))?
+        {
             if (bytes.len() + chunk.len()) as u64 > self.max_bytes {
-                return Err(FetchError::TooLarge { limit: self.max_bytes });
+                return Err(FetchError::TooLarge {
+                    limit: self.max_bytes,
+                });
             }
             bytes.extend_from_slice(&chunk);
         }
-        Ok(Fetched::Body { bytes, charset, validators })
+        Ok(Fetched::Body {
+            bytes,
+            charset,
+            validators,
+        })
     }
 
     /// Fetches an article page and returns it decoded to UTF-8.
     pub async fn fetch_page(&self, url: &Url) -> Result<String, FetchError> {
         match self.fetch(url, &Validators::default()).await? {
-            Fetched::Body { bytes, charset, .. } => Ok(charset::decode_html(&bytes, charset.as_deref())),
+            Fetched::Body { bytes, charset, .. } => {
+                Ok(charset::decode_html(&bytes, charset.as_deref()))
+            }
             Fetched::NotModified => Ok(String::new()),
         }
     }
@@ -162,5 +219,8 @@ fn retry_after(h: &HeaderMap) -> Option<Duration> {
         return Some(Duration::from_secs(secs));
     }
     let when = httpdate::parse_http_date(v).ok()?;
-    Some(when.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }

@@ -8,12 +8,19 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
 
 /// Delay before the next poll. `errors_in_row` is 0 after a success.
 /// `jitter` is a number in [0, 1) (random in production, fixed in tests).
-pub fn next_delay(interval: Duration, errors_in_row: u32, retry_after: Option<Duration>, jitter: f64) -> Duration {
+pub fn next_delay(
+    interval: Duration,
+    errors_in_row: u32,
+    retry_after: Option<Duration>,
+    jitter: f64,
+) -> Duration {
     if errors_in_row == 0 {
         return interval;
     }
     let factor = 2u32.saturating_pow(errors_in_row.min(16));
-    let base = interval.saturating_mul(factor).min(MAX_BACKOFF.max(interval));
+    let base = interval
+        .saturating_mul(factor)
+        .min(MAX_BACKOFF.max(interval));
     // ±20 % so feeds that failed together do not retry together.
     let spread = 0.8 + 0.4 * jitter.clamp(0.0, 1.0);
     let delay = base.mul_f64(spread);
@@ -29,7 +36,10 @@ mod tests {
 
     #[test]
     fn success_keeps_the_interval() {
-        assert_eq!(next_delay(Duration::from_secs(60), 0, None, 0.3), Duration::from_secs(60));
+        assert_eq!(
+            next_delay(Duration::from_secs(60), 0, None, 0.3),
+            Duration::from_secs(60)
+        );
     }
 
     #[test]
@@ -44,7 +54,12 @@ mod tests {
 
     #[test]
     fn retry_after_is_honoured() {
-        let d = next_delay(Duration::from_secs(60), 1, Some(Duration::from_secs(3600)), 0.0);
+        let d = next_delay(
+            Duration::from_secs(60),
+            1,
+            Some(Duration::from_secs(3600)),
+            0.0,
+        );
         assert_eq!(d, Duration::from_secs(3600));
     }
 }

@@ -38,7 +38,10 @@ pub enum NotifyError {
 
 /// Checks an address (`name <a@b>` or `a@b`) the way delivery will parse it.
 pub fn check_mailbox(s: &str) -> Result<(), String> {
-    s.trim().parse::<Mailbox>().map(|_| ()).map_err(|e| e.to_string())
+    s.trim()
+        .parse::<Mailbox>()
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// `X-Raqib-Topic: <topic id>`.
@@ -103,13 +106,22 @@ pub struct DrainReport {
 
 impl Mailer {
     pub fn new(email: &Email) -> Result<Mailer, NotifyError> {
-        let parse = |s: &str| s.parse::<Mailbox>().map_err(|e| NotifyError::Address(s.to_string(), e.to_string()));
+        let parse = |s: &str| {
+            s.parse::<Mailbox>()
+                .map_err(|e| NotifyError::Address(s.to_string(), e.to_string()))
+        };
         let from = parse(&email.from)?;
-        let to = email.to.iter().map(|t| parse(t)).collect::<Result<Vec<_>, _>>()?;
+        let to = email
+            .to
+            .iter()
+            .map(|t| parse(t))
+            .collect::<Result<Vec<_>, _>>()?;
         let transport = match &email.delivery {
             Delivery::Maildir(p) => Transport::Maildir(p.clone()),
             Delivery::Smtp(s) => {
-                let tls_params = || TlsParameters::new(s.host.clone()).map_err(|e| NotifyError::Smtp(e.to_string()));
+                let tls_params = || {
+                    TlsParameters::new(s.host.clone()).map_err(|e| NotifyError::Smtp(e.to_string()))
+                };
                 let tls = match s.security {
                     Security::None => Tls::None,
                     Security::Starttls => Tls::Required(tls_params()?),
@@ -123,17 +135,26 @@ impl Mailer {
                     let password = match &s.password_file {
                         Some(p) => std::fs::read_to_string(p).map_err(NotifyError::Password)?,
                         None => match std::env::var_os("CREDENTIALS_DIRECTORY") {
-                            Some(dir) => std::fs::read_to_string(PathBuf::from(dir).join("smtp-password"))
-                                .map_err(NotifyError::Password)?,
+                            Some(dir) => {
+                                std::fs::read_to_string(PathBuf::from(dir).join("smtp-password"))
+                                    .map_err(NotifyError::Password)?
+                            }
                             None => String::new(),
                         },
                     };
-                    b = b.credentials(Credentials::new(user.clone(), password.trim_end_matches(['\r', '\n']).to_string()));
+                    b = b.credentials(Credentials::new(
+                        user.clone(),
+                        password.trim_end_matches(['\r', '\n']).to_string(),
+                    ));
                 }
                 Transport::Smtp(b.build())
             }
         };
-        Ok(Mailer { transport, from, to })
+        Ok(Mailer {
+            transport,
+            from,
+            to,
+        })
     }
 
     /// Sends one message.
@@ -154,8 +175,14 @@ impl Mailer {
                 .await;
                 match res {
                     Ok(Ok(())) => Ok(()),
-                    Ok(Err(e)) => Err(SendError { permanent: false, message: format!("maildir: {e}") }),
-                    Err(e) => Err(SendError { permanent: false, message: format!("maildir task: {e}") }),
+                    Ok(Err(e)) => Err(SendError {
+                        permanent: false,
+                        message: format!("maildir: {e}"),
+                    }),
+                    Err(e) => Err(SendError {
+                        permanent: false,
+                        message: format!("maildir task: {e}"),
+                    }),
                 }
             }
         }
@@ -163,8 +190,15 @@ impl Mailer {
 
     /// Builds the email for `alert` from the store, or `None` when its story
     /// is gone (then the alert has nothing left to say).
-    pub fn build_alert(&self, store: &Store, watchlist: &Watchlist, alert: &Alert) -> Result<Option<Message>, NotifyError> {
-        let Some(story) = store.story(&alert.story)? else { return Ok(None) };
+    pub fn build_alert(
+        &self,
+        store: &Store,
+        watchlist: &Watchlist,
+        alert: &Alert,
+    ) -> Result<Option<Message>, NotifyError> {
+        let Some(story) = store.story(&alert.story)? else {
+            return Ok(None);
+        };
         let mut items: Vec<Item> = Vec::new();
         for c in &story.copies {
             if let Some(i) = store.item(&c.item)? {
@@ -172,14 +206,22 @@ impl Mailer {
             }
         }
         let topic = watchlist.topic(&alert.topic);
-        let topic_name = topic.map(|t| t.name.as_str()).unwrap_or(alert.topic.as_str());
+        let topic_name = topic
+            .map(|t| t.name.as_str())
+            .unwrap_or(alert.topic.as_str());
         let explanation = items
             .iter()
             .flat_map(|i| i.matches.iter())
             .find(|m| m.topic == alert.topic)
             .map(|m| m.explain())
             .unwrap_or_default();
-        let r = render::alert(&story, &items, topic_name, watchlist.topics.len() > 1, &explanation);
+        let r = render::alert(
+            &story,
+            &items,
+            topic_name,
+            watchlist.topics.len() > 1,
+            &explanation,
+        );
         let recipients: Vec<Mailbox> = match topic.filter(|t| !t.recipients.is_empty()) {
             Some(t) => t.recipients.iter().filter_map(|r| r.parse().ok()).collect(),
             None => self.to.clone(),
@@ -230,7 +272,9 @@ impl Mailer {
                 Err(e) => {
                     alert.attempts += 1;
                     alert.last_error = Some(e.message.clone());
-                    alert.due = now + chrono::Duration::from_std(retry_delay(alert.attempts)).unwrap_or_default();
+                    alert.due = now
+                        + chrono::Duration::from_std(retry_delay(alert.attempts))
+                            .unwrap_or_default();
                     store.update_alert(&alert)?;
                     warn!(alert = %alert.id, attempts = alert.attempts, permanent = e.permanent, error = %e.message, "delivery failed");
                     report.failed += 1;
@@ -257,6 +301,10 @@ pub fn message_id(alert_id: &str, from: &Mailbox) -> String {
     let d = Sha256::digest(alert_id.as_bytes());
     let hex: String = d.iter().take(16).map(|b| format!("{b:02x}")).collect();
     let domain = from.email.domain();
-    let domain = if domain.is_empty() { "raqib.localhost" } else { domain };
+    let domain = if domain.is_empty() {
+        "raqib.localhost"
+    } else {
+        domain
+    };
     format!("<{hex}.alert@{domain}>")
 }

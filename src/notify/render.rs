@@ -20,9 +20,19 @@ const EXCERPT_CHARS: usize = 600;
 ///
 /// `items` are the story's items (first one first); `explanation` is the
 /// one-line reason it matched.
-pub fn alert(story: &Story, items: &[Item], topic_name: &str, several_topics: bool, explanation: &str) -> Rendered {
+pub fn alert(
+    story: &Story,
+    items: &[Item],
+    topic_name: &str,
+    several_topics: bool,
+    explanation: &str,
+) -> Rendered {
     let title = one_line(&story.title);
-    let subject = if several_topics { format!("{title} — {}", one_line(topic_name)) } else { title.clone() };
+    let subject = if several_topics {
+        format!("{title} — {}", one_line(topic_name))
+    } else {
+        title.clone()
+    };
     let excerpt = items.first().map(|i| excerpt(&i.text)).unwrap_or_default();
     let published = items
         .first()
@@ -39,7 +49,11 @@ pub fn alert(story: &Story, items: &[Item], topic_name: &str, several_topics: bo
         text.push_str(&excerpt);
         text.push_str("\n\n");
     }
-    text.push_str(&format!("سبب التنبيه ({}): {}\n\n", one_line(topic_name), explanation));
+    text.push_str(&format!(
+        "سبب التنبيه ({}): {}\n\n",
+        one_line(topic_name),
+        explanation
+    ));
     text.push_str("المصادر:\n");
     for c in &story.copies {
         match &c.link {
@@ -56,13 +70,22 @@ pub fn alert(story: &Story, items: &[Item], topic_name: &str, several_topics: bo
         "<body dir=\"rtl\" lang=\"ar\" style=\"margin:0;padding:16px;font-family:Tahoma,Arial,sans-serif;\
          font-size:17px;line-height:1.7;color:#1a1a1a;background:#ffffff;\">\n<div style=\"max-width:640px;margin:0 auto;\">\n",
     );
-    html.push_str(&format!("<h1 style=\"font-size:22px;line-height:1.4;margin:0 0 8px;\">{}</h1>\n", encode_text(&title)));
+    html.push_str(&format!(
+        "<h1 style=\"font-size:22px;line-height:1.4;margin:0 0 8px;\">{}</h1>\n",
+        encode_text(&title)
+    ));
     if let Some(p) = &published {
-        html.push_str(&format!("<p style=\"color:#666;font-size:14px;margin:0 0 12px;\">{}</p>\n", encode_text(p)));
+        html.push_str(&format!(
+            "<p style=\"color:#666;font-size:14px;margin:0 0 12px;\">{}</p>\n",
+            encode_text(p)
+        ));
     }
     if !excerpt.is_empty() {
         for para in excerpt.lines() {
-            html.push_str(&format!("<p style=\"margin:0 0 12px;\">{}</p>\n", encode_text(para)));
+            html.push_str(&format!(
+                "<p style=\"margin:0 0 12px;\">{}</p>\n",
+                encode_text(para)
+            ));
         }
     }
     html.push_str(&format!(
@@ -80,11 +103,18 @@ pub fn alert(story: &Story, items: &[Item], topic_name: &str, several_topics: bo
                 name,
                 encode_text(&one_line(&c.title))
             )),
-            None => html.push_str(&format!("<li>{name} — {}</li>\n", encode_text(&one_line(&c.title)))),
+            None => html.push_str(&format!(
+                "<li>{name} — {}</li>\n",
+                encode_text(&one_line(&c.title))
+            )),
         }
     }
     html.push_str("</ul>\n</div>\n</body></html>\n");
-    Rendered { subject, text, html }
+    Rendered {
+        subject,
+        text,
+        html,
+    }
 }
 
 /// Only http(s) links become anchors: a `javascript:` link in a feed stays text.
@@ -96,7 +126,10 @@ fn is_web_link(l: &str) -> bool {
 /// Collapses every run of white space, CR and LF included, to one space: a
 /// title can never break a header or a line of the layout.
 pub fn one_line(s: &str) -> String {
-    s.split(|c: char| c.is_whitespace() || c.is_control()).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
+    s.split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn excerpt(text: &str) -> String {
@@ -133,13 +166,27 @@ mod tests {
             id: "s".into(),
             title: title.into(),
             created: Utc::now(),
-            copies: vec![Copy { item: "i".into(), feed_name: "وكالة".into(), title: title.into(), link: Some(link.into()) }],
+            copies: vec![Copy {
+                item: "i".into(),
+                feed_name: "وكالة".into(),
+                title: title.into(),
+                link: Some(link.into()),
+            }],
         }
     }
 
     #[test]
     fn hostile_content_is_escaped() {
-        let r = alert(&story("<script>alert(1)</script>\r\nBcc: x@y", "javascript:alert(1)"), &[], "t", false, "سوريا — in title");
+        let r = alert(
+            &story(
+                "<script>alert(1)</script>\r\nBcc: x@y",
+                "javascript:alert(1)",
+            ),
+            &[],
+            "t",
+            false,
+            "سوريا — in title",
+        );
         assert!(!r.html.contains("<script>"));
         assert!(r.html.contains("&lt;script&gt;"));
         assert!(!r.html.contains("href=\"javascript"));

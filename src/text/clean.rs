@@ -11,7 +11,14 @@ use super::normalize::normalize;
 
 /// Lines that start like this introduce a link to another article; the line
 /// (and a short headline right after it) is not part of the story.
-const READ_ALSO: &[&str] = &["اقرا ايضا", "اقرا المزيد", "اقرا كذلك", "طالع ايضا", "read also", "read more"];
+const READ_ALSO: &[&str] = &[
+    "اقرا ايضا",
+    "اقرا المزيد",
+    "اقرا كذلك",
+    "طالع ايضا",
+    "read also",
+    "read more",
+];
 
 /// Lines that start like this are page furniture, not text.
 const FURNITURE_PREFIX: &[&str] = &[
@@ -25,6 +32,10 @@ const FURNITURE_PREFIX: &[&str] = &[
     "تابعونا",
     "تابعنا",
     "الاكثر قراءه",
+    "المواضيع الاكثر",
+    "الاخبار الاكثر",
+    "تاريخ النشر",
+    "اخر تحديث",
     "الاكثر مشاهده",
     "اخبار ذات صله",
     "مواضيع ذات صله",
@@ -44,6 +55,12 @@ const FURNITURE_LINE: &[&str] = &[
     "menu",
     "search",
     "xs sm md lg",
+    "xs",
+    "sm",
+    "md",
+    "lg",
+    "وكالات",
+    "المصدر وكالات",
     "شارك",
     "مشاركه",
     "اغلاق",
@@ -58,6 +75,58 @@ const FURNITURE_LINE: &[&str] = &[
 
 /// A line this short (in words) that recurs is a site name or a label.
 const SHORT_LINE_WORDS: usize = 4;
+
+/// A source line ("المصدر: ...") after this many paragraphs ends the
+/// article: scraped pages often run straight into the next story.
+const SOURCE_LINE_ENDS_AFTER: usize = 3;
+
+/// Arabic and Latin month names, to spot a bare date line.
+const MONTHS: &[&str] = &[
+    "يناير",
+    "فبراير",
+    "مارس",
+    "ابريل",
+    "مايو",
+    "يونيو",
+    "يوليو",
+    "اغسطس",
+    "سبتمبر",
+    "اكتوبر",
+    "نوفمبر",
+    "ديسمبر",
+    "كانون",
+    "شباط",
+    "اذار",
+    "نيسان",
+    "ايار",
+    "حزيران",
+    "تموز",
+    "اب",
+    "ايلول",
+    "تشرين",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+
+const WEEKDAYS: &[&str] = &[
+    "السبت",
+    "الاحد",
+    "الاثنين",
+    "الثلاثاء",
+    "الاربعاء",
+    "الخميس",
+    "الجمعه",
+];
 
 /// Returns the main text of `input`, one paragraph per line.
 pub fn clean(input: &str) -> String {
@@ -77,10 +146,17 @@ pub fn clean_lines(input: &str) -> Vec<String> {
         *counts.entry(k.as_str()).or_default() += 1;
     }
 
+    let mut first_at: HashMap<&str, usize> = HashMap::new();
+    let mut last_at: HashMap<&str, usize> = HashMap::new();
+    for (i, k) in keys.iter().enumerate() {
+        first_at.entry(k.as_str()).or_insert(i);
+        last_at.insert(k.as_str(), i);
+    }
+
     let mut seen: HashMap<&str, ()> = HashMap::new();
     let mut out = Vec::new();
     let mut skip_headline_after_read_also = false;
-    for (line, key) in lines.iter().zip(&keys) {
+    for (i, (line, key)) in lines.iter().zip(&keys).enumerate() {
         let words = key.split_whitespace().count();
         if key.is_empty() {
             continue;
@@ -96,12 +172,32 @@ pub fn clean_lines(input: &str) -> Vec<String> {
             skip_headline_after_read_also = words <= 3;
             continue;
         }
-        if FURNITURE_LINE.contains(&key.as_str()) || FURNITURE_PREFIX.iter().any(|p| key.starts_with(p)) {
+        if FURNITURE_LINE.contains(&key.as_str())
+            || FURNITURE_PREFIX.iter().any(|p| key.starts_with(p))
+        {
+            continue;
+        }
+        if is_date_line(key) {
+            continue;
+        }
+        if key.starts_with("المصدر") && words <= 8 {
+            if out.len() >= SOURCE_LINE_ENDS_AFTER {
+                break;
+            }
             continue;
         }
         let count = counts.get(key.as_str()).copied().unwrap_or(0);
-        if count > 1 && words <= SHORT_LINE_WORDS {
+        let headline_block = last_at.get(key.as_str()).copied().unwrap_or(i) < 3;
+        if count > 1 && words <= SHORT_LINE_WORDS && !headline_block {
             // Recurring short line: the site's name or a section label.
+            continue;
+        }
+        if count > 1 && first_at.get(key.as_str()).copied().unwrap_or(i) > 2 && out.len() > 1 {
+            // A line printed twice inside the article is a photo caption
+            // (the page's alt text and figcaption); a caption is not text.
+            continue;
+        }
+        if is_caption(key, words) {
             continue;
         }
         if seen.insert(key.as_str(), ()).is_some() {
@@ -109,7 +205,26 @@ pub fn clean_lines(input: &str) -> Vec<String> {
         }
         out.push((*line).to_string());
     }
+    // A name or label left after the last paragraph ("سيريانيوز").
+    while out.len() > 1
+        && out
+            .last()
+            .is_some_and(|l| l.split_whitespace().count() <= 2 && !ends_sentence(l))
+    {
+        out.pop();
+    }
     out
+}
+
+/// Photo credits and archive captions: "... - أرشيف", "تصوير: ...", "© ...".
+fn is_caption(key: &str, words: usize) -> bool {
+    words <= 16
+        && (key.ends_with("ارشيف")
+            || key.ends_with("صوره ارشيفيه")
+            || key.contains("تصوير:")
+            || key.contains('©')
+            || key.ends_with("getty images")
+            || key.starts_with("صوره:"))
 }
 
 /// The comparison key of a line: normalised, punctuation folded to spaces.
@@ -128,8 +243,27 @@ fn line_key(line: &str) -> String {
     key
 }
 
+/// "السبت , أبريل 20 2024", "2024-04-20": a line with a date and nothing else.
+fn is_date_line(key: &str) -> bool {
+    let words: Vec<&str> = key.split_whitespace().collect();
+    if words.is_empty() || words.len() > 6 {
+        return false;
+    }
+    let mut has_date_part = false;
+    for w in &words {
+        let is_num = w.chars().all(|c| c.is_ascii_digit());
+        let is_month = MONTHS.contains(w) || WEEKDAYS.contains(w);
+        if !(is_num || is_month || *w == "م" || *w == "هـ") {
+            return false;
+        }
+        has_date_part |= is_month || (is_num && w.len() == 4);
+    }
+    has_date_part
+}
+
 fn ends_sentence(line: &str) -> bool {
-    line.trim_end().ends_with(['.', '!', '؟', '?', '"', '»', '”'])
+    line.trim_end()
+        .ends_with(['.', '!', '؟', '?', '"', '»', '”'])
 }
 
 #[cfg(test)]
@@ -139,13 +273,19 @@ mod tests {
     #[test]
     fn headline_repeated_three_times_is_kept_once() {
         let t = "عنوان الخبر عن سوريا وروسيا اليوم\n\nعنوان الخبر عن سوريا وروسيا اليوم\nعنوان الخبر عن سوريا وروسيا اليوم\nفقرة أولى.";
-        assert_eq!(clean_lines(t), vec!["عنوان الخبر عن سوريا وروسيا اليوم", "فقرة أولى."]);
+        assert_eq!(
+            clean_lines(t),
+            vec!["عنوان الخبر عن سوريا وروسيا اليوم", "فقرة أولى."]
+        );
     }
 
     #[test]
     fn recurring_site_name_is_dropped() {
         let t = "شام تايمز\nفقرة أولى من النص.\nشام تايمز\nفقرة ثانية من النص.\nشام تايمز";
-        assert_eq!(clean_lines(t), vec!["فقرة أولى من النص.", "فقرة ثانية من النص."]);
+        assert_eq!(
+            clean_lines(t),
+            vec!["فقرة أولى من النص.", "فقرة ثانية من النص."]
+        );
     }
 
     #[test]
@@ -160,6 +300,26 @@ mod tests {
     fn ui_junk_is_dropped() {
         let t = "Accessibility links\nSHARE\nالنص.\nXS SM MD LG\nclose";
         assert_eq!(clean_lines(t), vec!["النص."]);
+    }
+
+    #[test]
+    fn doubled_caption_is_dropped_but_headline_kept() {
+        let t = "العنوان الرئيسي للخبر هنا\nالعنوان الرئيسي للخبر هنا\nفقرة أولى.\nفقرة ثانية.\nالوزير يلقي كلمة في بروكسل. تصوير: رويترز\nالوزير يلقي كلمة في بروكسل. تصوير: رويترز\nفقرة ثالثة.";
+        assert_eq!(
+            clean_lines(t),
+            vec![
+                "العنوان الرئيسي للخبر هنا",
+                "فقرة أولى.",
+                "فقرة ثانية.",
+                "فقرة ثالثة."
+            ]
+        );
+    }
+
+    #[test]
+    fn date_and_source_lines() {
+        let t = "السبت , أبريل 20 2024\nأولى.\nثانية.\nثالثة.\nالمصدر: صدى البلد\nخبر آخر عن كندا.";
+        assert_eq!(clean_lines(t), vec!["أولى.", "ثانية.", "ثالثة."]);
     }
 
     #[test]

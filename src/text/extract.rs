@@ -11,22 +11,53 @@ use scraper::{ElementRef, Html, Node, Selector};
 
 /// Elements whose content is never article text.
 const SKIP: &[&str] = &[
-    "script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form", "iframe",
-    "svg", "button", "select", "input", "textarea", "head", "title", "meta", "link", "object",
+    "script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form",
+    "iframe", "svg", "button", "select", "input", "textarea", "head", "title", "meta", "link",
+    "object",
 ];
 
 /// Elements that start a new line of text.
 const BLOCK: &[&str] = &[
-    "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table", "section",
-    "article", "blockquote", "figcaption", "figure", "pre", "dd", "dt", "main", "hr",
+    "p",
+    "div",
+    "br",
+    "li",
+    "ul",
+    "ol",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "tr",
+    "table",
+    "section",
+    "article",
+    "blockquote",
+    "figcaption",
+    "figure",
+    "pre",
+    "dd",
+    "dt",
+    "main",
+    "hr",
 ];
 
 /// True when `s` looks like an HTML document or fragment rather than text.
 pub fn looks_like_html(s: &str) -> bool {
     let head = s.trim_start();
-    let head = &head[..head.len().min(2048)];
+    let mut end = head.len().min(2048);
+    while !head.is_char_boundary(end) {
+        end -= 1;
+    }
+    let head = &head[..end];
     let lower = head.to_ascii_lowercase();
-    lower.starts_with("<!doctype") || lower.starts_with("<html") || lower.contains("<body") || lower.contains("<p>") || lower.contains("<div")
+    lower.starts_with("<!doctype")
+        || lower.starts_with("<html")
+        || lower.contains("<body")
+        || lower.contains("<p>")
+        || lower.contains("<div")
 }
 
 /// Plain text of an HTML fragment (a feed summary), one block per line.
@@ -56,9 +87,14 @@ pub fn extract_main(page: &str) -> String {
         }
         let link_len = link_text_len(p) as f64;
         let score = text_len - link_len;
-        let commas = p.text().map(|t| t.matches(['،', ',']).count()).sum::<usize>() as f64;
+        let commas = p
+            .text()
+            .map(|t| t.matches(['،', ',']).count())
+            .sum::<usize>() as f64;
         let score = score + commas * 10.0;
-        let Some(parent) = p.parent().and_then(ElementRef::wrap) else { continue };
+        let Some(parent) = p.parent().and_then(ElementRef::wrap) else {
+            continue;
+        };
         scores.entry(ego_id::of(parent)).or_insert((0.0, parent)).0 += score;
         if let Some(grand) = parent.parent().and_then(ElementRef::wrap) {
             scores.entry(ego_id::of(grand)).or_insert((0.0, grand)).0 += score / 2.0;
@@ -106,7 +142,8 @@ fn headline(doc: &Html) -> Option<String> {
 fn selector(css: &str) -> Selector {
     // The selectors are constants of this module; a parse failure would be a
     // bug caught by the unit tests, so fall back to one that matches nothing.
-    Selector::parse(css).unwrap_or_else(|_| Selector::parse("raqib-none").unwrap_or_else(|_| unreachable!()))
+    Selector::parse(css)
+        .unwrap_or_else(|_| Selector::parse("raqib-none").unwrap_or_else(|_| unreachable!()))
 }
 
 fn inside_skipped(e: ElementRef<'_>) -> bool {
@@ -189,6 +226,13 @@ mod tests {
     fn fragment_to_text_keeps_blocks_apart() {
         let t = html_to_text("<p>أولى <b>مهمة</b></p><p>ثانية &amp; ثالثة</p>");
         assert_eq!(t, "أولى مهمة\nثانية & ثالثة");
+    }
+
+    #[test]
+    fn long_arabic_text_is_not_html() {
+        // 2048 bytes falls inside a two-byte letter here.
+        let t = format!("س{}", "ب".repeat(2000));
+        assert!(!looks_like_html(&t));
     }
 
     #[test]

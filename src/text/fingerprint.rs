@@ -54,15 +54,41 @@ pub struct Comparison {
 /// Words that carry no identity in a headline: site-name separators and
 /// common function words. Kept short on purpose; names must never be here.
 const TITLE_STOP: &[&str] = &[
-    "في", "من", "الي", "علي", "عن", "مع", "ان", "او", "و", "ما", "لا", "قد", "بعد", "قبل", "خلال",
-    "بين", "هذا", "هذه", "التي", "الذي", "حول", "عاجل", "فيديو", "صور", "بالفيديو", "بالصور",
+    "في",
+    "من",
+    "الي",
+    "علي",
+    "عن",
+    "مع",
+    "ان",
+    "او",
+    "و",
+    "ما",
+    "لا",
+    "قد",
+    "بعد",
+    "قبل",
+    "خلال",
+    "بين",
+    "هذا",
+    "هذه",
+    "التي",
+    "الذي",
+    "حول",
+    "عاجل",
+    "فيديو",
+    "صور",
+    "بالفيديو",
+    "بالصور",
 ];
 
 impl Fingerprint {
     /// Fingerprints an item from its title and raw body text.
     pub fn new(title: &str, body: &str) -> Fingerprint {
         let title_n = normalize(title);
-        let title_tokens: Vec<String> = words(&title_n).map(|w| canonical_token(w).into_owned()).collect();
+        let title_tokens: Vec<String> = words(&title_n)
+            .map(|w| canonical_token(w).into_owned())
+            .collect();
         let title_key = title_tokens.join(" ");
 
         let mut body_tokens: Vec<String> = Vec::new();
@@ -96,7 +122,11 @@ impl Fingerprint {
             .collect();
         title.sort_unstable();
         title.dedup();
-        Fingerprint { body, title, numbers }
+        Fingerprint {
+            body,
+            title,
+            numbers,
+        }
     }
 
     /// True when the item has a body long enough to compare on its own.
@@ -107,7 +137,11 @@ impl Fingerprint {
     /// MinHash signature of the set used for candidate search.
     pub fn minhash(&self) -> [u32; MINHASH_K] {
         let mut sig = [u32::MAX; MINHASH_K];
-        let set = if self.has_body() { &self.body } else { &self.title };
+        let set = if self.has_body() {
+            &self.body
+        } else {
+            &self.title
+        };
         for &x in set {
             for (i, slot) in sig.iter_mut().enumerate() {
                 let h = mix(x, i as u32);
@@ -143,7 +177,11 @@ impl Fingerprint {
         // Items with a body are also findable by title, so that a feed item
         // carrying only a headline meets the full article it came from.
         if self.has_body() && !self.title.is_empty() {
-            let t = Fingerprint { body: Vec::new(), title: self.title.clone(), numbers: Vec::new() };
+            let t = Fingerprint {
+                body: Vec::new(),
+                title: self.title.clone(),
+                numbers: Vec::new(),
+            };
             keys.extend(t.band_keys());
         }
         keys
@@ -153,7 +191,11 @@ impl Fingerprint {
     pub fn compare(&self, other: &Fingerprint) -> Comparison {
         let title_containment = containment(&self.title, &other.title);
         let both_bodies = self.has_body() && other.has_body();
-        let containment = if both_bodies { containment(&self.body, &other.body) } else { 0.0 };
+        let containment = if both_bodies {
+            containment(&self.body, &other.body)
+        } else {
+            0.0
+        };
         let facts_differ = facts_differ(self, other);
         let duplicate = if both_bodies {
             !facts_differ && containment >= 0.8
@@ -164,7 +206,12 @@ impl Fingerprint {
         } else {
             false
         };
-        Comparison { duplicate, containment, title_containment, facts_differ }
+        Comparison {
+            duplicate,
+            containment,
+            title_containment,
+            facts_differ,
+        }
     }
 }
 
@@ -203,7 +250,11 @@ fn intersection(a: &[u32], b: &[u32]) -> usize {
 
 /// True when the item with fewer numbers has one that the other lacks.
 fn facts_differ(a: &Fingerprint, b: &Fingerprint) -> bool {
-    let (small, large) = if a.numbers.len() <= b.numbers.len() { (a, b) } else { (b, a) };
+    let (small, large) = if a.numbers.len() <= b.numbers.len() {
+        (a, b)
+    } else {
+        (b, a)
+    };
     if small.numbers.is_empty() {
         return false;
     }
@@ -259,9 +310,14 @@ mod tests {
         let a = Fingerprint::new("موسكو: المحادثات مع واشنطن حول سوريا متوقفة", BODY);
         let copy = format!(
             "موسكو - وكالات\n{}",
-            BODY.replace("سوريا", "سورية").replace("الأمريكي", "الأميركي").replace("الخارجية", "الخارجيّة")
+            BODY.replace("سوريا", "سورية")
+                .replace("الأمريكي", "الأميركي")
+                .replace("الخارجية", "الخارجيّة")
         );
-        let b = Fingerprint::new("المحادثات الروسية الأمريكية حول سورية متوقفة | شام تايمز", &copy);
+        let b = Fingerprint::new(
+            "المحادثات الروسية الأمريكية حول سورية متوقفة | شام تايمز",
+            &copy,
+        );
         let c = a.compare(&b);
         assert!(c.duplicate, "{c:?}");
         assert!(a.band_keys().iter().any(|k| b.band_keys().contains(k)));

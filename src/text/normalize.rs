@@ -150,7 +150,10 @@ mod tests {
     #[test]
     fn presentation_forms_fold_to_letters() {
         // U+FEB3 U+FEEE U+FEAD U+FEF3 U+FE8E: "سوريا" in presentation forms.
-        assert_eq!(normalize("\u{FEB3}\u{FEEE}\u{FEAD}\u{FEF3}\u{FE8E}"), "سوريا");
+        assert_eq!(
+            normalize("\u{FEB3}\u{FEEE}\u{FEAD}\u{FEF3}\u{FE8E}"),
+            "سوريا"
+        );
     }
 
     #[test]
@@ -160,7 +163,8 @@ mod tests {
 
     #[test]
     fn idempotent_on_samples() {
-        for s in ["أميركيّة «سوريا» ٤٥", "ﻻ إله", "Kremlin — Moscow", "ـــ"] {
+        for s in ["أميركيّة «سوريا» ٤٥", "ﻻ إله", "Kremlin — Moscow", "ـــ"]
+        {
             let once = normalize(s);
             assert_eq!(normalize(&once), once, "{s}");
         }

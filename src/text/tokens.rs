@@ -86,13 +86,13 @@ pub fn token_matches(token: &str, term: &str, affixes: Affixes) -> bool {
         let prefix_ok = prefix.is_empty()
             || (is_clitic_prefix(prefix) && (affixes == Affixes::Word || !prefix.contains("ال")))
             || {
-            // A term that already starts with the article takes only the
-            // conjunction/preposition before it (والسوريه, بالسوريه → لل...).
-            term.starts_with("ال")
-                && matches!(prefix, "و" | "ف" | "ب" | "ك" | "وب" | "فب" | "وك" | "فك")
-        };
-        let suffix_ok = suffix.is_empty()
-            || (affixes == Affixes::Word && SUFFIXES.contains(&suffix));
+                // A term that already starts with the article takes only the
+                // conjunction/preposition before it (والسوريه, بالسوريه → لل...).
+                term.starts_with("ال")
+                    && matches!(prefix, "و" | "ف" | "ب" | "ك" | "وب" | "فب" | "وك" | "فك")
+            };
+        let suffix_ok =
+            suffix.is_empty() || (affixes == Affixes::Word && SUFFIXES.contains(&suffix));
         if prefix_ok && suffix_ok {
             return true;
         }

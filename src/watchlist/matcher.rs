@@ -59,7 +59,10 @@ impl Document {
             let n = normalize(s);
             words(&n).map(|w| canonical_token(w).into_owned()).collect()
         };
-        Document { title: tok(title), body: tok(body) }
+        Document {
+            title: tok(title),
+            body: tok(body),
+        }
     }
 }
 
@@ -78,7 +81,11 @@ impl CompiledTerm {
         if tokens.is_empty() {
             return None;
         }
-        Some(CompiledTerm { display: text.trim().to_string(), tokens, affixes })
+        Some(CompiledTerm {
+            display: text.trim().to_string(),
+            tokens,
+            affixes,
+        })
     }
 
     fn occurs_in(&self, tokens: &[String]) -> bool {
@@ -87,12 +94,19 @@ impl CompiledTerm {
             return false;
         }
         tokens.windows(n).any(|w| {
-            w.iter().zip(&self.tokens).enumerate().all(|(i, (tok, term))| {
-                // Inside a phrase, only the first word takes prefixes; every
-                // word may take the term's suffix rule.
-                let rule = if i == 0 || self.affixes == Affixes::Exact { self.affixes } else { Affixes::Word };
-                token_matches(tok, term, rule)
-            })
+            w.iter()
+                .zip(&self.tokens)
+                .enumerate()
+                .all(|(i, (tok, term))| {
+                    // Inside a phrase, only the first word takes prefixes; every
+                    // word may take the term's suffix rule.
+                    let rule = if i == 0 || self.affixes == Affixes::Exact {
+                        self.affixes
+                    } else {
+                        Affixes::Word
+                    };
+                    token_matches(tok, term, rule)
+                })
         })
     }
 }
@@ -112,9 +126,15 @@ impl TermGroup {
         let mut hits = Vec::new();
         for t in &self.terms {
             if t.occurs_in(&doc.title) {
-                hits.push(Hit { term: t.display.clone(), field: Field::Title });
+                hits.push(Hit {
+                    term: t.display.clone(),
+                    field: Field::Title,
+                });
             } else if t.occurs_in(&doc.body) {
-                hits.push(Hit { term: t.display.clone(), field: Field::Body });
+                hits.push(Hit {
+                    term: t.display.clone(),
+                    field: Field::Body,
+                });
             }
         }
         hits

@@ -24,8 +24,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::diag::Located;
-pub use matcher::{Field, Hit, Match};
 use matcher::{CompiledTerm, TermGroup};
+pub use matcher::{Field, Hit, Match};
 
 use crate::text::tokens::Affixes;
 
@@ -110,29 +110,49 @@ pub struct Watchlist {
 impl Watchlist {
     /// Parses and compiles `source`; `file` names it in errors.
     pub fn parse(file: &Path, source: &str) -> Result<Watchlist, Located> {
-        let raw: RawWatchlist = toml::from_str(source).map_err(|e| Located::from_toml(file, source, &e))?;
-        let at = |span: std::ops::Range<usize>, msg: String| Located::at(file, source, span.start, msg);
+        let raw: RawWatchlist =
+            toml::from_str(source).map_err(|e| Located::from_toml(file, source, &e))?;
+        let at =
+            |span: std::ops::Range<usize>, msg: String| Located::at(file, source, span.start, msg);
         if raw.topic.is_empty() {
-            return Err(Located::at(file, source, 0, "the watchlist has no [[topic]]"));
+            return Err(Located::at(
+                file,
+                source,
+                0,
+                "the watchlist has no [[topic]]",
+            ));
         }
         let mut topics: Vec<Topic> = Vec::new();
         for t in raw.topic {
             let id = t.id.get_ref().trim().to_string();
-            if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-                return Err(at(t.id.span(), format!("topic id {id:?} must be ASCII letters, digits, '-' or '_'")));
+            if id.is_empty()
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(at(
+                    t.id.span(),
+                    format!("topic id {id:?} must be ASCII letters, digits, '-' or '_'"),
+                ));
             }
             if topics.iter().any(|o| o.id == id) {
                 return Err(at(t.id.span(), format!("topic id {id:?} is used twice")));
             }
             for r in &t.recipients {
                 if r.get_ref().parse::<lettre_free_address::Address>().is_err() {
-                    return Err(at(r.span(), format!("{:?} is not an email address", r.get_ref())));
+                    return Err(at(
+                        r.span(),
+                        format!("{:?} is not an email address", r.get_ref()),
+                    ));
                 }
             }
             let mut groups = Vec::new();
             for g in &t.all {
                 if g.get_ref().is_empty() {
-                    return Err(at(g.span(), "an `all` group needs at least one term".into()));
+                    return Err(at(
+                        g.span(),
+                        "an `all` group needs at least one term".into(),
+                    ));
                 }
                 groups.push(compile_group(g, &at)?);
             }
@@ -140,7 +160,10 @@ impl Watchlist {
                 groups.push(compile_group(any, &at)?);
             }
             if groups.is_empty() {
-                return Err(at(t.id.span(), format!("topic {id:?} has no terms: add `all` groups or `any`")));
+                return Err(at(
+                    t.id.span(),
+                    format!("topic {id:?} has no terms: add `all` groups or `any`"),
+                ));
             }
             let none = match &t.none {
                 Some(n) => compile_group(n, &at)?,
@@ -166,7 +189,10 @@ impl Watchlist {
     /// Every topic that `title` + `body` match, with the explanation.
     pub fn classify(&self, title: &str, body: &str) -> Vec<Match> {
         let doc = matcher::Document::new(title, body);
-        self.topics.iter().filter_map(|t| t.classify_doc(&doc)).collect()
+        self.topics
+            .iter()
+            .filter_map(|t| t.classify_doc(&doc))
+            .collect()
     }
 }
 
@@ -188,7 +214,10 @@ impl Topic {
             }
             hits.extend(found);
         }
-        Some(Match { topic: self.id.clone(), hits })
+        Some(Match {
+            topic: self.id.clone(),
+            hits,
+        })
     }
 }
 
@@ -207,8 +236,12 @@ fn compile_group(
             Some(Form::Name) => Affixes::Name,
             Some(Form::Exact) => Affixes::Exact,
         };
-        let term = CompiledTerm::new(text, affixes)
-            .ok_or_else(|| at(terms.span(), format!("term {text:?} has no letters or digits")))?;
+        let term = CompiledTerm::new(text, affixes).ok_or_else(|| {
+            at(
+                terms.span(),
+                format!("term {text:?} has no letters or digits"),
+            )
+        })?;
         out.push(term);
     }
     Ok(TermGroup::new(out))
@@ -225,7 +258,9 @@ mod lettre_free_address {
             let (local, domain) = s.rsplit_once('@').ok_or(())?;
             let ok = !local.is_empty()
                 && !domain.is_empty()
-                && !s.chars().any(|c| c.is_whitespace() || c == '<' || c == '>' || c == ',');
+                && !s
+                    .chars()
+                    .any(|c| c.is_whitespace() || c == '<' || c == '>' || c == ',');
             if ok {
                 Ok(Address)
             } else {
@@ -263,7 +298,10 @@ none = ["موسكو ايداهو"]
     #[test]
     fn terms_match_through_prefixes_and_suffixes() {
         let w = wl(SRC);
-        let m = w.classify("وزير الخارجية الأميركي يلتقي نظيره الروسي", "في جنيف لبحث الملف السوري والدور الروسي");
+        let m = w.classify(
+            "وزير الخارجية الأميركي يلتقي نظيره الروسي",
+            "في جنيف لبحث الملف السوري والدور الروسي",
+        );
         // سوريا does not match السوري: ا is not a suffix of سور; دمشق absent.
         assert!(m.is_empty());
         let m = w.classify("والأمريكيون وروسيا", "وبدمشق");
@@ -274,7 +312,9 @@ none = ["موسكو ايداهو"]
     #[test]
     fn exclusion_wins() {
         let w = wl(SRC);
-        assert!(w.classify("موسكو، أيداهو: بوتين وواشنطن وسوريا", "").is_empty());
+        assert!(w
+            .classify("موسكو، أيداهو: بوتين وواشنطن وسوريا", "")
+            .is_empty());
     }
 
     #[test]
@@ -285,11 +325,22 @@ none = ["موسكو ايداهو"]
 
     #[test]
     fn errors_point_at_the_place() {
-        let e = Watchlist::parse(Path::new("w.toml"), "[[topic]]\nid = \"bad id\"\nall=[[\"x\"]]\n")
-            .err()
-            .map(|e| e.to_string());
-        assert_eq!(e.as_deref().map(|s| s.starts_with("w.toml:2:6:")), Some(true), "{e:?}");
-        let e = Watchlist::parse(Path::new("w.toml"), "[[topic]]\nid = \"a\"\nallx=[[\"x\"]]\n").err();
+        let e = Watchlist::parse(
+            Path::new("w.toml"),
+            "[[topic]]\nid = \"bad id\"\nall=[[\"x\"]]\n",
+        )
+        .err()
+        .map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref().map(|s| s.starts_with("w.toml:2:6:")),
+            Some(true),
+            "{e:?}"
+        );
+        let e = Watchlist::parse(
+            Path::new("w.toml"),
+            "[[topic]]\nid = \"a\"\nallx=[[\"x\"]]\n",
+        )
+        .err();
         assert_eq!(e.map(|e| (e.line, e.col)), Some((3, 1)));
     }
 }
