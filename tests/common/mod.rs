@@ -1,0 +1,274 @@
+//! Real servers on 127.0.0.1 for the integration tests: an HTTP feed server
+//! (axum) with ETag support, and an SMTP server (mailin-embedded) that can be
+//! told to refuse mail.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path as AxPath, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+/// One feed the HTTP server serves.
+#[derive(Clone)]
+pub struct Served {
+    pub body: Vec<u8>,
+    pub content_type: String,
+}
+
+#[derive(Default)]
+pub struct HttpState {
+    pub feeds: HashMap<String, Served>,
+    /// Requests per feed name.
+    pub requests: HashMap<String, usize>,
+    /// 304 answers per feed name.
+    pub not_modified: HashMap<String, usize>,
+    /// Feeds that answer 503 with Retry-After.
+    pub failing: Vec<String>,
+}
+
+pub type SharedHttp = Arc<Mutex<HttpState>>;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+async fn serve_feed(
+    State(state): State<SharedHttp>,
+    AxPath(name): AxPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    let mut st = lock(&state);
+    *st.requests.entry(name.clone()).or_default() += 1;
+    if st.failing.contains(&name) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "120")],
+            "busy",
+        )
+            .into_response();
+    }
+    let Some(feed) = st.feeds.get(&name).cloned() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let etag = format!("\"{}-{}\"", name, feed.body.len());
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        == Some(etag.as_str())
+    {
+        *st.not_modified.entry(name).or_default() += 1;
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+    }
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, feed.content_type),
+            (header::ETAG, etag),
+        ],
+        feed.body,
+    )
+        .into_response()
+}
+
+/// Starts the feed server on 127.0.0.1; feeds are at `/feeds/NAME`.
+pub async fn start_http(feeds: HashMap<String, Served>) -> (SocketAddr, SharedHttp) {
+    let state: SharedHttp = Arc::new(Mutex::new(HttpState {
+        feeds,
+        ..Default::default()
+    }));
+    let app = Router::new()
+        .route("/feeds/{name}", get(serve_feed))
+        .with_state(state.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind http");
+    let addr = listener.local_addr().expect("http addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (addr, state)
+}
+
+#[derive(Default)]
+pub struct SmtpState {
+    /// Every message accepted, as received.
+    pub messages: Vec<Vec<u8>>,
+    /// `Some(n)`: accept n more messages, then refuse with 451.
+    pub accept_budget: Option<usize>,
+    /// Refused DATA commands.
+    pub refused: usize,
+}
+
+pub type SharedSmtp = Arc<Mutex<SmtpState>>;
+
+#[derive(Clone)]
+struct Handler {
+    state: SharedSmtp,
+    buf: Vec<u8>,
+}
+
+impl mailin_embedded::Handler for Handler {
+    fn data_start(
+        &mut self,
+        _domain: &str,
+        _from: &str,
+        _is8bit: bool,
+        _to: &[String],
+    ) -> mailin_embedded::Response {
+        let mut st = lock(&self.state);
+        if st.accept_budget == Some(0) {
+            st.refused += 1;
+            return mailin_embedded::response::INTERNAL_ERROR;
+        }
+        self.buf.clear();
+        mailin_embedded::response::START_DATA
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.buf.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> mailin_embedded::Response {
+        let mut st = lock(&self.state);
+        if let Some(n) = st.accept_budget.as_mut() {
+            *n = n.saturating_sub(1);
+        }
+        st.messages.push(std::mem::take(&mut self.buf));
+        mailin_embedded::response::OK
+    }
+}
+
+/// Starts an SMTP server on 127.0.0.1 in a thread; returns its port.
+pub fn start_smtp(state: SharedSmtp) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind smtp");
+    let port = listener.local_addr().expect("smtp addr").port();
+    let mut server = mailin_embedded::Server::new(Handler {
+        state,
+        buf: Vec::new(),
+    });
+    server.with_name("localhost").with_tcp_listener(listener);
+    std::thread::spawn(move || {
+        let _ = server.serve();
+    });
+    port
+}
+
+pub fn fixture(name: &str) -> Vec<u8> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// The three feeds of the end-to-end tests: UTF-8 RSS, Atom, and RSS in
+/// windows-1256 declared only by the HTTP header.
+pub fn standard_feeds() -> HashMap<String, Served> {
+    let legacy = String::from_utf8(fixture("feeds/legacy_1256.xml")).expect("utf-8 fixture");
+    let (legacy_bytes, _, unmappable) = encoding_rs::WINDOWS_1256.encode(&legacy);
+    assert!(!unmappable, "fixture must be representable in windows-1256");
+    HashMap::from([
+        (
+            "wire".to_string(),
+            Served {
+                body: fixture("feeds/wire_rss.xml"),
+                content_type: "application/rss+xml".into(),
+            },
+        ),
+        (
+            "sham".to_string(),
+            Served {
+                body: fixture("feeds/outlet_atom.xml"),
+                content_type: "application/atom+xml".into(),
+            },
+        ),
+        (
+            "khaleej".to_string(),
+            Served {
+                body: legacy_bytes.into_owned(),
+                content_type: "text/xml; charset=windows-1256".into(),
+            },
+        ),
+    ])
+}
+
+/// Writes a minimal config (contract keys only) and the default watchlist.
+pub fn write_config(
+    dir: &Path,
+    http: SocketAddr,
+    feeds: &[(&str, &str)],
+    smtp_port: Option<u16>,
+) -> PathBuf {
+    let mut cfg = String::from("watchlist = \"watchlist.toml\"\n\n[storage]\npath = \"db\"\n\n[poll]\ninterval = \"1s\"\ntimeout = \"5s\"\n\n");
+    for (name, display) in feeds {
+        cfg.push_str(&format!(
+            "[[feeds]]\nurl = \"http://{http}/feeds/{name}\"\nname = \"{display}\"\n\n"
+        ));
+    }
+    cfg.push_str("[email]\nfrom = \"raqib <raqib@localhost>\"\nto = [\"analyst@example.org\"]\n\n");
+    match smtp_port {
+        Some(port) => cfg.push_str(&format!(
+            "[email.smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\n\n"
+        )),
+        None => cfg.push_str("[email.maildir]\npath = \"mail\"\n\n"),
+    }
+    cfg.push_str("[alerts]\nwindow = \"1s\"\n");
+    let path = dir.join("raqib.toml");
+    std::fs::write(&path, cfg).expect("write config");
+    let wl = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/watchlist.toml");
+    std::fs::copy(wl, dir.join("watchlist.toml")).expect("copy watchlist");
+    path
+}
+
+/// Runs the real binary with `args`; returns (exit code, stdout, stderr).
+pub async fn raqib(config: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_raqib"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("RAQIB_LOG", "debug")
+        .output()
+        .await
+        .expect("run raqib");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A parsed email: what the tests look at.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub topic: String,
+    pub message_id: String,
+    pub raw: String,
+}
+
+pub fn parse_mail(raw: &[u8]) -> Mail {
+    let m = mail_parser::MessageParser::default()
+        .parse(raw)
+        .expect("parsable email");
+    Mail {
+        subject: m.subject().unwrap_or_default().to_string(),
+        text: m.body_text(0).map(|c| c.into_owned()).unwrap_or_default(),
+        html: m.body_html(0).map(|c| c.into_owned()).unwrap_or_default(),
+        topic: m
+            .header_raw("X-Raqib-Topic")
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+        message_id: m.message_id().unwrap_or_default().to_string(),
+        raw: String::from_utf8_lossy(raw).into_owned(),
+    }
+}

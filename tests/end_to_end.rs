@@ -1,0 +1,186 @@
+//! `raqib once` against a real HTTP server and a real SMTP server on
+//! 127.0.0.1, with sled in a temp dir.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use common::*;
+
+const FEEDS: &[(&str, &str)] = &[
+    ("wire", "وكالة الأنباء"),
+    ("sham", "الشام اليوم"),
+    ("khaleej", "الخليج"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_sends_one_email_per_story_then_nothing() {
+    let (http, hstate) = start_http(standard_feeds()).await;
+    let smtp = Arc::new(Mutex::new(SmtpState::default()));
+    let port = start_smtp(smtp.clone());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(dir.path(), http, FEEDS, Some(port));
+
+    let (code, _, err) = raqib(&cfg, &["once"]).await;
+    assert_eq!(code, 0, "{err}");
+    let mails: Vec<Mail> = smtp
+        .lock()
+        .expect("lock")
+        .messages
+        .iter()
+        .map(|m| parse_mail(m))
+        .collect();
+    let mut subjects: Vec<&str> = mails.iter().map(|m| m.subject.as_str()).collect();
+    subjects.sort();
+    assert_eq!(
+        subjects,
+        vec![
+            "البنتاغون: مقاتلات روسية اقتربت بشكل خطير من مسيرات أمريكية فوق سوريا",
+            "لافروف وكيري يبحثان في جنيف وقف إطلاق النار في سوريا",
+            "موسكو تتهم واشنطن بخرق قواعد تفادي الاشتباك فوق التنف",
+        ],
+        "{err}"
+    );
+    let wire = mails
+        .iter()
+        .find(|m| m.subject.starts_with("لافروف"))
+        .expect("wire story mail");
+    for link in [
+        "https://wire.example/news/1001",
+        "https://sham.example/politics/2016/09/ceasefire",
+    ] {
+        assert!(wire.text.contains(link), "text lacks {link}: {}", wire.text);
+        assert!(wire.html.contains(link), "html lacks {link}");
+    }
+    for m in &mails {
+        assert_eq!(m.topic, "syria-us-russia");
+        assert!(m.html.contains("dir=\"rtl\"") && m.html.contains("lang=\"ar\""));
+        assert!(
+            m.raw.contains("Subject: =?utf-8?"),
+            "subject not RFC 2047 encoded: {}",
+            m.raw
+        );
+        assert!(!m.message_id.is_empty());
+    }
+    // The windows-1256 feed was decoded, not garbled.
+    assert!(mails
+        .iter()
+        .any(|m| m.text.contains("مركز المصالحة الروسي")));
+
+    let (code, _, err) = raqib(&cfg, &["once"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        smtp.lock().expect("lock").messages.len(),
+        3,
+        "second run sent mail"
+    );
+    let st = hstate.lock().expect("lock");
+    for feed in ["wire", "sham", "khaleej"] {
+        assert_eq!(st.requests.get(feed), Some(&2), "{feed}");
+        assert_eq!(
+            st.not_modified.get(feed),
+            Some(&1),
+            "{feed} did not get a 304"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtp_refusing_midway_loses_and_repeats_nothing() {
+    let (http, _) = start_http(standard_feeds()).await;
+    let smtp = Arc::new(Mutex::new(SmtpState {
+        accept_budget: Some(1),
+        ..Default::default()
+    }));
+    let port = start_smtp(smtp.clone());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(dir.path(), http, FEEDS, Some(port));
+
+    let (code, _, err) = raqib(&cfg, &["once"]).await;
+    assert_eq!(code, 0, "{err}");
+    {
+        let st = smtp.lock().expect("lock");
+        assert_eq!(st.messages.len(), 1);
+        assert!(st.refused >= 1, "the server never refused");
+    }
+    // The server is back.
+    smtp.lock().expect("lock").accept_budget = None;
+    let (code, _, err) = raqib(&cfg, &["once"]).await;
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = raqib(&cfg, &["once"]).await;
+    assert_eq!(code, 0, "{err}");
+    let st = smtp.lock().expect("lock");
+    let mut ids: Vec<String> = st
+        .messages
+        .iter()
+        .map(|m| parse_mail(m).message_id)
+        .collect();
+    assert_eq!(ids.len(), 3, "every alert arrives");
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "no alert arrives twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtp_down_keeps_alerts_for_later() {
+    let (http, _) = start_http(standard_feeds()).await;
+    // A port with nothing listening: bind, note the port, close.
+    let dead_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(dir.path(), http, FEEDS, Some(dead_port));
+    let (code, _, err) = raqib(&cfg, &["once"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("delivery failed"), "{err}");
+
+    // Same database, a live server now.
+    let smtp = Arc::new(Mutex::new(SmtpState::default()));
+    let port = start_smtp(smtp.clone());
+    let cfg = write_config(dir.path(), http, FEEDS, Some(port));
+    let (code, _, err) = raqib(&cfg, &["once"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(smtp.lock().expect("lock").messages.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maildir_delivery_and_feeds_listing() {
+    let (http, hstate) = start_http(standard_feeds()).await;
+    hstate.lock().expect("lock").failing.push("khaleej".into());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(dir.path(), http, FEEDS, None);
+    let (code, _, err) = raqib(&cfg, &["once"]).await;
+    assert_eq!(code, 0, "{err}");
+    let new = std::fs::read_dir(dir.path().join("mail/new"))
+        .expect("maildir new/")
+        .count();
+    assert_eq!(
+        new, 2,
+        "the failing feed's story is missing, the others arrive"
+    );
+
+    let (code, out, err) = raqib(&cfg, &["feeds", "--json"]).await;
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    let list = v.as_array().expect("array");
+    assert_eq!(list.len(), 3);
+    let k = list
+        .iter()
+        .find(|f| f["name"] == "الخليج")
+        .expect("khaleej");
+    assert_eq!(k["state"], "error");
+    assert!(
+        k["error"].as_str().is_some_and(|e| e.contains("503")),
+        "{k}"
+    );
+    assert!(k["next_poll"].is_string());
+    let w = list
+        .iter()
+        .find(|f| f["name"] == "وكالة الأنباء")
+        .expect("wire");
+    assert_eq!(w["state"], "ok");
+    assert_eq!(w["items"], 2);
+    assert!(w["error"].is_null());
+}
