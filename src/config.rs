@@ -271,12 +271,36 @@ impl Config {
 
         let mut feeds: Vec<FeedConfig> = Vec::new();
         for f in &raw.feeds {
-            let url = Url::parse(f.url.get_ref().trim()).map_err(|e| {
-                at(
-                    f.url.span(),
-                    format!("invalid feed URL {:?}: {e}", f.url.get_ref()),
-                )
-            })?;
+            let raw_url = f.url.get_ref().trim();
+            let url = match raw_url
+                .strip_prefix("file:")
+                .filter(|rest| !rest.starts_with('/'))
+            {
+                // "file:demo/feed.xml": a path relative to this file's folder,
+                // so a config and its sample feeds can move together.
+                Some(rest) => {
+                    let path = relative(rest);
+                    let path = if path.is_absolute() {
+                        path
+                    } else {
+                        std::env::current_dir()
+                            .map(|d| d.join(&path))
+                            .unwrap_or(path)
+                    };
+                    Url::from_file_path(&path).map_err(|()| {
+                        at(
+                            f.url.span(),
+                            format!("invalid feed path {:?}", path.display()),
+                        )
+                    })?
+                }
+                None => Url::parse(raw_url).map_err(|e| {
+                    at(
+                        f.url.span(),
+                        format!("invalid feed URL {:?}: {e}", f.url.get_ref()),
+                    )
+                })?,
+            };
             if !matches!(url.scheme(), "http" | "https" | "file") {
                 return Err(at(
                     f.url.span(),
@@ -407,6 +431,18 @@ mod tests {
         assert_eq!(c.alerts.window, Duration::from_secs(120));
         assert!(matches!(c.email.delivery, Delivery::Maildir(_)));
         assert_eq!(c.interval_of(&c.feeds[0]), DEFAULT_INTERVAL);
+    }
+
+    #[test]
+    fn relative_file_url_is_relative_to_the_config() {
+        let c = Config::parse(
+            Path::new("/etc/raqib/raqib.toml"),
+            "[[feeds]]\nurl = \"file:demo/a.xml\"\n",
+        );
+        let url = c
+            .map(|c| c.feeds[0].url.to_string())
+            .map_err(|e| e.to_string());
+        assert_eq!(url.as_deref(), Ok("file:///etc/raqib/demo/a.xml"));
     }
 
     #[test]

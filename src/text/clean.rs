@@ -28,7 +28,7 @@ const FURNITURE_PREFIX: &[&str] = &[
     "وسوم",
     "tags:",
     "شارك هذا",
-    "شارك على",
+    "شارك علي",
     "تابعونا",
     "تابعنا",
     "الاكثر قراءه",
@@ -65,7 +65,7 @@ const FURNITURE_LINE: &[&str] = &[
     "مشاركه",
     "اغلاق",
     "طباعه",
-    "القائمه",
+    "القايمه",
     "بحث",
     "facebook",
     "twitter",
@@ -320,6 +320,23 @@ mod tests {
     fn date_and_source_lines() {
         let t = "السبت , أبريل 20 2024\nأولى.\nثانية.\nثالثة.\nالمصدر: صدى البلد\nخبر آخر عن كندا.";
         assert_eq!(clean_lines(t), vec!["أولى.", "ثانية.", "ثالثة."]);
+    }
+
+    #[test]
+    fn patterns_are_written_normalised() {
+        for p in READ_ALSO
+            .iter()
+            .chain(FURNITURE_PREFIX)
+            .chain(FURNITURE_LINE)
+            .chain(MONTHS)
+            .chain(WEEKDAYS)
+        {
+            assert_eq!(
+                normalize(p),
+                *p,
+                "pattern {p:?} can never match a normalised line"
+            );
+        }
     }
 
     #[test]

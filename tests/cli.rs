@@ -1,0 +1,304 @@
+//! The command line: `check` errors with FILE:LINE:COL and exit 2, the
+//! shipped configs, `text`, `eval`, and `run` stopping cleanly on SIGTERM.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn raqib_sync(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_raqib"))
+        .args(args)
+        .output()
+        .expect("run raqib");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn repo(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
+}
+
+/// Writes `config` (and a valid watchlist unless `watchlist` is given) and
+/// runs `raqib check`.
+fn check(config: &str, watchlist: Option<&str>) -> (i32, String, PathBuf, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("raqib.toml");
+    std::fs::write(&cfg, config).expect("write");
+    let wl = watchlist.map(str::to_string).unwrap_or_else(|| {
+        std::fs::read_to_string(repo("config/watchlist.toml")).expect("default watchlist")
+    });
+    std::fs::write(dir.path().join("watchlist.toml"), wl).expect("write");
+    let (code, _, err) = raqib_sync(&["--config", cfg.to_str().expect("utf-8 path"), "check"]);
+    (code, err, dir.path().to_path_buf(), dir)
+}
+
+fn assert_points_at(
+    config: &str,
+    watchlist: Option<&str>,
+    file: &str,
+    line: usize,
+    col: usize,
+    words: &str,
+) {
+    let (code, err, dir, _keep) = check(config, watchlist);
+    assert_eq!(code, 2, "{err}");
+    let expected = format!("{}:{line}:{col}: ", dir.join(file).display());
+    assert!(
+        err.starts_with(&expected),
+        "expected {expected:?}, got {err:?}"
+    );
+    assert!(err.contains(words), "{err:?} lacks {words:?}");
+}
+
+#[test]
+fn shipped_configs_are_valid() {
+    for cfg in ["config/raqib.toml", "config/demo.toml"] {
+        let (code, out, err) =
+            raqib_sync(&["--config", repo(cfg).to_str().expect("path"), "check"]);
+        assert_eq!(code, 0, "{cfg}: {err}");
+        assert!(out.contains("ok"), "{out}");
+    }
+}
+
+#[test]
+fn toml_syntax_error() {
+    assert_points_at(
+        "[poll]\ninterval = \"10m\nx = 1\n",
+        None,
+        "raqib.toml",
+        2,
+        16,
+        "expected",
+    );
+}
+
+#[test]
+fn unknown_key() {
+    assert_points_at(
+        "[poll]\ninterval = \"10m\"\nintervall = \"5m\"\n",
+        None,
+        "raqib.toml",
+        3,
+        1,
+        "intervall",
+    );
+}
+
+#[test]
+fn bad_duration() {
+    assert_points_at(
+        "[alerts]\nwindow = \"two minutes\"\n",
+        None,
+        "raqib.toml",
+        2,
+        10,
+        "duration",
+    );
+}
+
+#[test]
+fn bad_url() {
+    assert_points_at(
+        "\n[[feeds]]\nurl = \"gopher://x.org/rss\"\n",
+        None,
+        "raqib.toml",
+        3,
+        7,
+        "scheme",
+    );
+    assert_points_at(
+        "[[feeds]]\nurl = \"http//broken\"\n",
+        None,
+        "raqib.toml",
+        2,
+        7,
+        "URL",
+    );
+}
+
+#[test]
+fn bad_address() {
+    assert_points_at(
+        "[email]\nto = [\"ok@example.org\", \"not an address\"]\n",
+        None,
+        "raqib.toml",
+        2,
+        25,
+        "address",
+    );
+}
+
+#[test]
+fn bad_value_type() {
+    assert_points_at(
+        "[email.smtp]\nhost = \"127.0.0.1\"\nport = \"twenty-five\"\n",
+        None,
+        "raqib.toml",
+        3,
+        8,
+        "",
+    );
+}
+
+#[test]
+fn watchlist_errors_point_into_the_watchlist() {
+    let wl = "[[topic]]\nid = \"t\"\nall = [[\"سوريا\"]]\nalert = \"sometimes\"\n";
+    assert_points_at("", Some(wl), "watchlist.toml", 4, 9, "");
+    let wl = "[[topic]]\nid = \"t\"\nall = [[\"سوريا\"]]\nexclude = [\"x\"]\n";
+    assert_points_at("", Some(wl), "watchlist.toml", 4, 1, "exclude");
+}
+
+#[test]
+fn missing_config_is_a_clear_error() {
+    let (code, _, err) = raqib_sync(&["--config", "/nonexistent/raqib.toml", "check"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/nonexistent/raqib.toml"), "{err}");
+}
+
+#[test]
+fn eval_prints_a_json_summary_last() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let topic = dir.path().join("t.jsonl");
+    std::fs::write(
+        &topic,
+        concat!(
+            "{\"id\":\"1\",\"title\":\"لافروف وكيري يبحثان الأزمة السورية\",\"summary\":\"في جنيف.\",\"label\":\"core\"}\n",
+            "{\"id\":\"2\",\"title\":\"المنتخب السوري يفوز\",\"summary\":\"في كأس آسيا.\",\"label\":\"off\"}\n",
+        ),
+    )
+    .expect("write");
+    let cfg = repo("config/raqib.toml");
+    let (code, out, err) = raqib_sync(&[
+        "--config",
+        cfg.to_str().expect("path"),
+        "eval",
+        "topic",
+        topic.to_str().expect("path"),
+        "--details",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let last = out.lines().last().unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(last).expect("json");
+    assert_eq!(
+        (v["n"].as_u64(), v["tp"].as_u64(), v["tn"].as_u64()),
+        (Some(2), Some(1), Some(1)),
+        "{out}"
+    );
+    assert_eq!(out.lines().count(), 3, "one detail line per case: {out}");
+
+    let dup = dir.path().join("d.jsonl");
+    let body = "قال وزير الخارجية الروسي إن المحادثات مع واشنطن حول سوريا متوقفة منذ أسابيع طويلة.\\nوأضاف أن موسكو مستعدة لاستئناف الحوار في أي وقت إذا توفرت الإرادة.";
+    std::fs::write(
+        &dup,
+        format!(
+            "{{\"id\":\"d1\",\"a\":{{\"title\":\"موسكو: المحادثات متوقفة\",\"body\":\"{body}\"}},\"b\":{{\"title\":\"المحادثات متوقفة | موقع\",\"body\":\"موسكو - وكالات\\n{body}\"}},\"label\":\"duplicate\"}}\n"
+        ),
+    )
+    .expect("write");
+    let (code, out, err) = raqib_sync(&[
+        "--config",
+        cfg.to_str().expect("path"),
+        "eval",
+        "dedup",
+        dup.to_str().expect("path"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    assert_eq!(v["tp"].as_u64(), Some(1), "{out}");
+    assert_eq!(v["same_event_merged"].as_u64(), Some(0));
+}
+
+/// Golden files: `tests/data/text/NAME.txt|html` → `NAME.expected.txt`.
+#[test]
+fn text_golden_files() {
+    let dir = repo("tests/data/text");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).expect("tests/data/text") {
+        let path = entry.expect("entry").path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        if name.ends_with(".expected.txt") || !(name.ends_with(".txt") || name.ends_with(".html")) {
+            continue;
+        }
+        let stem = name.rsplit_once('.').map(|(s, _)| s).unwrap_or(&name);
+        let expected = std::fs::read_to_string(dir.join(format!("{stem}.expected.txt")))
+            .expect("expected file");
+        let (code, out, err) = raqib_sync(&["text", path.to_str().expect("path")]);
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(out.trim_end(), expected.trim_end(), "{name}");
+        checked += 1;
+    }
+    assert!(checked >= 3, "golden files missing");
+}
+
+#[test]
+fn run_stops_on_sigterm_and_keeps_its_work() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("feeds")).expect("mkdir");
+    std::fs::copy(
+        repo("tests/data/feeds/wire_rss.xml"),
+        dir.path().join("feeds/wire.xml"),
+    )
+    .expect("copy");
+    std::fs::copy(
+        repo("config/watchlist.toml"),
+        dir.path().join("watchlist.toml"),
+    )
+    .expect("copy");
+    let cfg = dir.path().join("raqib.toml");
+    std::fs::write(
+        &cfg,
+        "[storage]\npath = \"db\"\n[poll]\ninterval = \"1s\"\n[[feeds]]\nurl = \"file:feeds/wire.xml\"\n[email.maildir]\npath = \"mail\"\n[alerts]\nwindow = \"1s\"\n",
+    )
+    .expect("write");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_raqib"))
+        .args(["--config", cfg.to_str().expect("path"), "run"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    // The alert waits for its 1 s window, then is delivered.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let new_dir = dir.path().join("mail/new");
+    while Instant::now() < deadline {
+        if std::fs::read_dir(&new_dir).map(|d| d.count()).unwrap_or(0) > 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let exit = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break Some(s);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let exit = exit.expect("raqib run did not stop on SIGTERM");
+    assert!(exit.success(), "{exit:?}");
+    assert_eq!(
+        std::fs::read_dir(&new_dir).map(|d| d.count()).unwrap_or(0),
+        1,
+        "one alert delivered"
+    );
+    // The database is closed cleanly: the listing opens it.
+    let (code, out, err) =
+        raqib_sync(&["--config", cfg.to_str().expect("path"), "feeds", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"items\":2"), "{out}");
+}
