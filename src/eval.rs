@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::text::fingerprint::Fingerprint;
-use crate::watchlist::Topic;
+use crate::watchlist::Watchlist;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
@@ -109,7 +109,8 @@ fn lines<T: for<'de> Deserialize<'de>>(
 /// Classifies every case with `topic`; `details` gets one line per case.
 pub fn topic(
     input: &str,
-    topic: &Topic,
+    watchlist: &Watchlist,
+    topic: &str,
     baseline: bool,
     details: &mut Vec<String>,
 ) -> Result<Scores, EvalError> {
@@ -117,14 +118,33 @@ pub fn topic(
     for case in lines::<TopicCase>(input) {
         let case = case?;
         let actual = case.label == "core";
-        let predicted = if baseline {
-            keyword_baseline(&format!("{} {}", case.title, case.summary))
+        let (predicted, note) = if baseline {
+            (
+                keyword_baseline(&format!("{} {}", case.title, case.summary)),
+                String::new(),
+            )
         } else {
-            topic.classify(&case.title, &case.summary).is_some()
+            let verdict = watchlist
+                .topics
+                .iter()
+                .position(|t| t.id == topic)
+                .and_then(|i| watchlist.judge(i, &case.title, &case.summary));
+            match verdict {
+                Some(v) => (
+                    v.matched.is_some(),
+                    format!(
+                        "groups={} excluded={}{}",
+                        v.groups_held,
+                        v.excluded,
+                        v.score.map(|s| format!(" score={s}")).unwrap_or_default()
+                    ),
+                ),
+                None => (false, "no such topic".to_string()),
+            }
         };
         s.add(actual, predicted);
         details.push(format!(
-            "{}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{}\t{note}",
             case.id,
             case.label,
             if predicted { "match" } else { "-" },

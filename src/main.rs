@@ -193,7 +193,10 @@ fn eval(what: EvalWhat, config_path: &std::path::Path) -> Result<ExitCode> {
             };
             let input = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
-            (raqib::eval::topic(&input, t, baseline, &mut details)?, show)
+            (
+                raqib::eval::topic(&input, &wl, &t.id, baseline, &mut details)?,
+                show,
+            )
         }
         EvalWhat::Dedup {
             file,

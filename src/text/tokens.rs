@@ -13,15 +13,32 @@ use super::normalize::{canonical_token, normalize};
 /// specific split. Combinations of و ف (conjunctions), ب ك ل (prepositions),
 /// س (future) and ال (article).
 const PREFIXES: &[&str] = &[
-    "وبال", "فبال", "وكال", "فكال", "وللل", "ولل", "فلل", "وال", "فال", "بال", "كال", "لل", "ال",
-    "وب", "فب", "ول", "فل", "وك", "فك", "وس", "و", "ف", "ب", "ك", "ل", "س",
+    "وبال", "فبال", "وكال", "فكال", "ولل", "فلل", "وال", "فال", "بال", "كال", "لل", "ال", "وب",
+    "فب", "ول", "فل", "وك", "فك", "وس", "و", "ف", "ب", "ك", "ل", "س",
 ];
 
 /// Suffixes of nouns and adjectives (nisba, plurals, duals, feminine) after
 /// normalisation (ة is already ه).
 const SUFFIXES: &[&str] = &[
-    "يين", "يون", "يتين", "يتان", "يات", "يه", "ين", "ون", "ات", "ان", "ي", "ه", "ا",
+    "يين", "يون", "يتين", "يتان", "يات", "يان", "يه", "ين", "ون", "ات", "ان", "ي", "ه", "ا",
 ];
+
+/// The clitic prefix sequences `tok` starts with (longest first), leaving
+/// at least two letters.
+pub fn clitic_prefixes_of(tok: &str) -> impl Iterator<Item = &'static str> + '_ {
+    PREFIXES
+        .iter()
+        .copied()
+        .filter(move |p| tok.len() >= p.len() + 4 && tok.starts_with(p))
+}
+
+/// The noun/adjective suffixes `s` ends with, leaving at least two letters.
+pub fn noun_suffixes_of(s: &str) -> impl Iterator<Item = &'static str> + '_ {
+    SUFFIXES
+        .iter()
+        .copied()
+        .filter(move |x| s.len() >= x.len() + 4 && s.ends_with(x))
+}
 
 /// True when `p` is one of the clitic prefix sequences.
 pub fn is_clitic_prefix(p: &str) -> bool {

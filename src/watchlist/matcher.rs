@@ -1,16 +1,40 @@
-//! Term matching over normalised tokens.
+//! The compiled matcher: one dictionary of every term of every topic, keyed
+//! by the term's first word. A document is scanned once: each token is split
+//! into (clitic prefix, stem, suffix) candidates, and each candidate stem is
+//! looked up. The topics then read the occurrences they need.
+
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::text::normalize::{canonical_token, normalize};
-use crate::text::tokens::{token_matches, words, Affixes};
+use crate::text::tokens::{clitic_prefixes_of, noun_suffixes_of, token_matches, words, Affixes};
 
 /// Where a term was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Field {
     Title,
     Body,
+}
+
+/// Where a term may be found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    #[default]
+    Any,
+    Title,
+    Body,
+}
+
+impl Scope {
+    fn allows(self, f: Field) -> bool {
+        matches!(
+            (self, f),
+            (Scope::Any, _) | (Scope::Title, Field::Title) | (Scope::Body, Field::Body)
+        )
+    }
 }
 
 /// One term that matched, as the user wrote it.
@@ -21,10 +45,15 @@ pub struct Hit {
 }
 
 /// A topic that matched an item, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Match {
     pub topic: String,
     pub hits: Vec<Hit>,
+    /// The weighted score, when the topic has weights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
 }
 
 impl Match {
@@ -43,7 +72,196 @@ impl Match {
             (false, true) => "in body",
             _ => "in title and body",
         };
-        format!("{} — {place}", terms.join("، "))
+        let mut s = format!("{} — {place}", terms.join("، "));
+        if let (Some(score), Some(t)) = (self.score, self.threshold) {
+            s.push_str(&format!(" (score {score:.1} ≥ {t:.1})"));
+        }
+        s
+    }
+}
+
+/// A compiled term: its canonical words and affix rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Term {
+    pub(crate) display: String,
+    words: Vec<String>,
+    affixes: Affixes,
+}
+
+impl Term {
+    pub(crate) fn new(text: &str, affixes: Affixes) -> Option<Term> {
+        let n = normalize(text);
+        let words: Vec<String> = words(&n).map(|w| canonical_token(w).into_owned()).collect();
+        if words.is_empty() {
+            return None;
+        }
+        Some(Term {
+            display: text.trim().to_string(),
+            words,
+            affixes,
+        })
+    }
+
+    /// True when the rest of a phrase follows at `tokens[start + 1..]`.
+    fn rest_matches(&self, tokens: &[String], start: usize) -> bool {
+        self.words[1..].iter().enumerate().all(|(i, w)| {
+            let rule = if self.affixes == Affixes::Exact {
+                Affixes::Exact
+            } else {
+                Affixes::Word
+            };
+            tokens
+                .get(start + 1 + i)
+                .is_some_and(|t| token_matches(t, w, rule))
+        })
+    }
+}
+
+/// Every term of the watchlist, indexed by first word.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Dictionary {
+    terms: Vec<Term>,
+    by_first_word: HashMap<String, Vec<u32>>,
+    /// Country names ending in ا also match their adjectives: سوريا →
+    /// سوري، السورية، السوريين; أمريكا → أمريكي. Keyed by the adjective's
+    /// stem; the flag says whether the stem already ends in ي.
+    by_nisba_stem: HashMap<String, Vec<(u32, bool)>>,
+}
+
+/// Adjective endings after a stem that ends in ي (سوري|ه، سوري|ين).
+const NISBA_AFTER_YA: &[&str] = &["", "ه", "ين", "ون", "ان", "ات", "تين", "تان"];
+/// Adjective endings after a bare stem (أمريك|ي، أمريك|يه).
+const NISBA: &[&str] = &["ي", "يه", "يين", "يون", "يان", "يتين", "يتان", "يات"];
+
+/// The adjective stem of a one-word name ending in ا, and whether it ends in ي.
+fn nisba_stem(w: &str) -> Option<(&str, bool)> {
+    let stem = w.strip_suffix('ا')?;
+    (stem.chars().count() >= 3).then(|| (stem, stem.ends_with('ي')))
+}
+
+/// One occurrence of a term in a document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Occurrence {
+    pub(crate) term: u32,
+    pub(crate) field: Field,
+    pub(crate) pos: u32,
+}
+
+impl Dictionary {
+    /// Adds a term (or finds the same one) and returns its id.
+    pub(crate) fn add(&mut self, term: Term) -> u32 {
+        if let Some(i) = self
+            .terms
+            .iter()
+            .position(|t| t.words == term.words && t.affixes == term.affixes)
+        {
+            return i as u32;
+        }
+        let id = self.terms.len() as u32;
+        self.by_first_word
+            .entry(term.words[0].clone())
+            .or_default()
+            .push(id);
+        if let ([w], Affixes::Word) = (term.words.as_slice(), term.affixes) {
+            if let Some((stem, ya)) = nisba_stem(w) {
+                self.by_nisba_stem
+                    .entry(stem.to_string())
+                    .or_default()
+                    .push((id, ya));
+            }
+        }
+        self.terms.push(term);
+        id
+    }
+
+    pub(crate) fn term(&self, id: u32) -> &Term {
+        &self.terms[id as usize]
+    }
+
+    /// Every occurrence of every term, sorted by term id.
+    pub(crate) fn scan(&self, doc: &Document) -> Vec<Occurrence> {
+        let mut out = Vec::new();
+        let mut seen_here: Vec<u32> = Vec::new();
+        for (field, tokens) in [(Field::Title, &doc.title), (Field::Body, &doc.body)] {
+            for (pos, tok) in tokens.iter().enumerate() {
+                seen_here.clear();
+                self.candidates(tok, |stem, prefix, suffix| {
+                    for &(id, ya) in self.by_nisba_stem.get(stem).into_iter().flatten() {
+                        let ending_ok = if ya {
+                            NISBA_AFTER_YA.contains(&suffix)
+                        } else {
+                            NISBA.contains(&suffix)
+                        };
+                        if ending_ok && !seen_here.contains(&id) {
+                            seen_here.push(id);
+                            out.push(Occurrence {
+                                term: id,
+                                field,
+                                pos: pos as u32,
+                            });
+                        }
+                    }
+                    let Some(ids) = self.by_first_word.get(stem) else {
+                        return;
+                    };
+                    for &id in ids {
+                        if seen_here.contains(&id) {
+                            continue;
+                        }
+                        let t = &self.terms[id as usize];
+                        if allows(t, prefix, suffix, stem) && t.rest_matches(tokens, pos) {
+                            seen_here.push(id);
+                            out.push(Occurrence {
+                                term: id,
+                                field,
+                                pos: pos as u32,
+                            });
+                        }
+                    }
+                });
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
+    /// Calls `f(stem, prefix, suffix)` for every way `tok` splits into an
+    /// allowed clitic prefix, a stem and an allowed suffix.
+    fn candidates(&self, tok: &str, mut f: impl FnMut(&str, &str, &str)) {
+        for prefix in std::iter::once("").chain(clitic_prefixes_of(tok)) {
+            let rest = &tok[prefix.len()..];
+            if rest.is_empty() {
+                continue;
+            }
+            for suffix in std::iter::once("").chain(noun_suffixes_of(rest)) {
+                let stem = &rest[..rest.len() - suffix.len()];
+                if !stem.is_empty() {
+                    f(stem, prefix, suffix);
+                }
+            }
+        }
+        // "لل" absorbs the article: للكرملين = ل + الكرملين.
+        for p in ["لل", "ولل", "فلل"] {
+            if let Some(rest) = tok.strip_prefix(p).filter(|r| !r.is_empty()) {
+                let with_article = format!("ال{rest}");
+                for suffix in std::iter::once("").chain(noun_suffixes_of(&with_article)) {
+                    let stem = &with_article[..with_article.len() - suffix.len()];
+                    if stem.len() > "ال".len() {
+                        f(stem, "ل", suffix);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Whether a term accepts this prefix and suffix around `stem`.
+fn allows(t: &Term, prefix: &str, suffix: &str, stem: &str) -> bool {
+    match t.affixes {
+        Affixes::Exact => prefix.is_empty() && suffix.is_empty(),
+        Affixes::Name => suffix.is_empty() && !prefix.contains("ال"),
+        // A term that starts with the article takes no second article.
+        Affixes::Word => !(prefix.contains("ال") && stem.starts_with("ال")),
     }
 }
 
@@ -66,77 +284,95 @@ impl Document {
     }
 }
 
-/// A word or phrase with its affix rule.
-#[derive(Debug, Clone)]
-pub(crate) struct CompiledTerm {
-    display: String,
-    tokens: Vec<String>,
-    affixes: Affixes,
+/// The occurrences of one document, for the topics to query.
+pub(crate) struct Found<'a> {
+    occ: &'a [Occurrence],
 }
 
-impl CompiledTerm {
-    pub(crate) fn new(text: &str, affixes: Affixes) -> Option<CompiledTerm> {
-        let n = normalize(text);
-        let tokens: Vec<String> = words(&n).map(|w| canonical_token(w).into_owned()).collect();
-        if tokens.is_empty() {
-            return None;
-        }
-        Some(CompiledTerm {
-            display: text.trim().to_string(),
-            tokens,
-            affixes,
-        })
+impl<'a> Found<'a> {
+    pub(crate) fn new(occ: &'a [Occurrence]) -> Found<'a> {
+        Found { occ }
     }
 
-    fn occurs_in(&self, tokens: &[String]) -> bool {
-        let n = self.tokens.len();
-        if tokens.len() < n {
-            return false;
-        }
-        tokens.windows(n).any(|w| {
-            w.iter()
-                .zip(&self.tokens)
-                .enumerate()
-                .all(|(i, (tok, term))| {
-                    // Inside a phrase, only the first word takes prefixes; every
-                    // word may take the term's suffix rule.
-                    let rule = if i == 0 || self.affixes == Affixes::Exact {
-                        self.affixes
-                    } else {
-                        Affixes::Word
-                    };
-                    token_matches(tok, term, rule)
-                })
-        })
+    /// Occurrences of `term` in `scope`.
+    pub(crate) fn of(&self, term: u32, scope: Scope) -> impl Iterator<Item = &'a Occurrence> + 'a {
+        let start = self.occ.partition_point(|o| o.term < term);
+        self.occ[start..]
+            .iter()
+            .take_while(move |o| o.term == term)
+            .filter(move |o| scope.allows(o.field))
     }
 }
 
-/// Terms of which any one may match.
+/// Terms of which any one may match, in a scope.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct TermGroup {
-    terms: Vec<CompiledTerm>,
+pub(crate) struct Group {
+    pub(crate) terms: Vec<u32>,
+    pub(crate) scope: Scope,
 }
 
-impl TermGroup {
-    pub(crate) fn new(terms: Vec<CompiledTerm>) -> TermGroup {
-        TermGroup { terms }
-    }
-
-    pub(crate) fn find(&self, doc: &Document) -> Vec<Hit> {
+impl Group {
+    /// The first occurrence of each matching term.
+    pub(crate) fn hits(&self, found: &Found<'_>, dict: &Dictionary) -> Vec<Hit> {
         let mut hits = Vec::new();
-        for t in &self.terms {
-            if t.occurs_in(&doc.title) {
+        for &t in &self.terms {
+            if let Some(o) = found.of(t, self.scope).next() {
                 hits.push(Hit {
-                    term: t.display.clone(),
-                    field: Field::Title,
-                });
-            } else if t.occurs_in(&doc.body) {
-                hits.push(Hit {
-                    term: t.display.clone(),
-                    field: Field::Body,
+                    term: dict.term(t).display.clone(),
+                    field: o.field,
                 });
             }
         }
         hits
+    }
+
+    /// Number of distinct places where a term occurs, each term counted at
+    /// most `cap` times. Two terms matching one word ("سوري" and "سوريا" on
+    /// سوريا) count once.
+    pub(crate) fn count(&self, found: &Found<'_>, cap: usize) -> usize {
+        let mut places: Vec<(Field, u32)> = self
+            .terms
+            .iter()
+            .flat_map(|&t| found.of(t, self.scope).take(cap).map(|o| (o.field, o.pos)))
+            .collect();
+        places.sort_unstable();
+        places.dedup();
+        places.len()
+    }
+
+    /// Positions (field, token index) of every occurrence.
+    pub(crate) fn positions(&self, found: &Found<'_>) -> Vec<(Field, u32)> {
+        let mut v: Vec<(Field, u32)> = self
+            .terms
+            .iter()
+            .flat_map(|&t| found.of(t, self.scope).map(|o| (o.field, o.pos)))
+            .collect();
+        v.sort_unstable_by_key(|(f, p)| (*f as u8, *p));
+        v
+    }
+}
+
+/// Groups that must all occur within `within` words of each other.
+#[derive(Debug, Clone)]
+pub(crate) struct Near {
+    pub(crate) groups: Vec<Group>,
+    pub(crate) within: u32,
+}
+
+impl Near {
+    pub(crate) fn holds(&self, found: &Found<'_>) -> bool {
+        let lists: Vec<Vec<(Field, u32)>> =
+            self.groups.iter().map(|g| g.positions(found)).collect();
+        let Some((first, rest)) = lists.split_first() else {
+            return false;
+        };
+        // Anchor on each occurrence of the first group; every other group
+        // needs an occurrence in the same field within the window.
+        first.iter().any(|&(f, p)| {
+            rest.iter().all(|l| {
+                l.iter()
+                    .any(|&(g, q)| g == f && p.abs_diff(q) <= self.within)
+            })
+        })
     }
 }
