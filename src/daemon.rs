@@ -164,6 +164,7 @@ impl Engine {
                 info!(feed = %feed.name, entries = report.entries, new = report.new_items, copies = report.copies,
                       alerts = report.alerts, not_modified = report.not_modified, "polled");
                 self.store.put_feed_state(url, &state)?;
+                write_status_snapshot(&self.config, &self.store);
                 Ok(report)
             }
             Err((message, retry_after)) => {
@@ -178,6 +179,7 @@ impl Engine {
                 state.next_poll = Some(now + to_chrono(delay));
                 warn!(feed = %feed.name, error = %message, errors_in_row = state.errors_in_row, retry_in = ?delay, "poll failed");
                 self.store.put_feed_state(url, &state)?;
+                write_status_snapshot(&self.config, &self.store);
                 Ok(PollReport::default())
             }
         }
@@ -343,7 +345,14 @@ pub async fn run(
     loop {
         let (stop_tx, stop_rx) = watch::channel(false);
         let tasks = start_tasks(engine.clone(), stop_rx);
-        let next = control.recv().await.unwrap_or(Control::Shutdown);
+        let watched = modified(&engine.config.watchlist);
+        let next = tokio::select! {
+            c = control.recv() => c.unwrap_or(Control::Shutdown),
+            () = file_changed(&engine.config.watchlist, watched) => {
+                info!(file = %engine.config.watchlist.display(), "watchlist changed on disk");
+                Control::Reload
+            }
+        };
         let _ = stop_tx.send(true);
         finish(tasks).await;
         if next == Control::Shutdown {
@@ -377,6 +386,20 @@ pub async fn run(
     engine.store.flush().await?;
     info!("stopped");
     Ok(())
+}
+
+fn modified(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// Returns once the file's modification time differs from `since`.
+async fn file_changed(path: &Path, since: Option<std::time::SystemTime>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if modified(path) != since {
+            return;
+        }
+    }
 }
 
 /// Applies a reload. Returns the new config when more than the watchlist
@@ -502,12 +525,37 @@ async fn watchdog_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
     }
 }
 
+/// The file in the storage folder where a running daemon keeps the feeds
+/// listing, for `raqib feeds` while the database is locked by the daemon.
+const STATUS_FILE: &str = "feeds.json";
+
+/// Writes the feeds listing next to the database (write, then rename).
+fn write_status_snapshot(config: &Config, store: &Store) {
+    let Ok(list) = feed_statuses(config, store) else {
+        return;
+    };
+    let Ok(json) = serde_json::to_vec(&list) else {
+        return;
+    };
+    let path = config.storage.join(STATUS_FILE);
+    let tmp = config.storage.join(format!("{STATUS_FILE}.tmp"));
+    if let Err(e) = std::fs::write(&tmp, json).and_then(|()| std::fs::rename(&tmp, &path)) {
+        debug!(error = %e, "could not write the status snapshot");
+    }
+}
+
+/// The listing a running daemon last wrote, if any.
+pub fn read_status_snapshot(config: &Config) -> Option<Vec<FeedStatus>> {
+    let bytes = std::fs::read(config.storage.join(STATUS_FILE)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
 /// The `feeds` listing: each configured feed with its state.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct FeedStatus {
     pub url: String,
     pub name: String,
-    pub state: &'static str,
+    pub state: String,
     pub error: Option<String>,
     pub items: u64,
     pub last_ok: Option<DateTime<Utc>>,
@@ -527,7 +575,8 @@ pub fn feed_statuses(config: &Config, store: &Store) -> Result<Vec<FeedStatus>, 
                     "error"
                 } else {
                     "ok"
-                },
+                }
+                .to_string(),
                 error: s.last_error,
                 items: s.items,
                 last_ok: s.last_ok,

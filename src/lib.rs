@@ -18,6 +18,7 @@
 //! - [`notify`]: email rendering (RTL HTML + text), outbox drain, SMTP or maildir (the only lettre user).
 //! - [`daemon`]: the stages as tokio tasks; `once`, `run`, reload and shutdown.
 //! - [`eval`]: `raqib eval` over labelled JSONL.
+//! - [`replay`]: `raqib watchlist test`: stored items through the watchlist on disk.
 //!
 //! `text` and `watchlist` never do I/O and never import the I/O modules.
 
@@ -29,6 +30,7 @@ pub mod eval;
 pub mod feed;
 pub mod fetch;
 pub mod notify;
+pub mod replay;
 pub mod store;
 pub mod text;
 pub mod watchlist;

@@ -45,6 +45,25 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Work with the watchlist.
+    Watchlist {
+        #[command(subcommand)]
+        what: WatchlistWhat,
+    },
+}
+
+#[derive(Subcommand)]
+enum WatchlistWhat {
+    /// Replay stored items through the watchlist on disk: what would match now
+    /// versus when they were stored, and the near misses.
+    Test {
+        /// Only items seen within this time (e.g. "7d", "24h").
+        #[arg(long)]
+        since: Option<humantime::Duration>,
+        /// Only this topic.
+        #[arg(long)]
+        topic: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -81,6 +100,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // No colour codes in the journal or in files.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let config_path = cli.config.clone().unwrap_or_else(config::default_path);
     match dispatch(cli.command, config_path) {
@@ -142,9 +163,18 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
         }
         Command::Feeds { json } => {
             let cfg = Config::load(&config_path)?;
-            let store = raqib::store::Store::open(&cfg.storage)
-                .with_context(|| format!("opening the database in {}", cfg.storage.display()))?;
-            let list = daemon::feed_statuses(&cfg, &store)?;
+            let list = match raqib::store::Store::open(&cfg.storage) {
+                Ok(store) => daemon::feed_statuses(&cfg, &store)?,
+                // The running daemon holds the database; it keeps a snapshot.
+                Err(e) => match daemon::read_status_snapshot(&cfg) {
+                    Some(list) => list,
+                    None => {
+                        return Err(e).with_context(|| {
+                            format!("opening the database in {}", cfg.storage.display())
+                        })
+                    }
+                },
+            };
             if json {
                 println!("{}", serde_json::to_string(&list)?);
             } else {
@@ -167,7 +197,34 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Eval { what } => eval(what, &config_path),
+        Command::Watchlist {
+            what: WatchlistWhat::Test { since, topic },
+        } => {
+            let cfg = Config::load(&config_path)?;
+            let wl = cfg.load_watchlist()?;
+            if let Some(id) = &topic {
+                if wl.topic(id).is_none() {
+                    bail!("no topic {id:?} in {}", cfg.watchlist.display());
+                }
+            }
+            let store = open_store(&cfg)?;
+            let since = since.map(|d| {
+                chrono::Utc::now() - chrono::Duration::from_std(*d).unwrap_or(chrono::Duration::MAX)
+            });
+            let report = raqib::replay::replay(&store, &wl, since, topic.as_deref())?;
+            print!("{}", raqib::replay::render(&report));
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+fn open_store(cfg: &Config) -> Result<raqib::store::Store> {
+    raqib::store::Store::open(&cfg.storage).with_context(|| {
+        format!(
+            "opening the database in {} (is `raqib run` using it? stop it first)",
+            cfg.storage.display()
+        )
+    })
 }
 
 fn eval(what: EvalWhat, config_path: &std::path::Path) -> Result<ExitCode> {

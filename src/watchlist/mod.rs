@@ -172,6 +172,8 @@ pub struct Verdict {
     pub threshold: Option<f64>,
     /// Every `all` group and `near` rule held (the score may still be short).
     pub groups_held: bool,
+    /// How many `all` groups and `near` rules did not hold.
+    pub groups_missing: usize,
     pub excluded: bool,
 }
 
@@ -402,19 +404,35 @@ impl Watchlist {
     }
 }
 
+impl Verdict {
+    /// Not a match, but close: every rule held and the score is short by
+    /// at most 1, or (without weights) exactly one rule failed.
+    pub fn near_miss(&self) -> bool {
+        if self.matched.is_some() || self.excluded {
+            return false;
+        }
+        match (self.score, self.threshold) {
+            (Some(s), Some(t)) if self.groups_held => t - s <= 1.0,
+            (Some(_), Some(_)) => false,
+            _ => self.groups_missing == 1,
+        }
+    }
+}
+
 impl Topic {
     fn judge(&self, found: &Found<'_>, dict: &Dictionary) -> Verdict {
         let excluded = !self.none.terms.is_empty() && !self.none.hits(found, dict).is_empty();
         let mut hits = Vec::new();
-        let mut groups_held = true;
+        let mut groups_missing = 0;
         for g in &self.groups {
             let h = g.hits(found, dict);
             if h.is_empty() {
-                groups_held = false;
+                groups_missing += 1;
             }
             hits.extend(h);
         }
-        groups_held &= self.near.iter().all(|n| n.holds(found));
+        groups_missing += self.near.iter().filter(|n| !n.holds(found)).count();
+        let groups_held = groups_missing == 0;
         let score = (!self.weights.is_empty()).then(|| {
             self.weights
                 .iter()
@@ -443,6 +461,7 @@ impl Topic {
             score,
             threshold: self.threshold,
             groups_held,
+            groups_missing,
             excluded,
         }
     }
