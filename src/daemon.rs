@@ -200,7 +200,7 @@ impl Engine {
             _ => entry.text.clone(),
         };
         let text = text::clean::clean(&raw_text);
-        let fingerprint = Fingerprint::new(&entry.title, &text);
+        let fingerprint = Fingerprint::from_clean(&entry.title, &text);
         let watchlist = self.watchlist().await;
         let matches = watchlist.classify(&entry.title, &text);
 

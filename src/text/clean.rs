@@ -5,7 +5,7 @@
 //! with "read also", tags and share blocks. The cleaner keeps the article's
 //! own paragraphs, once each and in order.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use super::normalize::normalize;
 
@@ -141,19 +141,19 @@ pub fn clean_lines(input: &str) -> Vec<String> {
         .filter(|l| !l.is_empty())
         .collect();
     let keys: Vec<String> = lines.iter().map(|l| line_key(l)).collect();
-    let mut counts: HashMap<&str, usize> = HashMap::new();
+    let mut counts: HashMap<&str, usize> = HashMap::default();
     for k in &keys {
         *counts.entry(k.as_str()).or_default() += 1;
     }
 
-    let mut first_at: HashMap<&str, usize> = HashMap::new();
-    let mut last_at: HashMap<&str, usize> = HashMap::new();
+    let mut first_at: HashMap<&str, usize> = HashMap::default();
+    let mut last_at: HashMap<&str, usize> = HashMap::default();
     for (i, k) in keys.iter().enumerate() {
         first_at.entry(k.as_str()).or_insert(i);
         last_at.insert(k.as_str(), i);
     }
 
-    let mut seen: HashMap<&str, ()> = HashMap::new();
+    let mut seen: HashMap<&str, ()> = HashMap::default();
     let mut out = Vec::new();
     let mut skip_headline_after_read_also = false;
     for (i, (line, key)) in lines.iter().zip(&keys).enumerate() {
@@ -231,7 +231,7 @@ fn is_caption(key: &str, words: usize) -> bool {
 fn line_key(line: &str) -> String {
     let n = normalize(line);
     let mut key = String::with_capacity(n.len());
-    for w in n.split(|c: char| !(c.is_alphanumeric() || c == ':' || c == '©')) {
+    for w in n.split(|c: char| !(super::tokens::is_word_char(c) || c == ':' || c == '©')) {
         if w.is_empty() {
             continue;
         }

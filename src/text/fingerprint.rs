@@ -13,8 +13,8 @@
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-use super::clean::clean_lines;
-use super::normalize::{canonical_token, normalize};
+use super::clean;
+use super::normalize::{canonical_token, normalize_into};
 use super::tokens::words;
 
 /// Number of MinHash permutations.
@@ -83,48 +83,59 @@ const TITLE_STOP: &[&str] = &[
 ];
 
 impl Fingerprint {
-    /// Fingerprints an item from its title and raw body text.
+    /// Fingerprints an item from its title and raw body text (cleaned first).
     pub fn new(title: &str, body: &str) -> Fingerprint {
-        let title_n = normalize(title);
-        let title_tokens: Vec<String> = words(&title_n)
-            .map(|w| canonical_token(w).into_owned())
-            .collect();
-        let title_key = title_tokens.join(" ");
+        Fingerprint::from_clean(title, &clean::clean(body))
+    }
 
-        let mut body_tokens: Vec<String> = Vec::new();
-        for line in clean_lines(body) {
-            let n = normalize(&line);
-            let toks: Vec<String> = words(&n).map(|w| canonical_token(w).into_owned()).collect();
-            // The headline printed again at the top of the body says nothing new.
-            if toks.join(" ") == title_key {
-                continue;
+    /// Fingerprints an item whose body is already cleaned text.
+    pub fn from_clean(title: &str, body: &str) -> Fingerprint {
+        let mut buf = String::with_capacity(256);
+        let mut title_tokens: Vec<u64> = Vec::new();
+        let mut numbers: Vec<u32> = Vec::new();
+        let mut title_words: Vec<u32> = Vec::new();
+        normalize_into(title, &mut buf);
+        for w in words(&buf) {
+            let c = canonical_token(w);
+            let h = token_hash(&c);
+            title_tokens.push(h);
+            if is_number(&c) {
+                numbers.push(h as u32);
+            } else if !TITLE_STOP.contains(&c.as_ref()) {
+                title_words.push(token_hash(strip_article(&c)) as u32);
             }
-            body_tokens.extend(toks);
         }
 
-        let mut numbers: Vec<u32> = title_tokens
-            .iter()
-            .chain(&body_tokens)
-            .filter(|t| t.chars().all(|c| c.is_ascii_digit()))
-            .map(|t| h32(t.as_bytes(), 7))
-            .collect();
+        let mut body_tokens: Vec<u64> = Vec::with_capacity(body.len() / 6);
+        let mut line_tokens: Vec<u64> = Vec::new();
+        for line in body.lines() {
+            buf.clear();
+            normalize_into(line, &mut buf);
+            line_tokens.clear();
+            for w in words(&buf) {
+                let c = canonical_token(w);
+                let h = token_hash(&c);
+                if is_number(&c) {
+                    numbers.push(h as u32);
+                }
+                line_tokens.push(h);
+            }
+            // The headline printed again at the top of the body says nothing new.
+            if line_tokens == title_tokens {
+                continue;
+            }
+            body_tokens.extend_from_slice(&line_tokens);
+        }
         numbers.sort_unstable();
         numbers.dedup();
-
         let mut body = shingles(&body_tokens);
         body.sort_unstable();
         body.dedup();
-
-        let mut title: Vec<u32> = title_tokens
-            .iter()
-            .filter(|t| !TITLE_STOP.contains(&t.as_str()))
-            .map(|t| h32(strip_article(t).as_bytes(), 3))
-            .collect();
-        title.sort_unstable();
-        title.dedup();
+        title_words.sort_unstable();
+        title_words.dedup();
         Fingerprint {
             body,
-            title,
+            title: title_words,
             numbers,
         }
     }
@@ -268,25 +279,32 @@ fn strip_article(t: &str) -> &str {
     }
 }
 
-fn shingles(tokens: &[String]) -> Vec<u32> {
+fn is_number(t: &str) -> bool {
+    !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn token_hash(t: &str) -> u64 {
+    xxh3_64_with_seed(t.as_bytes(), 5)
+}
+
+/// Word 3-gram shingles (single words when the text is shorter).
+fn shingles(tokens: &[u64]) -> Vec<u32> {
     if tokens.len() < 3 {
-        return tokens.iter().map(|t| h32(t.as_bytes(), 5)).collect();
+        return tokens.iter().map(|&t| t as u32).collect();
     }
     tokens
         .windows(3)
         .map(|w| {
-            let mut bytes = Vec::with_capacity(w.iter().map(|t| t.len() + 1).sum());
-            for t in w {
-                bytes.extend_from_slice(t.as_bytes());
-                bytes.push(b' ');
-            }
-            h32(&bytes, 5)
+            let h = w[0].rotate_left(21) ^ w[1].rotate_left(42) ^ w[2];
+            (mix64(h) >> 32) as u32
         })
         .collect()
 }
 
-fn h32(bytes: &[u8], seed: u64) -> u32 {
-    (xxh3_64_with_seed(bytes, seed) >> 32) as u32
+fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// One of `MINHASH_K` hash permutations of a 32-bit value.

@@ -45,10 +45,28 @@ pub fn is_clitic_prefix(p: &str) -> bool {
     PREFIXES.contains(&p)
 }
 
+/// True for letters and digits. The Arabic letters are tested by range
+/// first: `char::is_alphanumeric` takes a slow table path for them, and
+/// this test runs on every character of every article.
+#[inline]
+pub fn is_word_char(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric();
+    }
+    match c {
+        '\u{0621}'..='\u{063A}'
+        | '\u{0641}'..='\u{064A}'
+        | '\u{0660}'..='\u{0669}'
+        | '\u{066E}'..='\u{06D3}' => true,
+        '\u{0600}'..='\u{06FF}' => false,
+        _ => c.is_alphanumeric(),
+    }
+}
+
 /// Splits normalised text into word tokens (letters and digits).
 pub fn words(normalized: &str) -> impl Iterator<Item = &str> {
     normalized
-        .split(|c: char| !(c.is_alphanumeric()))
+        .split(|c: char| !is_word_char(c))
         .filter(|t| !t.is_empty())
 }
 
@@ -59,7 +77,7 @@ pub fn tokenize(text: &str) -> Vec<String> {
 }
 
 /// How a term may attach affixes when it is matched against a token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Affixes {
     /// Only the exact token.
     Exact,

@@ -3,11 +3,11 @@
 //! into (clitic prefix, stem, suffix) candidates, and each candidate stem is
 //! looked up. The topics then read the occurrences they need.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::text::normalize::{canonical_token, normalize};
+use crate::text::normalize::{canonical_token, normalize, normalize_into};
 use crate::text::tokens::{clitic_prefixes_of, noun_suffixes_of, token_matches, words, Affixes};
 
 /// Where a term was found.
@@ -103,7 +103,7 @@ impl Term {
     }
 
     /// True when the rest of a phrase follows at `tokens[start + 1..]`.
-    fn rest_matches(&self, tokens: &[String], start: usize) -> bool {
+    fn rest_matches(&self, tokens: &Tokens<'_>, start: usize) -> bool {
         self.words[1..].iter().enumerate().all(|(i, w)| {
             let rule = if self.affixes == Affixes::Exact {
                 Affixes::Exact
@@ -121,11 +121,24 @@ impl Term {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Dictionary {
     terms: Vec<Term>,
-    by_first_word: HashMap<String, Vec<u32>>,
-    /// Country names ending in ا also match their adjectives: سوريا →
-    /// سوري، السورية، السوريين; أمريكا → أمريكي. Keyed by the adjective's
-    /// stem; the flag says whether the stem already ends in ي.
-    by_nisba_stem: HashMap<String, Vec<(u32, bool)>>,
+    /// Terms by first word, and names by the stem of their adjective:
+    /// country names ending in ا also match their adjectives (سوريا →
+    /// سوري، السورية، السوريين; أمريكا → أمريكي).
+    by_stem: HashMap<String, StemEntry>,
+    /// Terms whose first word starts with the article, keyed by the word
+    /// without it: "لل" absorbs the article (للكرملين = ل + الكرملين).
+    by_word_sans_article: HashMap<String, Vec<u32>>,
+    /// Term id by words and form, so a term shared by topics is scanned once.
+    ids: HashMap<(String, Affixes), u32>,
+}
+
+/// What one stem leads to.
+#[derive(Debug, Clone, Default)]
+struct StemEntry {
+    /// Terms whose first word is the stem.
+    first_word: Vec<u32>,
+    /// Names ending in ا whose adjective stem this is (flag: stem ends in ي).
+    nisba: Vec<(u32, bool)>,
 }
 
 /// Adjective endings after a stem that ends in ي (سوري|ه، سوري|ين).
@@ -150,23 +163,31 @@ pub(crate) struct Occurrence {
 impl Dictionary {
     /// Adds a term (or finds the same one) and returns its id.
     pub(crate) fn add(&mut self, term: Term) -> u32 {
-        if let Some(i) = self
-            .terms
-            .iter()
-            .position(|t| t.words == term.words && t.affixes == term.affixes)
-        {
-            return i as u32;
+        let key = (term.words.join(" "), term.affixes);
+        if let Some(&i) = self.ids.get(&key) {
+            return i;
         }
         let id = self.terms.len() as u32;
-        self.by_first_word
+        self.ids.insert(key, id);
+        self.by_stem
             .entry(term.words[0].clone())
             .or_default()
+            .first_word
             .push(id);
+        if let Some(rest) = term.words[0].strip_prefix("ال").filter(|r| r.len() >= 4) {
+            if term.affixes != Affixes::Exact {
+                self.by_word_sans_article
+                    .entry(rest.to_string())
+                    .or_default()
+                    .push(id);
+            }
+        }
         if let ([w], Affixes::Word) = (term.words.as_slice(), term.affixes) {
             if let Some((stem, ya)) = nisba_stem(w) {
-                self.by_nisba_stem
+                self.by_stem
                     .entry(stem.to_string())
                     .or_default()
+                    .nisba
                     .push((id, ya));
             }
         }
@@ -178,80 +199,75 @@ impl Dictionary {
         &self.terms[id as usize]
     }
 
+    /// Number of terms.
+    pub(crate) fn len(&self) -> usize {
+        self.terms.len()
+    }
+
     /// Every occurrence of every term, sorted by term id.
     pub(crate) fn scan(&self, doc: &Document) -> Vec<Occurrence> {
         let mut out = Vec::new();
         let mut seen_here: Vec<u32> = Vec::new();
-        for (field, tokens) in [(Field::Title, &doc.title), (Field::Body, &doc.body)] {
-            for (pos, tok) in tokens.iter().enumerate() {
+        for field in [Field::Title, Field::Body] {
+            let tokens = doc.tokens(field);
+            for pos in 0..tokens.len() {
+                let Some(tok) = tokens.get(pos) else { continue };
                 seen_here.clear();
-                self.candidates(tok, |stem, prefix, suffix| {
-                    for &(id, ya) in self.by_nisba_stem.get(stem).into_iter().flatten() {
-                        let ending_ok = if ya {
-                            NISBA_AFTER_YA.contains(&suffix)
-                        } else {
-                            NISBA.contains(&suffix)
-                        };
-                        if ending_ok && !seen_here.contains(&id) {
-                            seen_here.push(id);
-                            out.push(Occurrence {
-                                term: id,
-                                field,
-                                pos: pos as u32,
-                            });
-                        }
+                let mut push = |id: u32, out: &mut Vec<Occurrence>| {
+                    if !seen_here.contains(&id) {
+                        seen_here.push(id);
+                        out.push(Occurrence {
+                            term: id,
+                            field,
+                            pos: pos as u32,
+                        });
                     }
-                    let Some(ids) = self.by_first_word.get(stem) else {
-                        return;
-                    };
-                    for &id in ids {
-                        if seen_here.contains(&id) {
+                };
+                for prefix in std::iter::once("").chain(clitic_prefixes_of(tok)) {
+                    let rest = &tok[prefix.len()..];
+                    for suffix in std::iter::once("").chain(noun_suffixes_of(rest)) {
+                        let stem = &rest[..rest.len() - suffix.len()];
+                        let Some(entry) = self.by_stem.get(stem) else {
                             continue;
+                        };
+                        for &(id, ya) in &entry.nisba {
+                            let ok = if ya {
+                                NISBA_AFTER_YA.contains(&suffix)
+                            } else {
+                                NISBA.contains(&suffix)
+                            };
+                            if ok {
+                                push(id, &mut out);
+                            }
                         }
-                        let t = &self.terms[id as usize];
-                        if allows(t, prefix, suffix, stem) && t.rest_matches(tokens, pos) {
-                            seen_here.push(id);
-                            out.push(Occurrence {
-                                term: id,
-                                field,
-                                pos: pos as u32,
-                            });
+                        for &id in &entry.first_word {
+                            let t = &self.terms[id as usize];
+                            if allows(t, prefix, suffix, stem) && t.rest_matches(&tokens, pos) {
+                                push(id, &mut out);
+                            }
                         }
                     }
-                });
+                }
+                // "لل" absorbs the article: للكرملين = ل + الكرملين.
+                for p in ["لل", "ولل", "فلل"] {
+                    let Some(rest) = tok.strip_prefix(p).filter(|r| r.len() >= 4) else {
+                        continue;
+                    };
+                    for suffix in std::iter::once("").chain(noun_suffixes_of(rest)) {
+                        let stem = &rest[..rest.len() - suffix.len()];
+                        for &id in self.by_word_sans_article.get(stem).into_iter().flatten() {
+                            let t = &self.terms[id as usize];
+                            let suffix_ok = suffix.is_empty() || t.affixes == Affixes::Word;
+                            if suffix_ok && t.rest_matches(&tokens, pos) {
+                                push(id, &mut out);
+                            }
+                        }
+                    }
+                }
             }
         }
         out.sort_unstable();
         out
-    }
-
-    /// Calls `f(stem, prefix, suffix)` for every way `tok` splits into an
-    /// allowed clitic prefix, a stem and an allowed suffix.
-    fn candidates(&self, tok: &str, mut f: impl FnMut(&str, &str, &str)) {
-        for prefix in std::iter::once("").chain(clitic_prefixes_of(tok)) {
-            let rest = &tok[prefix.len()..];
-            if rest.is_empty() {
-                continue;
-            }
-            for suffix in std::iter::once("").chain(noun_suffixes_of(rest)) {
-                let stem = &rest[..rest.len() - suffix.len()];
-                if !stem.is_empty() {
-                    f(stem, prefix, suffix);
-                }
-            }
-        }
-        // "لل" absorbs the article: للكرملين = ل + الكرملين.
-        for p in ["لل", "ولل", "فلل"] {
-            if let Some(rest) = tok.strip_prefix(p).filter(|r| !r.is_empty()) {
-                let with_article = format!("ال{rest}");
-                for suffix in std::iter::once("").chain(noun_suffixes_of(&with_article)) {
-                    let stem = &with_article[..with_article.len() - suffix.len()];
-                    if stem.len() > "ال".len() {
-                        f(stem, "ل", suffix);
-                    }
-                }
-            }
-        }
     }
 }
 
@@ -265,21 +281,60 @@ fn allows(t: &Term, prefix: &str, suffix: &str, stem: &str) -> bool {
     }
 }
 
-/// An item's text, tokenised once for every topic.
+/// An item's text, tokenised once for every topic: canonical tokens
+/// stored in one buffer.
 pub(crate) struct Document {
-    title: Vec<String>,
-    body: Vec<String>,
+    buf: String,
+    title: Vec<(u32, u32)>,
+    body: Vec<(u32, u32)>,
+}
+
+/// The tokens of one field.
+pub(crate) struct Tokens<'a> {
+    buf: &'a str,
+    spans: &'a [(u32, u32)],
+}
+
+impl<'a> Tokens<'a> {
+    pub(crate) fn get(&self, i: usize) -> Option<&'a str> {
+        self.spans
+            .get(i)
+            .and_then(|&(a, b)| self.buf.get(a as usize..b as usize))
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.spans.len()
+    }
 }
 
 impl Document {
     pub(crate) fn new(title: &str, body: &str) -> Document {
-        let tok = |s: &str| -> Vec<String> {
-            let n = normalize(s);
-            words(&n).map(|w| canonical_token(w).into_owned()).collect()
+        let mut buf = String::with_capacity(title.len() + body.len());
+        let mut norm = String::with_capacity(body.len());
+        let mut spans = |text: &str, buf: &mut String| -> Vec<(u32, u32)> {
+            norm.clear();
+            normalize_into(text, &mut norm);
+            let mut v = Vec::new();
+            for w in words(&norm) {
+                let start = buf.len() as u32;
+                buf.push_str(&canonical_token(w));
+                v.push((start, buf.len() as u32));
+            }
+            v
         };
-        Document {
-            title: tok(title),
-            body: tok(body),
+        let title = spans(title, &mut buf);
+        let body = spans(body, &mut buf);
+        Document { buf, title, body }
+    }
+
+    pub(crate) fn tokens(&self, field: Field) -> Tokens<'_> {
+        let spans = match field {
+            Field::Title => &self.title,
+            Field::Body => &self.body,
+        };
+        Tokens {
+            buf: &self.buf,
+            spans,
         }
     }
 }
@@ -312,6 +367,13 @@ pub(crate) struct Group {
 }
 
 impl Group {
+    /// True when any term occurs (in scope).
+    pub(crate) fn any(&self, found: &Found<'_>) -> bool {
+        self.terms
+            .iter()
+            .any(|&t| found.of(t, self.scope).next().is_some())
+    }
+
     /// The first occurrence of each matching term.
     pub(crate) fn hits(&self, found: &Found<'_>, dict: &Dictionary) -> Vec<Hit> {
         let mut hits = Vec::new();

@@ -161,6 +161,9 @@ pub struct Topic {
 pub struct Watchlist {
     pub topics: Vec<Topic>,
     dict: Dictionary,
+    /// For each term: the (topic, `all` group) pairs it belongs to, so an
+    /// item is judged only by topics whose every group has a candidate hit.
+    members: Vec<Vec<(u32, u8)>>,
 }
 
 /// Why an item did or did not match a topic: for replays and near misses.
@@ -367,9 +370,18 @@ impl Watchlist {
                 threshold,
             });
         }
+        let mut members = vec![Vec::new(); c.dict.len()];
+        for (ti, t) in topics.iter().enumerate() {
+            for (gi, g) in t.groups.iter().enumerate().take(64) {
+                for &term in &g.terms {
+                    members[term as usize].push((ti as u32, gi as u8));
+                }
+            }
+        }
         Ok(Watchlist {
             topics,
             dict: c.dict,
+            members,
         })
     }
 
@@ -382,10 +394,23 @@ impl Watchlist {
     pub fn classify(&self, title: &str, body: &str) -> Vec<Match> {
         let doc = Document::new(title, body);
         let occ = self.dict.scan(&doc);
+        let mut masks = vec![0u64; self.topics.len()];
+        let mut last = None;
+        for o in &occ {
+            if last == Some(o.term) {
+                continue;
+            }
+            last = Some(o.term);
+            for &(t, g) in &self.members[o.term as usize] {
+                masks[t as usize] |= 1 << g;
+            }
+        }
         let found = Found::new(&occ);
         self.topics
             .iter()
-            .filter_map(|t| t.judge(&found, &self.dict).matched)
+            .zip(masks)
+            .filter(|(t, mask)| t.groups.len() > 64 || *mask == full_mask(t.groups.len()))
+            .filter_map(|(t, _)| t.judge(&found, &self.dict).matched)
             .collect()
     }
 
@@ -421,16 +446,8 @@ impl Verdict {
 
 impl Topic {
     fn judge(&self, found: &Found<'_>, dict: &Dictionary) -> Verdict {
-        let excluded = !self.none.terms.is_empty() && !self.none.hits(found, dict).is_empty();
-        let mut hits = Vec::new();
-        let mut groups_missing = 0;
-        for g in &self.groups {
-            let h = g.hits(found, dict);
-            if h.is_empty() {
-                groups_missing += 1;
-            }
-            hits.extend(h);
-        }
+        let excluded = self.none.any(found);
+        let mut groups_missing = self.groups.iter().filter(|g| !g.any(found)).count();
         groups_missing += self.near.iter().filter(|n| !n.holds(found)).count();
         let groups_held = groups_missing == 0;
         let score = (!self.weights.is_empty()).then(|| {
@@ -443,18 +460,26 @@ impl Topic {
             (Some(s), Some(t)) => s >= t,
             _ => true,
         };
-        if self.groups.is_empty() {
-            for (g, w) in &self.weights {
-                if *w > 0.0 {
-                    hits.extend(g.hits(found, dict));
+        // The explanation is built only for a match: most judgements fail.
+        let matched = (groups_held && score_ok && !excluded).then(|| {
+            let mut hits: Vec<Hit> = self
+                .groups
+                .iter()
+                .flat_map(|g| g.hits(found, dict))
+                .collect();
+            if self.groups.is_empty() {
+                for (g, w) in &self.weights {
+                    if *w > 0.0 {
+                        hits.extend(g.hits(found, dict));
+                    }
                 }
             }
-        }
-        let matched = (groups_held && score_ok && !excluded).then(|| Match {
-            topic: self.id.clone(),
-            hits,
-            score,
-            threshold: self.threshold,
+            Match {
+                topic: self.id.clone(),
+                hits,
+                score,
+                threshold: self.threshold,
+            }
         });
         Verdict {
             matched,
@@ -464,6 +489,15 @@ impl Topic {
             groups_missing,
             excluded,
         }
+    }
+}
+
+/// The mask with one bit for each of `n` groups.
+fn full_mask(n: usize) -> u64 {
+    if n >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << n) - 1
     }
 }
 
