@@ -50,6 +50,18 @@ struct Raw {
     email: RawEmail,
     #[serde(default)]
     alerts: RawAlerts,
+    digest: Option<RawDigest>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDigest {
+    at: Vec<Spanned<String>>,
+    timezone: Option<Spanned<String>>,
+    #[serde(default)]
+    per_topic: bool,
+    #[serde(default)]
+    send_empty: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -83,6 +95,8 @@ struct RawFeed {
 #[serde(deny_unknown_fields)]
 struct RawEmail {
     from: Option<Spanned<String>>,
+    timezone: Option<Spanned<String>>,
+    dead_letter_after: Option<Spanned<String>>,
     to: Option<Vec<Spanned<String>>>,
     smtp: Option<RawSmtp>,
     maildir: Option<RawMaildir>,
@@ -110,6 +124,7 @@ struct RawMaildir {
 #[serde(deny_unknown_fields)]
 struct RawAlerts {
     window: Option<Spanned<String>>,
+    max_per_hour: Option<Spanned<u32>>,
 }
 
 /// Transport security for SMTP.
@@ -133,6 +148,18 @@ pub struct Config {
     pub feeds: Vec<FeedConfig>,
     pub email: Email,
     pub alerts: Alerts,
+    pub digest: Option<Digest>,
+}
+
+/// Scheduled digests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Digest {
+    /// Local times of day, sorted.
+    pub at: Vec<chrono::NaiveTime>,
+    pub timezone: chrono_tz::Tz,
+    /// One digest per topic (to its recipients) instead of one for all.
+    pub per_topic: bool,
+    pub send_empty: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -162,6 +189,11 @@ pub struct Email {
     pub from: String,
     pub to: Vec<String>,
     pub delivery: Delivery,
+    /// Times in emails are shown in this zone.
+    pub timezone: chrono_tz::Tz,
+    /// A message the server keeps refusing permanently moves to the dead
+    /// letters after this long.
+    pub dead_letter_after: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -183,6 +215,9 @@ pub struct Smtp {
 #[derive(Debug, Clone)]
 pub struct Alerts {
     pub window: Duration,
+    /// Immediate alerts per topic per hour; the rest go to the next digest.
+    /// 0: no limit.
+    pub max_per_hour: u32,
 }
 
 impl Config {
@@ -374,8 +409,38 @@ impl Config {
             (None, None) => Delivery::Maildir(storage.join("mail")),
         };
 
+        let zone = |s: &Spanned<String>| -> Result<chrono_tz::Tz, Located> {
+            s.get_ref().trim().parse::<chrono_tz::Tz>().map_err(|_| {
+                at(s.span(), format!("unknown time zone {:?} (use an IANA name such as \"Asia/Damascus\")", s.get_ref()))
+            })
+        };
+        let timezone = raw.email.timezone.as_ref().map(zone).transpose()?.unwrap_or(chrono_tz::UTC);
         let alerts = Alerts {
             window: opt_duration(&raw.alerts.window, Duration::from_secs(120))?,
+            max_per_hour: raw.alerts.max_per_hour.as_ref().map(|m| *m.get_ref()).unwrap_or(20),
+        };
+        let digest = match &raw.digest {
+            None => None,
+            Some(d) => {
+                let mut times = Vec::new();
+                for t in &d.at {
+                    let v = chrono::NaiveTime::parse_from_str(t.get_ref().trim(), "%H:%M").map_err(|_| {
+                        at(t.span(), format!("invalid time {:?}: write HH:MM, e.g. \"07:00\"", t.get_ref()))
+                    })?;
+                    times.push(v);
+                }
+                if times.is_empty() {
+                    return Err(Located::at(file, source, 0, "[digest] at needs at least one time"));
+                }
+                times.sort();
+                times.dedup();
+                Some(Digest {
+                    at: times,
+                    timezone: d.timezone.as_ref().map(zone).transpose()?.unwrap_or(timezone),
+                    per_topic: d.per_topic,
+                    send_empty: d.send_empty,
+                })
+            }
         };
         Ok(Config {
             file: file.to_path_buf(),
@@ -383,8 +448,15 @@ impl Config {
             storage,
             poll,
             feeds,
-            email: Email { from, to, delivery },
+            email: Email {
+                from,
+                to,
+                delivery,
+                timezone,
+                dead_letter_after: opt_duration(&raw.email.dead_letter_after, Duration::from_secs(3 * 86400))?,
+            },
             alerts,
+            digest,
         })
     }
 
@@ -443,6 +515,23 @@ mod tests {
             .map(|c| c.feeds[0].url.to_string())
             .map_err(|e| e.to_string());
         assert_eq!(url.as_deref(), Ok("file:///etc/raqib/demo/a.xml"));
+    }
+
+    #[test]
+    fn digest_times_and_zones() {
+        let c = Config::parse(Path::new("/x/r.toml"), "[digest]\nat = [\"19:00\", \"07:00\"]\ntimezone = \"Asia/Damascus\"\n");
+        let d = c.map_err(|e| e.to_string()).map(|c| c.digest);
+        let d = match d {
+            Ok(Some(d)) => d,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(d.at.len(), 2);
+        assert!(d.at[0] < d.at[1]);
+        assert_eq!(d.timezone, chrono_tz::Asia::Damascus);
+        let e = err("[digest]\nat = [\"7am\"]\n");
+        assert_eq!((e.line, e.col), (2, 7), "{e}");
+        let e = err("[email]\ntimezone = \"Mars/Olympus\"\n");
+        assert_eq!(e.line, 2, "{e}");
     }
 
     #[test]

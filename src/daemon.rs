@@ -20,7 +20,7 @@ use crate::config::{Config, ConfigError, FeedConfig};
 use crate::feed::{self, Entry};
 use crate::fetch::{schedule, FetchError, Fetched, Fetcher, Validators};
 use crate::notify::{DrainReport, Mailer, NotifyError};
-use crate::store::{Alert, Copy, FeedState, Item, NewItem, Store, StoreError};
+use crate::store::{Alert, AlertKind, Copy, FeedState, Item, NewItem, Queued, Store, StoreError};
 use crate::text::{self, fingerprint::Fingerprint};
 use crate::watchlist::{AlertMode, Watchlist};
 
@@ -224,23 +224,37 @@ impl Engine {
             now,
         )?;
         let due = now + to_chrono(self.config.alerts.window);
-        let alerts: Vec<Alert> = matches
-            .iter()
-            .filter(|m| {
-                watchlist
-                    .topic(&m.topic)
-                    .is_some_and(|t| t.alert == AlertMode::Immediate)
-            })
-            .map(|m| Alert {
-                id: Alert::id_for(&story.id, &m.topic),
-                story: story.id.clone(),
-                topic: m.topic.clone(),
-                created: now,
-                due,
-                attempts: 0,
-                last_error: None,
-            })
-            .collect();
+        let limit = self.config.alerts.max_per_hour as usize;
+        let mut alerts: Vec<Alert> = Vec::new();
+        let mut queued: Vec<Queued> = Vec::new();
+        for m in &matches {
+            let Some(topic) = watchlist.topic(&m.topic) else { continue };
+            let mut folded = false;
+            let id = Alert::id_for(&story.id, &m.topic);
+            // A copy joining a story whose alert exists (or went out) adds nothing.
+            if topic.alert == AlertMode::Immediate && !self.store.has_alert(&id)? {
+                let recent = if limit > 0 { self.store.alerts_since(&m.topic, now - chrono::Duration::hours(1))? } else { 0 };
+                if limit > 0 && recent >= limit {
+                    folded = true;
+                    info!(feed = %feed.name, item = %entry.id, topic = %m.topic, "hourly alert limit reached; story goes to the digest");
+                } else {
+                    let kind = if limit > 0 && recent + 1 == limit { AlertKind::StoryLastBeforeLimit } else { AlertKind::Story };
+                    alerts.push(Alert {
+                        id,
+                        story: story.id.clone(),
+                        topic: m.topic.clone(),
+                        created: now,
+                        due,
+                        attempts: 0,
+                        last_error: None,
+                        kind,
+                        failing_since: None,
+                    });
+                    self.store.note_alert(&m.topic, now)?;
+                }
+            }
+            queued.push(Queued { topic: m.topic.clone(), story: story.id.clone(), created: now, folded });
+        }
         let n_alerts = alerts.len();
         let item = Item {
             id: entry.id.clone(),
@@ -254,12 +268,7 @@ impl Engine {
             story: story.id.clone(),
             matches,
         };
-        let inserted = self.store.insert(&NewItem {
-            item,
-            fingerprint,
-            story,
-            alerts,
-        })?;
+        let inserted = self.store.insert(&NewItem { item, fingerprint, story, alerts, queued })?;
         debug!(feed = %feed.name, item = %entry.id, copy = is_copy, alerts = n_alerts, "stored");
         Ok(inserted.then_some(Processed {
             copy: is_copy,

@@ -89,6 +89,35 @@ pub struct Alert {
     pub attempts: u32,
     #[serde(default)]
     pub last_error: Option<String>,
+    /// What the message is.
+    #[serde(default)]
+    pub kind: AlertKind,
+    /// When a permanent refusal was first seen (for the dead letters).
+    #[serde(default)]
+    pub failing_since: Option<DateTime<Utc>>,
+}
+
+/// What an outbox entry sends.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    /// The immediate alert for `story` on `topic`.
+    #[default]
+    Story,
+    /// The last alert of the hour before the topic's rate limit.
+    StoryLastBeforeLimit,
+    /// A digest of these (topic, story) pairs, for these topics.
+    Digest { topics: Vec<String>, stories: Vec<Queued>, since: Option<DateTime<Utc>> },
+}
+
+/// A story waiting for the next digest of a topic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Queued {
+    pub topic: String,
+    pub story: String,
+    pub created: DateTime<Utc>,
+    /// True when the rate limit kept it from an immediate alert.
+    pub folded: bool,
 }
 
 impl Alert {
@@ -119,6 +148,8 @@ pub struct NewItem {
     /// The story after this item joined it (or the new story).
     pub story: Story,
     pub alerts: Vec<Alert>,
+    /// Entries for the digests of the topics it matched.
+    pub queued: Vec<Queued>,
 }
 
 /// Handle on the database. Cheap to clone.
@@ -132,6 +163,9 @@ pub struct Store {
     outbox: sled::Tree,
     sent: sled::Tree,
     feeds: sled::Tree,
+    digest_queue: sled::Tree,
+    meta: sled::Tree,
+    dead: sled::Tree,
 }
 
 fn enc<T: Serialize>(tree: &'static str, v: &T) -> Result<Vec<u8>, StoreError> {
@@ -140,6 +174,13 @@ fn enc<T: Serialize>(tree: &'static str, v: &T) -> Result<Vec<u8>, StoreError> {
 
 fn dec<T: DeserializeOwned>(tree: &'static str, b: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(b).map_err(|source| StoreError::Codec { tree, source })
+}
+
+fn queue_key(topic: &str, story: &str) -> Vec<u8> {
+    let mut k = topic.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(story.as_bytes());
+    k
 }
 
 fn band_prefix(key: u64) -> [u8; 8] {
@@ -158,6 +199,9 @@ impl Store {
             outbox: db.open_tree("outbox")?,
             sent: db.open_tree("sent")?,
             feeds: db.open_tree("feeds")?,
+            digest_queue: db.open_tree("digest_queue")?,
+            meta: db.open_tree("meta")?,
+            dead: db.open_tree("dead")?,
             db,
         })
     }
@@ -240,6 +284,11 @@ impl Store {
                 key
             })
             .collect();
+        let queued: Vec<(Vec<u8>, Vec<u8>)> = new
+            .queued
+            .iter()
+            .map(|q| Ok((queue_key(&q.topic, &q.story), enc("digest_queue", q)?)))
+            .collect::<Result<_, StoreError>>()?;
         let id = new.item.id.as_bytes();
         let story_id = new.story.id.as_bytes();
         let inserted = (
@@ -249,8 +298,9 @@ impl Store {
             &self.bands,
             &self.outbox,
             &self.sent,
+            &self.digest_queue,
         )
-            .transaction(|(items, stories, fps, bands, outbox, sent)| {
+            .transaction(|(items, stories, fps, bands, outbox, sent, queue)| {
                 if items.get(id)?.is_some() {
                     return Ok(false);
                 }
@@ -264,6 +314,12 @@ impl Store {
                     if outbox.get(aid.as_bytes())?.is_none() && sent.get(aid.as_bytes())?.is_none()
                     {
                         outbox.insert(aid.as_bytes(), a.as_slice())?;
+                    }
+                }
+                for (k, q) in &queued {
+                    // A story is queued once per topic: its first item decides.
+                    if queue.get(k.as_slice())?.is_none() {
+                        queue.insert(k.as_slice(), q.as_slice())?;
                     }
                 }
                 Ok::<_, ConflictableTransactionError<StoreError>>(true)
@@ -298,6 +354,89 @@ impl Store {
             .outbox
             .fetch_and_update(id, |old| old.map(|_| v.clone()))?;
         Ok(())
+    }
+
+    /// Stories waiting for the digest of `topic`.
+    pub fn queued(&self, topic: &str) -> Result<Vec<Queued>, StoreError> {
+        let mut prefix = topic.as_bytes().to_vec();
+        prefix.push(0);
+        self.digest_queue.scan_prefix(prefix).map(|r| dec("digest_queue", &r?.1)).collect()
+    }
+
+    /// Immediate alerts created for `topic` since `since` (sent or pending).
+    pub fn alerts_since(&self, topic: &str, since: DateTime<Utc>) -> Result<usize, StoreError> {
+        let key = format!("rate/{topic}");
+        let times: Vec<DateTime<Utc>> = match self.meta.get(key)? {
+            Some(b) => dec("meta", &b)?,
+            None => Vec::new(),
+        };
+        Ok(times.iter().filter(|t| **t >= since).count())
+    }
+
+    /// Records an immediate alert for the rate limit (keeps the last hour).
+    pub fn note_alert(&self, topic: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let key = format!("rate/{topic}");
+        let mut times: Vec<DateTime<Utc>> = match self.meta.get(&key)? {
+            Some(b) => dec("meta", &b)?,
+            None => Vec::new(),
+        };
+        times.retain(|t| *t > at - chrono::Duration::hours(1));
+        times.push(at);
+        self.meta.insert(key, enc("meta", &times)?)?;
+        Ok(())
+    }
+
+    /// When the digest `key` was last made.
+    pub fn digest_last(&self, key: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.meta.get(format!("digest/{key}"))?.map(|b| dec("meta", &b)).transpose()
+    }
+
+    /// Makes a digest in one transaction: its outbox entry (if any), the
+    /// queue entries it took, and the time it was made.
+    pub fn commit_digest(
+        &self,
+        key: &str,
+        at: DateTime<Utc>,
+        digest: Option<&Alert>,
+        taken: &[Queued],
+    ) -> Result<(), StoreError> {
+        let when = enc("meta", &at)?;
+        let entry = digest.map(|d| Ok::<_, StoreError>((d.id.clone(), enc("outbox", d)?))).transpose()?;
+        let keys: Vec<Vec<u8>> = taken.iter().map(|q| queue_key(&q.topic, &q.story)).collect();
+        let meta_key = format!("digest/{key}");
+        (&self.outbox, &self.digest_queue, &self.meta).transaction(|(outbox, queue, meta)| {
+            if let Some((id, bytes)) = &entry {
+                outbox.insert(id.as_bytes(), bytes.as_slice())?;
+            }
+            for k in &keys {
+                queue.remove(k.as_slice())?;
+            }
+            meta.insert(meta_key.as_bytes(), when.as_slice())?;
+            Ok::<_, ConflictableTransactionError<StoreError>>(())
+        })?;
+        Ok(())
+    }
+
+    /// Moves an alert the server keeps refusing to the dead letters.
+    pub fn bury(&self, alert: &Alert) -> Result<(), StoreError> {
+        let v = enc("dead", alert)?;
+        let id = alert.id.as_bytes();
+        (&self.outbox, &self.dead).transaction(|(outbox, dead)| {
+            outbox.remove(id)?;
+            dead.insert(id, v.as_slice())?;
+            Ok::<_, ConflictableTransactionError<StoreError>>(())
+        })?;
+        Ok(())
+    }
+
+    /// The dead letters.
+    pub fn dead_letters(&self) -> Result<Vec<Alert>, StoreError> {
+        self.dead.iter().map(|r| dec("dead", &r?.1)).collect()
+    }
+
+    /// True when the alert is pending or was sent.
+    pub fn has_alert(&self, alert_id: &str) -> Result<bool, StoreError> {
+        Ok(self.outbox.contains_key(alert_id)? || self.sent.contains_key(alert_id)?)
     }
 
     pub fn was_sent(&self, alert_id: &str) -> Result<bool, StoreError> {
@@ -349,6 +488,8 @@ mod tests {
             due: Utc::now(),
             attempts: 0,
             last_error: None,
+            kind: AlertKind::Story,
+            failing_since: None,
         };
         let new = NewItem {
             item: item("a", "s1"),
@@ -360,6 +501,7 @@ mod tests {
                 copies: vec![],
             },
             alerts: vec![alert.clone()],
+            queued: vec![],
         };
         {
             let s = Store::open(dir.path())?;

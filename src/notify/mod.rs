@@ -6,6 +6,7 @@
 //! an ambiguous failure (accepted, but the reply lost) can be recognised as
 //! the same message by the receiving side.
 
+pub mod digest;
 pub mod render;
 
 use std::path::PathBuf;
@@ -18,10 +19,10 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sha2::{Digest, Sha256};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::config::{Delivery, Email, Security};
-use crate::store::{Alert, Item, Store, StoreError};
+use crate::store::{Alert, AlertKind, Item, Store, StoreError};
 use crate::watchlist::Watchlist;
 
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +55,22 @@ impl Header for TopicHeader {
     }
     fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         Ok(TopicHeader(s.to_string()))
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
+/// `List-Id` (RFC 2919): mail clients can filter and mute per topic.
+#[derive(Debug, Clone)]
+struct ListId(String);
+
+impl Header for ListId {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Id")
+    }
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(ListId(s.to_string()))
     }
     fn display(&self) -> HeaderValue {
         HeaderValue::new(Self::name(), self.0.clone())
@@ -94,6 +111,8 @@ pub struct Mailer {
     transport: Transport,
     from: Mailbox,
     to: Vec<Mailbox>,
+    timezone: chrono_tz::Tz,
+    dead_letter_after: Duration,
 }
 
 /// What one drain of the outbox did.
@@ -150,11 +169,7 @@ impl Mailer {
                 Transport::Smtp(b.build())
             }
         };
-        Ok(Mailer {
-            transport,
-            from,
-            to,
-        })
+        Ok(Mailer { transport, from, to, timezone: email.timezone, dead_letter_after: email.dead_letter_after })
     }
 
     /// Sends one message.
@@ -190,48 +205,56 @@ impl Mailer {
 
     /// Builds the email for `alert` from the store, or `None` when its story
     /// is gone (then the alert has nothing left to say).
-    pub fn build_alert(
-        &self,
-        store: &Store,
-        watchlist: &Watchlist,
-        alert: &Alert,
-    ) -> Result<Option<Message>, NotifyError> {
-        let Some(story) = store.story(&alert.story)? else {
-            return Ok(None);
-        };
-        let mut items: Vec<Item> = Vec::new();
-        for c in &story.copies {
-            if let Some(i) = store.item(&c.item)? {
-                items.push(i);
+    pub fn build_alert(&self, store: &Store, watchlist: &Watchlist, alert: &Alert) -> Result<Option<Message>, NotifyError> {
+        let (r, topics) = match &alert.kind {
+            AlertKind::Digest { topics, stories, .. } => {
+                let sections = digest::sections(store, watchlist, topics, stories)?;
+                (render::digest(&sections, alert.created, self.timezone), topics.clone())
             }
-        }
-        let topic = watchlist.topic(&alert.topic);
-        let topic_name = topic
-            .map(|t| t.name.as_str())
-            .unwrap_or(alert.topic.as_str());
-        let explanation = items
-            .iter()
-            .flat_map(|i| i.matches.iter())
-            .find(|m| m.topic == alert.topic)
-            .map(|m| m.explain())
-            .unwrap_or_default();
-        let r = render::alert(
-            &story,
-            &items,
-            topic_name,
-            watchlist.topics.len() > 1,
-            &explanation,
-        );
-        let recipients: Vec<Mailbox> = match topic.filter(|t| !t.recipients.is_empty()) {
-            Some(t) => t.recipients.iter().filter_map(|r| r.parse().ok()).collect(),
-            None => self.to.clone(),
+            kind => {
+                let Some(story) = store.story(&alert.story)? else { return Ok(None) };
+                let mut items: Vec<Item> = Vec::new();
+                for c in &story.copies {
+                    if let Some(i) = store.item(&c.item)? {
+                        items.push(i);
+                    }
+                }
+                let topic_name = watchlist.topic(&alert.topic).map(|t| t.name.as_str()).unwrap_or(alert.topic.as_str());
+                let explanation = items
+                    .iter()
+                    .flat_map(|i| i.matches.iter())
+                    .find(|m| m.topic == alert.topic)
+                    .map(|m| m.explain())
+                    .unwrap_or_default();
+                let r = render::alert_in(
+                    &story,
+                    &items,
+                    topic_name,
+                    watchlist.topics.len() > 1,
+                    &explanation,
+                    self.timezone,
+                    *kind == AlertKind::StoryLastBeforeLimit,
+                );
+                (r, vec![alert.topic.clone()])
+            }
         };
+        // A single-topic message goes to that topic's recipients when it has
+        // its own; everything else to [email].to.
+        let recipients: Vec<Mailbox> = match topics.as_slice() {
+            [one] => match watchlist.topic(one).filter(|t| !t.recipients.is_empty()) {
+                Some(t) => t.recipients.iter().filter_map(|r| r.parse().ok()).collect(),
+                None => self.to.clone(),
+            },
+            _ => self.to.clone(),
+        };
+        let list = topics.first().map(String::as_str).unwrap_or("digest");
         let mut b = Message::builder()
             .from(self.from.clone())
             .subject(r.subject)
             .message_id(Some(message_id(&alert.id, &self.from)))
             .date(std::time::SystemTime::now())
-            .header(TopicHeader(alert.topic.clone()))
+            .header(TopicHeader(topics.join(", ")))
+            .header(ListId(format!("raqib {list} <{list}.raqib.{}>", self.from.email.domain())))
             .header(AutoSubmitted);
         for to in recipients {
             b = b.to(to);
@@ -272,6 +295,17 @@ impl Mailer {
                 Err(e) => {
                     alert.attempts += 1;
                     alert.last_error = Some(e.message.clone());
+                    if e.permanent {
+                        let since = *alert.failing_since.get_or_insert(now);
+                        if (now - since).to_std().unwrap_or_default() >= self.dead_letter_after {
+                            store.bury(&alert)?;
+                            error!(alert = %alert.id, attempts = alert.attempts, error = %e.message, "the mail server keeps refusing this message; moved to the dead letters");
+                            report.failed += 1;
+                            continue;
+                        }
+                    } else {
+                        alert.failing_since = None;
+                    }
                     alert.due = now
                         + chrono::Duration::from_std(retry_delay(alert.attempts))
                             .unwrap_or_default();

@@ -20,12 +20,20 @@ const EXCERPT_CHARS: usize = 600;
 ///
 /// `items` are the story's items (first one first); `explanation` is the
 /// one-line reason it matched.
-pub fn alert(
+pub fn alert(story: &Story, items: &[Item], topic_name: &str, several_topics: bool, explanation: &str) -> Rendered {
+    alert_in(story, items, topic_name, several_topics, explanation, chrono_tz::UTC, false)
+}
+
+/// [`alert`] with times in `tz`, and the rate-limit notice when this is the
+/// last immediate alert of the hour.
+pub fn alert_in(
     story: &Story,
     items: &[Item],
     topic_name: &str,
     several_topics: bool,
     explanation: &str,
+    tz: chrono_tz::Tz,
+    last_before_limit: bool,
 ) -> Rendered {
     let title = one_line(&story.title);
     let subject = if several_topics {
@@ -37,7 +45,7 @@ pub fn alert(
     let published = items
         .first()
         .and_then(|i| i.published)
-        .map(|p| p.format("%Y-%m-%d %H:%M UTC").to_string());
+        .map(|p| local_time(p, tz));
 
     let mut text = String::new();
     text.push_str(&title);
@@ -54,6 +62,9 @@ pub fn alert(
         one_line(topic_name),
         explanation
     ));
+    if last_before_limit {
+        text.push_str(&format!("{LIMIT_NOTICE}\n\n"));
+    }
     text.push_str("المصادر:\n");
     for c in &story.copies {
         match &c.link {
@@ -93,6 +104,9 @@ pub fn alert(
         encode_text(&one_line(topic_name)),
         encode_text(explanation)
     ));
+    if last_before_limit {
+        html.push_str(&format!("<p style=\"color:#8a4b00;font-size:15px;\">{LIMIT_NOTICE}</p>\n"));
+    }
     html.push_str("<h2 style=\"font-size:18px;margin:16px 0 8px;\">المصادر</h2>\n<ul style=\"padding-right:20px;margin:0;\">\n");
     for c in &story.copies {
         let name = encode_text(&one_line(&c.feed_name)).into_owned();
@@ -117,6 +131,104 @@ pub fn alert(
     }
 }
 
+/// One topic's part of a digest: stories ranked already.
+#[derive(Debug, Clone)]
+pub struct DigestSection {
+    pub topic_name: String,
+    pub stories: Vec<DigestStory>,
+}
+
+/// A story in a digest.
+#[derive(Debug, Clone)]
+pub struct DigestStory {
+    pub story: Story,
+    pub excerpt_from: Option<Item>,
+    /// The hourly limit kept it from an immediate alert.
+    pub folded: bool,
+}
+
+/// Renders a digest. `made` is when the digest was made.
+pub fn digest(sections: &[DigestSection], made: chrono::DateTime<chrono::Utc>, tz: chrono_tz::Tz) -> Rendered {
+    let n: usize = sections.iter().map(|s| s.stories.len()).sum();
+    let when = local_time(made, tz);
+    let subject = format!("ملخص رقيب: {n} {} — {when}", if n == 1 { "قصة" } else { "قصص" });
+    let mut text = format!("{subject}\n");
+    let mut html = String::new();
+    html.push_str("<!DOCTYPE html>\n<html dir=\"rtl\" lang=\"ar\"><head><meta charset=\"utf-8\">");
+    html.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
+    html.push_str(&format!("<title>{}</title></head>\n", encode_text(&subject)));
+    html.push_str(
+        "<body dir=\"rtl\" lang=\"ar\" style=\"margin:0;padding:16px;font-family:Tahoma,Arial,sans-serif;\
+         font-size:17px;line-height:1.7;color:#1a1a1a;background:#ffffff;\">\n<div style=\"max-width:640px;margin:0 auto;\">\n",
+    );
+    html.push_str(&format!("<h1 style=\"font-size:22px;margin:0 0 4px;\">ملخص رقيب</h1>\n<p style=\"color:#666;font-size:14px;margin:0 0 16px;\">{}</p>\n", encode_text(&when)));
+    if n == 0 {
+        text.push_str("\nلا قصص جديدة منذ الملخص السابق.\n");
+        html.push_str("<p>لا قصص جديدة منذ الملخص السابق.</p>\n");
+    }
+    for sec in sections.iter().filter(|s| !s.stories.is_empty()) {
+        let name = one_line(&sec.topic_name);
+        text.push_str(&format!("\n== {name} ({}) ==\n", sec.stories.len()));
+        html.push_str(&format!(
+            "<h2 style=\"font-size:19px;border-bottom:2px solid #ddd;padding-bottom:4px;margin:24px 0 8px;\">{} ({})</h2>\n",
+            encode_text(&name),
+            sec.stories.len()
+        ));
+        for (i, ds) in sec.stories.iter().enumerate() {
+            let title = one_line(&ds.story.title);
+            let outlets = ds.story.copies.len();
+            let note = if ds.folded { " — لم يُرسل فوراً (الحد الساعي)" } else { "" };
+            text.push_str(&format!("\n{}. {title} [{outlets} {}]{note}\n", i + 1, if outlets == 1 { "مصدر" } else { "مصادر" }));
+            html.push_str("<div style=\"margin:0 0 16px;\">\n");
+            html.push_str(&format!(
+                "<h3 style=\"font-size:17px;margin:0 0 4px;\">{}. {}</h3>\n<p style=\"color:#666;font-size:14px;margin:0 0 4px;\">{} {}{}</p>\n",
+                i + 1,
+                encode_text(&title),
+                outlets,
+                if outlets == 1 { "مصدر" } else { "مصادر" },
+                encode_text(note)
+            ));
+            if let Some(item) = &ds.excerpt_from {
+                let ex = excerpt_chars(&item.text, 280);
+                if !ex.is_empty() {
+                    text.push_str(&format!("   {}\n", ex.replace('\n', " ")));
+                    html.push_str(&format!("<p style=\"margin:0 0 4px;\">{}</p>\n", encode_text(&ex.replace('\n', " "))));
+                }
+            }
+            html.push_str("<ul style=\"padding-right:20px;margin:0;font-size:15px;\">\n");
+            for c in &ds.story.copies {
+                let outlet = one_line(&c.feed_name);
+                match c.link.as_deref().filter(|l| is_web_link(l)) {
+                    Some(l) => {
+                        text.push_str(&format!("   - {outlet}: {l}\n"));
+                        html.push_str(&format!(
+                            "<li><a href=\"{}\">{}</a></li>\n",
+                            encode_double_quoted_attribute(l),
+                            encode_text(&outlet)
+                        ));
+                    }
+                    None => {
+                        text.push_str(&format!("   - {outlet}\n"));
+                        html.push_str(&format!("<li>{}</li>\n", encode_text(&outlet)));
+                    }
+                }
+            }
+            html.push_str("</ul>\n</div>\n");
+        }
+    }
+    html.push_str("</div>\n</body></html>\n");
+    Rendered { subject, text, html }
+}
+
+/// Said in the last immediate alert before a topic's hourly limit.
+const LIMIT_NOTICE: &str =
+    "بلغ هذا الموضوع الحد الأقصى للتنبيهات الفورية في الساعة؛ ستصل القصص التالية في الملخص القادم.";
+
+/// A time as a reader in `tz` reads it, with the zone's abbreviation.
+pub fn local_time(t: chrono::DateTime<chrono::Utc>, tz: chrono_tz::Tz) -> String {
+    t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()
+}
+
 /// Only http(s) links become anchors: a `javascript:` link in a feed stays text.
 fn is_web_link(l: &str) -> bool {
     let lower = l.trim_start().to_ascii_lowercase();
@@ -133,9 +245,13 @@ pub fn one_line(s: &str) -> String {
 }
 
 fn excerpt(text: &str) -> String {
+    excerpt_chars(text, EXCERPT_CHARS)
+}
+
+fn excerpt_chars(text: &str, max: usize) -> String {
     let mut out = String::new();
     for line in text.lines() {
-        if out.chars().count() >= EXCERPT_CHARS {
+        if out.chars().count() >= max {
             break;
         }
         if !out.is_empty() {
@@ -143,11 +259,11 @@ fn excerpt(text: &str) -> String {
         }
         out.push_str(line.trim());
     }
-    if out.chars().count() > EXCERPT_CHARS {
-        let cut: String = out.chars().take(EXCERPT_CHARS).collect();
+    if out.chars().count() > max {
+        let cut: String = out.chars().take(max).collect();
         // End on a word boundary.
         let cut = match cut.rfind(' ') {
-            Some(i) if i > EXCERPT_CHARS / 2 => cut[..i].to_string(),
+            Some(i) if i > max / 2 => cut[..i].to_string(),
             _ => cut,
         };
         return format!("{cut}…");
