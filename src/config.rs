@@ -411,32 +411,66 @@ impl Config {
 
         let zone = |s: &Spanned<String>| -> Result<chrono_tz::Tz, Located> {
             s.get_ref().trim().parse::<chrono_tz::Tz>().map_err(|_| {
-                at(s.span(), format!("unknown time zone {:?} (use an IANA name such as \"Asia/Damascus\")", s.get_ref()))
+                at(
+                    s.span(),
+                    format!(
+                        "unknown time zone {:?} (use an IANA name such as \"Asia/Damascus\")",
+                        s.get_ref()
+                    ),
+                )
             })
         };
-        let timezone = raw.email.timezone.as_ref().map(zone).transpose()?.unwrap_or(chrono_tz::UTC);
+        let timezone = raw
+            .email
+            .timezone
+            .as_ref()
+            .map(zone)
+            .transpose()?
+            .unwrap_or(chrono_tz::UTC);
         let alerts = Alerts {
             window: opt_duration(&raw.alerts.window, Duration::from_secs(120))?,
-            max_per_hour: raw.alerts.max_per_hour.as_ref().map(|m| *m.get_ref()).unwrap_or(20),
+            max_per_hour: raw
+                .alerts
+                .max_per_hour
+                .as_ref()
+                .map(|m| *m.get_ref())
+                .unwrap_or(20),
         };
         let digest = match &raw.digest {
             None => None,
             Some(d) => {
                 let mut times = Vec::new();
                 for t in &d.at {
-                    let v = chrono::NaiveTime::parse_from_str(t.get_ref().trim(), "%H:%M").map_err(|_| {
-                        at(t.span(), format!("invalid time {:?}: write HH:MM, e.g. \"07:00\"", t.get_ref()))
-                    })?;
+                    let v = chrono::NaiveTime::parse_from_str(t.get_ref().trim(), "%H:%M")
+                        .map_err(|_| {
+                            at(
+                                t.span(),
+                                format!(
+                                    "invalid time {:?}: write HH:MM, e.g. \"07:00\"",
+                                    t.get_ref()
+                                ),
+                            )
+                        })?;
                     times.push(v);
                 }
                 if times.is_empty() {
-                    return Err(Located::at(file, source, 0, "[digest] at needs at least one time"));
+                    return Err(Located::at(
+                        file,
+                        source,
+                        0,
+                        "[digest] at needs at least one time",
+                    ));
                 }
                 times.sort();
                 times.dedup();
                 Some(Digest {
                     at: times,
-                    timezone: d.timezone.as_ref().map(zone).transpose()?.unwrap_or(timezone),
+                    timezone: d
+                        .timezone
+                        .as_ref()
+                        .map(zone)
+                        .transpose()?
+                        .unwrap_or(timezone),
                     per_topic: d.per_topic,
                     send_empty: d.send_empty,
                 })
@@ -453,7 +487,10 @@ impl Config {
                 to,
                 delivery,
                 timezone,
-                dead_letter_after: opt_duration(&raw.email.dead_letter_after, Duration::from_secs(3 * 86400))?,
+                dead_letter_after: opt_duration(
+                    &raw.email.dead_letter_after,
+                    Duration::from_secs(3 * 86400),
+                )?,
             },
             alerts,
             digest,
@@ -519,7 +556,10 @@ mod tests {
 
     #[test]
     fn digest_times_and_zones() {
-        let c = Config::parse(Path::new("/x/r.toml"), "[digest]\nat = [\"19:00\", \"07:00\"]\ntimezone = \"Asia/Damascus\"\n");
+        let c = Config::parse(
+            Path::new("/x/r.toml"),
+            "[digest]\nat = [\"19:00\", \"07:00\"]\ntimezone = \"Asia/Damascus\"\n",
+        );
         let d = c.map_err(|e| e.to_string()).map(|c| c.digest);
         let d = match d {
             Ok(Some(d)) => d,

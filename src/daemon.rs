@@ -19,7 +19,7 @@ use tracing::{debug, error, info, warn};
 use crate::config::{Config, ConfigError, FeedConfig};
 use crate::feed::{self, Entry};
 use crate::fetch::{schedule, FetchError, Fetched, Fetcher, Validators};
-use crate::notify::{DrainReport, Mailer, NotifyError};
+use crate::notify::{digest, DrainReport, Mailer, NotifyError};
 use crate::store::{Alert, AlertKind, Copy, FeedState, Item, NewItem, Queued, Store, StoreError};
 use crate::text::{self, fingerprint::Fingerprint};
 use crate::watchlist::{AlertMode, Watchlist};
@@ -228,17 +228,28 @@ impl Engine {
         let mut alerts: Vec<Alert> = Vec::new();
         let mut queued: Vec<Queued> = Vec::new();
         for m in &matches {
-            let Some(topic) = watchlist.topic(&m.topic) else { continue };
+            let Some(topic) = watchlist.topic(&m.topic) else {
+                continue;
+            };
             let mut folded = false;
             let id = Alert::id_for(&story.id, &m.topic);
             // A copy joining a story whose alert exists (or went out) adds nothing.
             if topic.alert == AlertMode::Immediate && !self.store.has_alert(&id)? {
-                let recent = if limit > 0 { self.store.alerts_since(&m.topic, now - chrono::Duration::hours(1))? } else { 0 };
+                let recent = if limit > 0 {
+                    self.store
+                        .alerts_since(&m.topic, now - chrono::Duration::hours(1))?
+                } else {
+                    0
+                };
                 if limit > 0 && recent >= limit {
                     folded = true;
                     info!(feed = %feed.name, item = %entry.id, topic = %m.topic, "hourly alert limit reached; story goes to the digest");
                 } else {
-                    let kind = if limit > 0 && recent + 1 == limit { AlertKind::StoryLastBeforeLimit } else { AlertKind::Story };
+                    let kind = if limit > 0 && recent + 1 == limit {
+                        AlertKind::StoryLastBeforeLimit
+                    } else {
+                        AlertKind::Story
+                    };
                     alerts.push(Alert {
                         id,
                         story: story.id.clone(),
@@ -253,7 +264,12 @@ impl Engine {
                     self.store.note_alert(&m.topic, now)?;
                 }
             }
-            queued.push(Queued { topic: m.topic.clone(), story: story.id.clone(), created: now, folded });
+            queued.push(Queued {
+                topic: m.topic.clone(),
+                story: story.id.clone(),
+                created: now,
+                folded,
+            });
         }
         let n_alerts = alerts.len();
         let item = Item {
@@ -268,7 +284,13 @@ impl Engine {
             story: story.id.clone(),
             matches,
         };
-        let inserted = self.store.insert(&NewItem { item, fingerprint, story, alerts, queued })?;
+        let inserted = self.store.insert(&NewItem {
+            item,
+            fingerprint,
+            story,
+            alerts,
+            queued,
+        })?;
         debug!(feed = %feed.name, item = %entry.id, copy = is_copy, alerts = n_alerts, "stored");
         Ok(inserted.then_some(Processed {
             copy: is_copy,
@@ -435,6 +457,7 @@ fn start_tasks(engine: Arc<Engine>, stop: watch::Receiver<bool>) -> JoinSet<()> 
         set.spawn(feed_loop(engine.clone(), feed, limit.clone(), stop.clone()));
     }
     set.spawn(watchdog_loop(engine.clone(), stop.clone()));
+    set.spawn(digest_loop(engine.clone(), stop.clone(), Clock::System));
     set.spawn(delivery_loop(engine, stop));
     set
 }
@@ -513,6 +536,117 @@ fn notify_systemd(state: &[sd_notify::NotifyState<'_>]) {
     if std::env::var_os("NOTIFY_SOCKET").is_some() {
         if let Err(e) = sd_notify::notify(false, state) {
             warn!(error = %e, "sd_notify failed");
+        }
+    }
+}
+
+/// Where the digest schedule reads the time: the system clock, or a start
+/// time advanced by tokio's clock (tests pause and advance it).
+#[derive(Debug, Clone, Copy)]
+pub enum Clock {
+    System,
+    Virtual {
+        base: DateTime<Utc>,
+        start: tokio::time::Instant,
+    },
+}
+
+impl Clock {
+    /// A clock that reads `base` now and follows tokio's (pausable) time.
+    pub fn starting_at(base: DateTime<Utc>) -> Clock {
+        Clock::Virtual {
+            base,
+            start: tokio::time::Instant::now(),
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        match self {
+            Clock::System => Utc::now(),
+            Clock::Virtual { base, start } => *base + to_chrono(start.elapsed()),
+        }
+    }
+}
+
+impl Engine {
+    /// Makes every digest that is due at `now`; returns the ids queued.
+    /// A digest never made before starts its schedule now.
+    pub async fn digests_due(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<String>, Option<DateTime<Utc>>), DaemonError> {
+        let Some(d) = &self.config.digest else {
+            return Ok((Vec::new(), None));
+        };
+        let watchlist = self.watchlist().await;
+        let _guard = self.process.lock().await;
+        let mut made = Vec::new();
+        let mut next: Option<DateTime<Utc>> = None;
+        for (key, topics) in digest::keys(d, &watchlist) {
+            let last = match self.store.digest_last(&key)? {
+                Some(l) => l,
+                None => {
+                    self.store.commit_digest(&key, now, None, &[])?;
+                    now
+                }
+            };
+            let slot = digest::next_slot(last, d);
+            if slot <= now {
+                if let Some(id) = digest::make(&self.store, d, &key, &topics, now)? {
+                    info!(digest = %id, "digest made");
+                    made.push(id);
+                }
+                let following = digest::next_slot(now, d);
+                next = Some(next.map_or(following, |n| n.min(following)));
+            } else {
+                next = Some(next.map_or(slot, |n| n.min(slot)));
+            }
+        }
+        Ok((made, next))
+    }
+
+    /// Makes every digest now, whatever the schedule (`raqib digest send`).
+    pub async fn digests_now(&self, now: DateTime<Utc>) -> Result<Vec<String>, DaemonError> {
+        // Without a [digest] table, one digest of all topics, sent even if empty.
+        let d = self.config.digest.clone().unwrap_or(crate::config::Digest {
+            at: Vec::new(),
+            timezone: self.config.email.timezone,
+            per_topic: false,
+            send_empty: true,
+        });
+        let watchlist = self.watchlist().await;
+        let _guard = self.process.lock().await;
+        let mut made = Vec::new();
+        for (key, topics) in digest::keys(&d, &watchlist) {
+            if let Some(id) = digest::make(&self.store, &d, &key, &topics, now)? {
+                made.push(id);
+            }
+        }
+        Ok(made)
+    }
+}
+
+/// Makes digests when they are due, until stopped.
+pub async fn digest_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>, clock: Clock) {
+    if engine.config.digest.is_none() {
+        return;
+    }
+    loop {
+        let now = clock.now();
+        let wait = match engine.digests_due(now).await {
+            Ok((_, Some(next))) => (next - now)
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .max(Duration::from_millis(100)),
+            Ok((_, None)) => Duration::from_secs(3600),
+            Err(e) => {
+                error!(error = %e, "digest failed");
+                Duration::from_secs(60)
+            }
+        };
+        // Wake at least hourly: the wall clock may jump (suspend, NTP).
+        if sleep_or_stop(wait.min(Duration::from_secs(3600)), &mut stop).await {
+            return;
         }
     }
 }

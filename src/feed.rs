@@ -40,12 +40,20 @@ pub fn parse(
         .map_err(|e| FeedError(e.to_string()))?;
     let mut out = Vec::with_capacity(feed.entries.len());
     for e in feed.entries {
+        // A plain-text title is text even when it looks like markup: a
+        // title "<script>" is shown as those characters, never run.
         let title = e
             .title
             .as_ref()
-            .map(|t| html_to_text(&t.content))
+            .map(|t| {
+                if t.content_type.essence().to_string() == "text/html" {
+                    html_to_text(&t.content)
+                } else {
+                    t.content.clone()
+                }
+            })
             .unwrap_or_default();
-        let title = title.lines().collect::<Vec<_>>().join(" ");
+        let title = title.split_whitespace().collect::<Vec<_>>().join(" ");
         let link = e
             .links
             .iter()

@@ -45,11 +45,30 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Digests: preview the next one, or send it now.
+    Digest {
+        #[command(subcommand)]
+        what: DigestWhat,
+    },
     /// Work with the watchlist.
     Watchlist {
         #[command(subcommand)]
         what: WatchlistWhat,
     },
+}
+
+#[derive(Subcommand)]
+enum DigestWhat {
+    /// Render the next digest from the store without sending it.
+    Preview {
+        #[arg(long)]
+        topic: Option<String>,
+        /// Write the HTML here (default: print the text version).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Make and send the digest now.
+    Send,
 }
 
 #[derive(Subcommand)]
@@ -197,6 +216,55 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Eval { what } => eval(what, &config_path),
+        Command::Digest {
+            what: DigestWhat::Preview { topic, out },
+        } => {
+            let cfg = Config::load(&config_path)?;
+            let wl = cfg.load_watchlist()?;
+            let topics: Vec<String> = match &topic {
+                Some(id) if wl.topic(id).is_none() => {
+                    bail!("no topic {id:?} in {}", cfg.watchlist.display())
+                }
+                Some(id) => vec![id.clone()],
+                None => wl.topics.iter().map(|t| t.id.clone()).collect(),
+            };
+            let store = open_store(&cfg)?;
+            let queued = raqib::notify::digest::queued(&store, &topics)?;
+            let sections = raqib::notify::digest::sections(&store, &wl, &topics, &queued)?;
+            let tz = cfg
+                .digest
+                .as_ref()
+                .map(|d| d.timezone)
+                .unwrap_or(cfg.email.timezone);
+            let r = raqib::notify::render::digest(&sections, chrono::Utc::now(), tz);
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, r.html)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    println!("{}: {}", path.display(), r.subject);
+                }
+                None => print!("{}", r.text),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Digest {
+            what: DigestWhat::Send,
+        } => {
+            let cfg = Config::load(&config_path)?;
+            runtime()?.block_on(async {
+                let engine = daemon::Engine::open(cfg)?;
+                let made = engine.digests_now(chrono::Utc::now()).await?;
+                let report = engine.deliver(false).await?;
+                info!(
+                    digests = made.len(),
+                    sent = report.sent,
+                    failed = report.failed,
+                    "digest send done"
+                );
+                Ok::<_, daemon::DaemonError>(())
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Watchlist {
             what: WatchlistWhat::Test { since, topic },
         } => {

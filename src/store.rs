@@ -107,7 +107,11 @@ pub enum AlertKind {
     /// The last alert of the hour before the topic's rate limit.
     StoryLastBeforeLimit,
     /// A digest of these (topic, story) pairs, for these topics.
-    Digest { topics: Vec<String>, stories: Vec<Queued>, since: Option<DateTime<Utc>> },
+    Digest {
+        topics: Vec<String>,
+        stories: Vec<Queued>,
+        since: Option<DateTime<Utc>>,
+    },
 }
 
 /// A story waiting for the next digest of a topic.
@@ -360,7 +364,10 @@ impl Store {
     pub fn queued(&self, topic: &str) -> Result<Vec<Queued>, StoreError> {
         let mut prefix = topic.as_bytes().to_vec();
         prefix.push(0);
-        self.digest_queue.scan_prefix(prefix).map(|r| dec("digest_queue", &r?.1)).collect()
+        self.digest_queue
+            .scan_prefix(prefix)
+            .map(|r| dec("digest_queue", &r?.1))
+            .collect()
     }
 
     /// Immediate alerts created for `topic` since `since` (sent or pending).
@@ -388,7 +395,10 @@ impl Store {
 
     /// When the digest `key` was last made.
     pub fn digest_last(&self, key: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        self.meta.get(format!("digest/{key}"))?.map(|b| dec("meta", &b)).transpose()
+        self.meta
+            .get(format!("digest/{key}"))?
+            .map(|b| dec("meta", &b))
+            .transpose()
     }
 
     /// Makes a digest in one transaction: its outbox entry (if any), the
@@ -401,8 +411,13 @@ impl Store {
         taken: &[Queued],
     ) -> Result<(), StoreError> {
         let when = enc("meta", &at)?;
-        let entry = digest.map(|d| Ok::<_, StoreError>((d.id.clone(), enc("outbox", d)?))).transpose()?;
-        let keys: Vec<Vec<u8>> = taken.iter().map(|q| queue_key(&q.topic, &q.story)).collect();
+        let entry = digest
+            .map(|d| Ok::<_, StoreError>((d.id.clone(), enc("outbox", d)?)))
+            .transpose()?;
+        let keys: Vec<Vec<u8>> = taken
+            .iter()
+            .map(|q| queue_key(&q.topic, &q.story))
+            .collect();
         let meta_key = format!("digest/{key}");
         (&self.outbox, &self.digest_queue, &self.meta).transaction(|(outbox, queue, meta)| {
             if let Some((id, bytes)) = &entry {

@@ -19,7 +19,9 @@ pub fn next_slot(after: DateTime<Utc>, d: &Digest) -> DateTime<Utc> {
     let local_day = after.with_timezone(&d.timezone).date_naive();
     let mut best: Option<DateTime<Utc>> = None;
     for offset in 0..=2u64 {
-        let Some(day) = local_day.checked_add_days(Days::new(offset)) else { continue };
+        let Some(day) = local_day.checked_add_days(Days::new(offset)) else {
+            continue;
+        };
         for t in &d.at {
             let naive = day.and_time(*t);
             // In a DST gap the local time does not exist: the next hour does.
@@ -27,7 +29,11 @@ pub fn next_slot(after: DateTime<Utc>, d: &Digest) -> DateTime<Utc> {
                 .timezone
                 .from_local_datetime(&naive)
                 .earliest()
-                .or_else(|| d.timezone.from_local_datetime(&(naive + chrono::Duration::hours(1))).earliest());
+                .or_else(|| {
+                    d.timezone
+                        .from_local_datetime(&(naive + chrono::Duration::hours(1)))
+                        .earliest()
+                });
             let Some(local) = local else { continue };
             let utc = local.with_timezone(&Utc);
             if utc > after && best.is_none_or(|b| utc < b) {
@@ -41,9 +47,16 @@ pub fn next_slot(after: DateTime<Utc>, d: &Digest) -> DateTime<Utc> {
 /// The digests to make: (key, topics). One for all topics, or one per topic.
 pub fn keys(d: &Digest, watchlist: &Watchlist) -> Vec<(String, Vec<String>)> {
     if d.per_topic {
-        watchlist.topics.iter().map(|t| (t.id.clone(), vec![t.id.clone()])).collect()
+        watchlist
+            .topics
+            .iter()
+            .map(|t| (t.id.clone(), vec![t.id.clone()]))
+            .collect()
     } else {
-        vec![("all".to_string(), watchlist.topics.iter().map(|t| t.id.clone()).collect())]
+        vec![(
+            "all".to_string(),
+            watchlist.topics.iter().map(|t| t.id.clone()).collect(),
+        )]
     }
 }
 
@@ -68,18 +81,34 @@ pub fn sections(
     for topic in topics {
         let mut list: Vec<DigestStory> = Vec::new();
         for q in stories.iter().filter(|q| &q.topic == topic) {
-            let Some(story) = store.story(&q.story)? else { continue };
+            let Some(story) = store.story(&q.story)? else {
+                continue;
+            };
             let first = match story.copies.first() {
                 Some(c) => store.item(&c.item)?,
                 None => None,
             };
-            list.push(DigestStory { story, excerpt_from: first, folded: q.folded });
+            list.push(DigestStory {
+                story,
+                excerpt_from: first,
+                folded: q.folded,
+            });
         }
         list.sort_by(|a, b| {
-            b.story.copies.len().cmp(&a.story.copies.len()).then(b.story.created.cmp(&a.story.created))
+            b.story
+                .copies
+                .len()
+                .cmp(&a.story.copies.len())
+                .then(b.story.created.cmp(&a.story.created))
         });
-        let topic_name = watchlist.topic(topic).map(|t| t.name.clone()).unwrap_or_else(|| topic.clone());
-        out.push(DigestSection { topic_name, stories: list });
+        let topic_name = watchlist
+            .topic(topic)
+            .map(|t| t.name.clone())
+            .unwrap_or_else(|| topic.clone());
+        out.push(DigestSection {
+            topic_name,
+            stories: list,
+        });
     }
     Ok(out)
 }
@@ -109,7 +138,11 @@ pub fn make(
         due: now,
         attempts: 0,
         last_error: None,
-        kind: AlertKind::Digest { topics: topics.to_vec(), stories: stories.clone(), since },
+        kind: AlertKind::Digest {
+            topics: topics.to_vec(),
+            stories: stories.clone(),
+            since,
+        },
         failing_since: None,
     };
     store.commit_digest(key, now, Some(&alert), &stories)?;
@@ -123,7 +156,10 @@ mod tests {
 
     fn digest(at: &[&str], tz: chrono_tz::Tz) -> Digest {
         Digest {
-            at: at.iter().filter_map(|t| NaiveTime::parse_from_str(t, "%H:%M").ok()).collect(),
+            at: at
+                .iter()
+                .filter_map(|t| NaiveTime::parse_from_str(t, "%H:%M").ok())
+                .collect(),
             timezone: tz,
             per_topic: false,
             send_empty: false,
@@ -131,16 +167,27 @@ mod tests {
     }
 
     fn utc(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).map(|d| d.with_timezone(&Utc)).unwrap_or_default()
+        DateTime::parse_from_rfc3339(s)
+            .map(|d| d.with_timezone(&Utc))
+            .unwrap_or_default()
     }
 
     #[test]
     fn next_slot_in_a_zone() {
         // Damascus is UTC+3 all year since 2022.
         let d = digest(&["07:00", "19:00"], chrono_tz::Asia::Damascus);
-        assert_eq!(next_slot(utc("2026-01-10T03:00:00Z"), &d), utc("2026-01-10T04:00:00Z"));
-        assert_eq!(next_slot(utc("2026-01-10T04:00:00Z"), &d), utc("2026-01-10T16:00:00Z"));
-        assert_eq!(next_slot(utc("2026-01-10T17:00:00Z"), &d), utc("2026-01-11T04:00:00Z"));
+        assert_eq!(
+            next_slot(utc("2026-01-10T03:00:00Z"), &d),
+            utc("2026-01-10T04:00:00Z")
+        );
+        assert_eq!(
+            next_slot(utc("2026-01-10T04:00:00Z"), &d),
+            utc("2026-01-10T16:00:00Z")
+        );
+        assert_eq!(
+            next_slot(utc("2026-01-10T17:00:00Z"), &d),
+            utc("2026-01-11T04:00:00Z")
+        );
     }
 
     #[test]

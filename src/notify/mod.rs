@@ -169,7 +169,13 @@ impl Mailer {
                 Transport::Smtp(b.build())
             }
         };
-        Ok(Mailer { transport, from, to, timezone: email.timezone, dead_letter_after: email.dead_letter_after })
+        Ok(Mailer {
+            transport,
+            from,
+            to,
+            timezone: email.timezone,
+            dead_letter_after: email.dead_letter_after,
+        })
     }
 
     /// Sends one message.
@@ -205,21 +211,36 @@ impl Mailer {
 
     /// Builds the email for `alert` from the store, or `None` when its story
     /// is gone (then the alert has nothing left to say).
-    pub fn build_alert(&self, store: &Store, watchlist: &Watchlist, alert: &Alert) -> Result<Option<Message>, NotifyError> {
+    pub fn build_alert(
+        &self,
+        store: &Store,
+        watchlist: &Watchlist,
+        alert: &Alert,
+    ) -> Result<Option<Message>, NotifyError> {
         let (r, topics) = match &alert.kind {
-            AlertKind::Digest { topics, stories, .. } => {
+            AlertKind::Digest {
+                topics, stories, ..
+            } => {
                 let sections = digest::sections(store, watchlist, topics, stories)?;
-                (render::digest(&sections, alert.created, self.timezone), topics.clone())
+                (
+                    render::digest(&sections, alert.created, self.timezone),
+                    topics.clone(),
+                )
             }
             kind => {
-                let Some(story) = store.story(&alert.story)? else { return Ok(None) };
+                let Some(story) = store.story(&alert.story)? else {
+                    return Ok(None);
+                };
                 let mut items: Vec<Item> = Vec::new();
                 for c in &story.copies {
                     if let Some(i) = store.item(&c.item)? {
                         items.push(i);
                     }
                 }
-                let topic_name = watchlist.topic(&alert.topic).map(|t| t.name.as_str()).unwrap_or(alert.topic.as_str());
+                let topic_name = watchlist
+                    .topic(&alert.topic)
+                    .map(|t| t.name.as_str())
+                    .unwrap_or(alert.topic.as_str());
                 let explanation = items
                     .iter()
                     .flat_map(|i| i.matches.iter())
@@ -254,7 +275,10 @@ impl Mailer {
             .message_id(Some(message_id(&alert.id, &self.from)))
             .date(std::time::SystemTime::now())
             .header(TopicHeader(topics.join(", ")))
-            .header(ListId(format!("raqib {list} <{list}.raqib.{}>", self.from.email.domain())))
+            .header(ListId(format!(
+                "raqib {list} <{list}.raqib.{}>",
+                self.from.email.domain()
+            )))
             .header(AutoSubmitted);
         for to in recipients {
             b = b.to(to);

@@ -20,8 +20,22 @@ const EXCERPT_CHARS: usize = 600;
 ///
 /// `items` are the story's items (first one first); `explanation` is the
 /// one-line reason it matched.
-pub fn alert(story: &Story, items: &[Item], topic_name: &str, several_topics: bool, explanation: &str) -> Rendered {
-    alert_in(story, items, topic_name, several_topics, explanation, chrono_tz::UTC, false)
+pub fn alert(
+    story: &Story,
+    items: &[Item],
+    topic_name: &str,
+    several_topics: bool,
+    explanation: &str,
+) -> Rendered {
+    alert_in(
+        story,
+        items,
+        topic_name,
+        several_topics,
+        explanation,
+        chrono_tz::UTC,
+        false,
+    )
 }
 
 /// [`alert`] with times in `tz`, and the rate-limit notice when this is the
@@ -105,7 +119,9 @@ pub fn alert_in(
         encode_text(explanation)
     ));
     if last_before_limit {
-        html.push_str(&format!("<p style=\"color:#8a4b00;font-size:15px;\">{LIMIT_NOTICE}</p>\n"));
+        html.push_str(&format!(
+            "<p style=\"color:#8a4b00;font-size:15px;\">{LIMIT_NOTICE}</p>\n"
+        ));
     }
     html.push_str("<h2 style=\"font-size:18px;margin:16px 0 8px;\">المصادر</h2>\n<ul style=\"padding-right:20px;margin:0;\">\n");
     for c in &story.copies {
@@ -148,15 +164,25 @@ pub struct DigestStory {
 }
 
 /// Renders a digest. `made` is when the digest was made.
-pub fn digest(sections: &[DigestSection], made: chrono::DateTime<chrono::Utc>, tz: chrono_tz::Tz) -> Rendered {
+pub fn digest(
+    sections: &[DigestSection],
+    made: chrono::DateTime<chrono::Utc>,
+    tz: chrono_tz::Tz,
+) -> Rendered {
     let n: usize = sections.iter().map(|s| s.stories.len()).sum();
     let when = local_time(made, tz);
-    let subject = format!("ملخص رقيب: {n} {} — {when}", if n == 1 { "قصة" } else { "قصص" });
+    let subject = format!(
+        "ملخص رقيب: {n} {} — {when}",
+        if n == 1 { "قصة" } else { "قصص" }
+    );
     let mut text = format!("{subject}\n");
     let mut html = String::new();
     html.push_str("<!DOCTYPE html>\n<html dir=\"rtl\" lang=\"ar\"><head><meta charset=\"utf-8\">");
     html.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
-    html.push_str(&format!("<title>{}</title></head>\n", encode_text(&subject)));
+    html.push_str(&format!(
+        "<title>{}</title></head>\n",
+        encode_text(&subject)
+    ));
     html.push_str(
         "<body dir=\"rtl\" lang=\"ar\" style=\"margin:0;padding:16px;font-family:Tahoma,Arial,sans-serif;\
          font-size:17px;line-height:1.7;color:#1a1a1a;background:#ffffff;\">\n<div style=\"max-width:640px;margin:0 auto;\">\n",
@@ -177,8 +203,20 @@ pub fn digest(sections: &[DigestSection], made: chrono::DateTime<chrono::Utc>, t
         for (i, ds) in sec.stories.iter().enumerate() {
             let title = one_line(&ds.story.title);
             let outlets = ds.story.copies.len();
-            let note = if ds.folded { " — لم يُرسل فوراً (الحد الساعي)" } else { "" };
-            text.push_str(&format!("\n{}. {title} [{outlets} {}]{note}\n", i + 1, if outlets == 1 { "مصدر" } else { "مصادر" }));
+            let note = if ds.folded {
+                " — لم يُرسل فوراً (الحد الساعي)"
+            } else {
+                ""
+            };
+            text.push_str(&format!(
+                "\n{}. {title} [{outlets} {}]{note}\n",
+                i + 1,
+                if outlets == 1 {
+                    "مصدر"
+                } else {
+                    "مصادر"
+                }
+            ));
             html.push_str("<div style=\"margin:0 0 16px;\">\n");
             html.push_str(&format!(
                 "<h3 style=\"font-size:17px;margin:0 0 4px;\">{}. {}</h3>\n<p style=\"color:#666;font-size:14px;margin:0 0 4px;\">{} {}{}</p>\n",
@@ -192,7 +230,10 @@ pub fn digest(sections: &[DigestSection], made: chrono::DateTime<chrono::Utc>, t
                 let ex = excerpt_chars(&item.text, 280);
                 if !ex.is_empty() {
                     text.push_str(&format!("   {}\n", ex.replace('\n', " ")));
-                    html.push_str(&format!("<p style=\"margin:0 0 4px;\">{}</p>\n", encode_text(&ex.replace('\n', " "))));
+                    html.push_str(&format!(
+                        "<p style=\"margin:0 0 4px;\">{}</p>\n",
+                        encode_text(&ex.replace('\n', " "))
+                    ));
                 }
             }
             html.push_str("<ul style=\"padding-right:20px;margin:0;font-size:15px;\">\n");
@@ -217,7 +258,11 @@ pub fn digest(sections: &[DigestSection], made: chrono::DateTime<chrono::Utc>, t
         }
     }
     html.push_str("</div>\n</body></html>\n");
-    Rendered { subject, text, html }
+    Rendered {
+        subject,
+        text,
+        html,
+    }
 }
 
 /// Said in the last immediate alert before a topic's hourly limit.

@@ -1,0 +1,298 @@
+//! The emails: MIME structure parsed back from a real SMTP server, hostile
+//! feed content, the hourly limit folding into the digest, and the digest
+//! schedule under a paused clock, including slots missed while down.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use common::*;
+use mail_parser::MimeHeaders;
+use raqib::config::Config;
+use raqib::daemon::{digest_loop, Clock, Engine};
+use raqib::store::AlertKind;
+
+fn rss(items: &[(&str, &str, &str)]) -> Vec<u8> {
+    let mut s = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>t</title>",
+    );
+    for (guid, title, body) in items {
+        s.push_str(&format!(
+            "<item><guid>{guid}</guid><link>https://x.example/{guid}</link><title>{title}</title><description>{body}</description></item>"
+        ));
+    }
+    s.push_str("</channel></rss>");
+    s.into_bytes()
+}
+
+/// Three different on-topic stories.
+const STORIES: &[(&str, &str, &str)] = &[
+    (
+        "s1",
+        "لافروف وكيري يبحثان الهدنة في سوريا",
+        "اتصال هاتفي بين موسكو وواشنطن حول حلب وإدلب.",
+    ),
+    (
+        "s2",
+        "البنتاغون يتهم موسكو بخرق قواعد الاشتباك في سوريا",
+        "مقاتلات روسية اقتربت من قاعدة التنف الأمريكية.",
+    ),
+    (
+        "s3",
+        "بوتين وبايدن يبحثان الملف السوري في جنيف",
+        "قمة روسية أمريكية تناولت إدلب والمساعدات إلى سوريا.",
+    ),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mime_structure_and_headers() {
+    let feeds = HashMap::from([(
+        "f".to_string(),
+        Served {
+            body: rss(&STORIES[..1]),
+            content_type: "application/rss+xml".into(),
+        },
+    )]);
+    let (http, _) = start_http(feeds).await;
+    let smtp = Arc::new(Mutex::new(SmtpState::default()));
+    let port = start_smtp(smtp.clone());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(dir.path(), http, &[("f", "منفذ")], Some(port));
+    let (code, _, err) = raqib(&cfg, &["once"]).await;
+    assert_eq!(code, 0, "{err}");
+    let raw = smtp
+        .lock()
+        .expect("lock")
+        .messages
+        .first()
+        .cloned()
+        .expect("one mail");
+    let m = mail_parser::MessageParser::default()
+        .parse(&raw)
+        .expect("parse");
+    let ct = m.content_type().expect("content type");
+    assert_eq!(
+        (ct.ctype(), ct.subtype()),
+        ("multipart", Some("alternative"))
+    );
+    assert_eq!(m.text_body_count(), 1);
+    assert_eq!(m.html_body_count(), 1);
+    for part in m.parts.iter().skip(1) {
+        let pct = part.content_type().expect("part content type");
+        assert_eq!(
+            pct.attribute("charset")
+                .map(str::to_ascii_lowercase)
+                .as_deref(),
+            Some("utf-8")
+        );
+    }
+    assert_eq!(m.subject(), Some(STORIES[0].1));
+    let text = String::from_utf8_lossy(&raw);
+    assert!(text.contains("Subject: =?utf-8?"), "encoded subject");
+    assert!(m
+        .header_raw("List-Id")
+        .is_some_and(|l| l.contains("syria-us-russia")));
+    assert_eq!(
+        m.header_raw("Auto-Submitted").map(str::trim),
+        Some("auto-generated")
+    );
+    assert!(m.date().is_some());
+    assert!(m.message_id().is_some_and(|id| id.ends_with("@localhost")));
+    let parsed = parse_mail(&raw);
+    // The explanation line and the outlet's link.
+    assert!(parsed.text.contains("— in title"), "{}", parsed.text);
+    assert!(parsed.html.contains("https://x.example/s1"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_content_arrives_as_text() {
+    let items = [(
+        "h1",
+        "&lt;script&gt;alert(1)&lt;/script&gt; بوتين وواشنطن وسوريا\r\nBcc: victim@example.org",
+        "&lt;img src=x onerror=alert(1)&gt;اتصال بين موسكو وواشنطن حول سوريا&lt;a href=\"javascript:alert(2)\"&gt;هنا&lt;/a&gt;",
+    )];
+    let feeds = HashMap::from([(
+        "f".to_string(),
+        Served {
+            body: rss(&items),
+            content_type: "application/rss+xml".into(),
+        },
+    )]);
+    let (http, _) = start_http(feeds).await;
+    let smtp = Arc::new(Mutex::new(SmtpState::default()));
+    let port = start_smtp(smtp.clone());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(dir.path(), http, &[("f", "منفذ")], Some(port));
+    let (code, _, err) = raqib(&cfg, &["once"]).await;
+    assert_eq!(code, 0, "{err}");
+    let st = smtp.lock().expect("lock");
+    assert_eq!(st.messages.len(), 1);
+    let raw = String::from_utf8_lossy(&st.messages[0]).into_owned();
+    let m = parse_mail(&st.messages[0]);
+    assert!(!raw.contains("\nBcc:"), "a header was injected: {raw}");
+    assert!(
+        m.subject.contains("<script>"),
+        "the title arrives as text: {}",
+        m.subject
+    );
+    assert!(!m.html.contains("<script>"), "{}", m.html);
+    assert!(m.html.contains("&lt;script&gt;"));
+    assert!(!m.html.contains("onerror"), "{}", m.html);
+    assert!(!m.html.contains("javascript:"), "{}", m.html);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hourly_limit_folds_into_the_digest() {
+    let feeds = HashMap::from([(
+        "f".to_string(),
+        Served {
+            body: rss(STORIES),
+            content_type: "application/rss+xml".into(),
+        },
+    )]);
+    let (http, _) = start_http(feeds).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(dir.path(), http, &[("f", "منفذ")], None);
+    let mut text = std::fs::read_to_string(&cfg).expect("read");
+    text = text.replace("[alerts]\n", "[alerts]\nmax_per_hour = 2\n");
+    std::fs::write(&cfg, text).expect("write");
+    let (code, _, err) = raqib(&cfg, &["once"]).await;
+    assert_eq!(code, 0, "{err}");
+    let mails = read_maildir(&dir.path().join("mail"));
+    assert_eq!(mails.len(), 2, "two immediate alerts, the third folded");
+    assert_eq!(
+        mails
+            .iter()
+            .filter(|m| m.text.contains("الحد الأقصى"))
+            .count(),
+        1,
+        "the last alert says so"
+    );
+
+    let (code, _, err) = raqib(&cfg, &["digest", "send"]).await;
+    assert_eq!(code, 0, "{err}");
+    let mails = read_maildir(&dir.path().join("mail"));
+    let digest = mails
+        .iter()
+        .find(|m| m.subject.starts_with("ملخص رقيب"))
+        .expect("a digest");
+    assert!(
+        digest.text.contains("لم يُرسل فوراً"),
+        "the folded story is marked: {}",
+        digest.text
+    );
+    for s in STORIES {
+        assert!(digest.text.contains(s.1), "digest lacks {}", s.1);
+    }
+    assert!(digest.html.contains("dir=\"rtl\""));
+}
+
+fn read_maildir(dir: &Path) -> Vec<Mail> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir.join("new"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        out.push(parse_mail(&std::fs::read(e.path()).expect("read mail")));
+    }
+    out
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|d| d.with_timezone(&Utc))
+        .expect("time")
+}
+
+fn digests_in_outbox(engine: &Engine) -> usize {
+    engine
+        .store
+        .outbox()
+        .expect("outbox")
+        .iter()
+        .filter(|a| matches!(a.kind, AlertKind::Digest { .. }))
+        .count()
+}
+
+#[tokio::test(start_paused = true)]
+async fn digest_schedule_with_missed_slots() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::write(d.join("feed.xml"), rss(STORIES)).expect("feed");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("config/watchlist.toml"),
+        d.join("watchlist.toml"),
+    )
+    .expect("watchlist");
+    let cfg_path = d.join("raqib.toml");
+    std::fs::write(
+        &cfg_path,
+        "[storage]\npath = \"db\"\n[[feeds]]\nurl = \"file:feed.xml\"\n[email.maildir]\npath = \"mail\"\n\
+         [digest]\nat = [\"07:00\", \"19:00\"]\ntimezone = \"UTC\"\n",
+    )
+    .expect("config");
+    let engine = Arc::new(Engine::open(Config::load(&cfg_path).expect("config")).expect("engine"));
+    engine.once().await.expect("once");
+    assert_eq!(read_maildir(&d.join("mail")).len(), 3, "three alerts");
+
+    // The last digest went out on day 1 at 07:00; the daemon starts on day 2
+    // at 08:00, after two missed slots (day 1 19:00, day 2 07:00).
+    engine
+        .store
+        .commit_digest("all", at("2026-01-01T07:00:00Z"), None, &[])
+        .expect("seed");
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let clock = Clock::starting_at(at("2026-01-02T08:00:00Z"));
+    let task = tokio::spawn(digest_loop(engine.clone(), stop_rx, clock));
+
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert_eq!(
+        digests_in_outbox(&engine),
+        1,
+        "one digest for the missed slots, not two"
+    );
+    engine.deliver(true).await.expect("deliver");
+    let mails = read_maildir(&d.join("mail"));
+    assert_eq!(mails.len(), 4);
+
+    // Day 2 19:00: nothing new, and empty digests are off.
+    tokio::time::sleep(Duration::from_secs(11 * 3600)).await;
+    assert_eq!(digests_in_outbox(&engine), 0);
+    let last = engine
+        .store
+        .digest_last("all")
+        .expect("last")
+        .expect("made");
+    assert!(last >= at("2026-01-02T19:00:00Z"), "{last}");
+
+    // A new story, then day 3 07:00: a digest with just that story.
+    let mut more = STORIES.to_vec();
+    more.push((
+        "s4",
+        "واشنطن وموسكو تتبادلان الاتهامات في مجلس الأمن حول سوريا",
+        "جلسة ساخنة حول المساعدات.",
+    ));
+    std::fs::write(d.join("feed.xml"), rss(&more)).expect("feed");
+    engine.once().await.expect("once");
+    tokio::time::sleep(Duration::from_secs(12 * 3600)).await;
+    assert_eq!(digests_in_outbox(&engine), 1, "the day 3 digest");
+    engine.deliver(true).await.expect("deliver");
+    let mails = read_maildir(&d.join("mail"));
+    let second = mails
+        .iter()
+        .filter(|m| m.subject.starts_with("ملخص رقيب"))
+        .find(|m| m.text.contains("s4") || m.text.contains("مجلس الأمن"))
+        .expect("second digest");
+    assert!(
+        !second.text.contains(STORIES[0].1),
+        "an old story is not repeated"
+    );
+
+    let _ = stop_tx.send(true);
+    let _ = task.await;
+}
