@@ -104,7 +104,7 @@ async fn mime_structure_and_headers() {
     assert!(m.message_id().is_some_and(|id| id.ends_with("@localhost")));
     let parsed = parse_mail(&raw);
     // The explanation line and the outlet's link.
-    assert!(parsed.text.contains("— in title"), "{}", parsed.text);
+    assert!(parsed.text.contains("— في العنوان"), "{}", parsed.text);
     assert!(parsed.html.contains("https://x.example/s1"));
 }
 

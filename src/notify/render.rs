@@ -102,7 +102,7 @@ pub fn alert_in(
     if let Some(p) = &published {
         html.push_str(&format!(
             "<p style=\"color:#666;font-size:14px;margin:0 0 12px;\">{}</p>\n",
-            encode_text(p)
+            ltr(p)
         ));
     }
     if !excerpt.is_empty() {
@@ -187,7 +187,7 @@ pub fn digest(
         "<body dir=\"rtl\" lang=\"ar\" style=\"margin:0;padding:16px;font-family:Tahoma,Arial,sans-serif;\
          font-size:17px;line-height:1.7;color:#1a1a1a;background:#ffffff;\">\n<div style=\"max-width:640px;margin:0 auto;\">\n",
     );
-    html.push_str(&format!("<h1 style=\"font-size:22px;margin:0 0 4px;\">ملخص رقيب</h1>\n<p style=\"color:#666;font-size:14px;margin:0 0 16px;\">{}</p>\n", encode_text(&when)));
+    html.push_str(&format!("<h1 style=\"font-size:22px;margin:0 0 4px;\">ملخص رقيب</h1>\n<p style=\"color:#666;font-size:14px;margin:0 0 16px;\">{}</p>\n", ltr(&when)));
     if n == 0 {
         text.push_str("\nلا قصص جديدة منذ الملخص السابق.\n");
         html.push_str("<p>لا قصص جديدة منذ الملخص السابق.</p>\n");
@@ -268,6 +268,12 @@ pub fn digest(
 /// Said in the last immediate alert before a topic's hourly limit.
 const LIMIT_NOTICE: &str =
     "بلغ هذا الموضوع الحد الأقصى للتنبيهات الفورية في الساعة؛ ستصل القصص التالية في الملخص القادم.";
+
+/// Left-to-right text (a date, a time) inside right-to-left HTML: isolated so
+/// the bidi algorithm does not reorder its parts.
+fn ltr(s: &str) -> String {
+    format!("<bdi dir=\"ltr\">{}</bdi>", encode_text(s))
+}
 
 /// A time as a reader in `tz` reads it, with the zone's abbreviation.
 pub fn local_time(t: chrono::DateTime<chrono::Utc>, tz: chrono_tz::Tz) -> String {

@@ -42,6 +42,9 @@ impl Scope {
 pub struct Hit {
     pub term: String,
     pub field: Field,
+    /// Which rule of the topic it satisfied (its `all` group, in order).
+    #[serde(default)]
+    pub group: u16,
 }
 
 /// A topic that matched an item, and why.
@@ -59,22 +62,43 @@ pub struct Match {
 impl Match {
     /// One line for a reader: "سوريا، واشنطن، موسكو — in title".
     pub fn explain(&self) -> String {
+        // One term per rule, preferring one in the title: the reader sees
+        // why at a glance, not every synonym that hit.
+        let mut chosen: Vec<&Hit> = Vec::new();
+        for h in &self.hits {
+            match chosen.iter_mut().find(|c| c.group == h.group) {
+                Some(c) if c.field == Field::Body && h.field == Field::Title => *c = h,
+                Some(_) => {}
+                None => chosen.push(h),
+            }
+        }
+        let mut terms: Vec<&str> = Vec::new();
+        for h in &chosen {
+            if !terms.contains(&h.term.as_str()) {
+                terms.push(&h.term);
+            }
+        }
+        let in_title = chosen.iter().any(|h| h.field == Field::Title);
+        let in_body = chosen.iter().any(|h| h.field == Field::Body);
+        let place = match (in_title, in_body) {
+            (true, false) => "في العنوان",
+            (false, true) => "في النص",
+            _ => "في العنوان والنص",
+        };
+        format!("{} — {place}", terms.join("، "))
+    }
+
+    /// Every term that hit, and the score: for logs and replays.
+    pub fn explain_all(&self) -> String {
         let mut terms: Vec<&str> = Vec::new();
         for h in &self.hits {
             if !terms.contains(&h.term.as_str()) {
                 terms.push(&h.term);
             }
         }
-        let in_title = self.hits.iter().any(|h| h.field == Field::Title);
-        let in_body = self.hits.iter().any(|h| h.field == Field::Body);
-        let place = match (in_title, in_body) {
-            (true, false) => "in title",
-            (false, true) => "in body",
-            _ => "in title and body",
-        };
-        let mut s = format!("{} — {place}", terms.join("، "));
+        let mut s = terms.join("، ");
         if let (Some(score), Some(t)) = (self.score, self.threshold) {
-            s.push_str(&format!(" (score {score:.1} ≥ {t:.1})"));
+            s.push_str(&format!(" (score {score:.1}, threshold {t:.1})"));
         }
         s
     }
@@ -375,13 +399,14 @@ impl Group {
     }
 
     /// The first occurrence of each matching term.
-    pub(crate) fn hits(&self, found: &Found<'_>, dict: &Dictionary) -> Vec<Hit> {
+    pub(crate) fn hits(&self, found: &Found<'_>, dict: &Dictionary, group: u16) -> Vec<Hit> {
         let mut hits = Vec::new();
         for &t in &self.terms {
             if let Some(o) = found.of(t, self.scope).next() {
                 hits.push(Hit {
                     term: dict.term(t).display.clone(),
                     field: o.field,
+                    group,
                 });
             }
         }

@@ -465,12 +465,13 @@ impl Topic {
             let mut hits: Vec<Hit> = self
                 .groups
                 .iter()
-                .flat_map(|g| g.hits(found, dict))
+                .enumerate()
+                .flat_map(|(i, g)| g.hits(found, dict, i as u16))
                 .collect();
             if self.groups.is_empty() {
-                for (g, w) in &self.weights {
+                for (i, (g, w)) in self.weights.iter().enumerate() {
                     if *w > 0.0 {
-                        hits.extend(g.hits(found, dict));
+                        hits.extend(g.hits(found, dict, i as u16));
                     }
                 }
             }
@@ -535,6 +536,14 @@ id = "t"
 all = [["سوريا", "دمشق"], ["واشنطن", "امريكي"], ["@russia"]]
 none = ["موسكو ايداهو"]
 "#;
+
+    #[test]
+    fn explanation_names_one_term_per_rule() {
+        let w = wl(SRC);
+        let m = w.classify("بوتين يحذر واشنطن", "بشأن سورية ودمشق والروس");
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].explain(), "سوريا، واشنطن، بوتين — في العنوان والنص");
+    }
 
     #[test]
     fn all_groups_must_match() {
@@ -631,10 +640,11 @@ none = ["موسكو ايداهو"]
         assert_eq!(m.len(), 1);
         assert_eq!(m[0].score, Some(1.0));
         assert!(
-            m[0].explain().contains("score 1.0 ≥ 1.0"),
+            m[0].explain_all().contains("score 1.0, threshold 1.0"),
             "{}",
-            m[0].explain()
+            m[0].explain_all()
         );
+        assert_eq!(m[0].explain(), "سوريا — في العنوان");
         assert!(w.classify("سوريا وأوكرانيا", "").is_empty());
         let v = w.judge(0, "سوريا وأوكرانيا", "");
         assert_eq!(v.and_then(|v| v.score), Some(0.0));
