@@ -196,6 +196,93 @@ pub fn dedup(input: &str, baseline: bool, details: &mut Vec<String>) -> Result<S
     Ok(s)
 }
 
+/// Extraction quality on one set of pages.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ExtractScore {
+    pub set: String,
+    pub pages: usize,
+    /// "tokens": bag-of-words F1 against full gold text; "snippets": share
+    /// of must-have snippets found and must-not snippets left out.
+    pub method: &'static str,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+}
+
+/// One page to score: its HTML and its gold.
+pub enum Gold {
+    Text(String),
+    Snippets {
+        with: Vec<String>,
+        without: Vec<String>,
+    },
+}
+
+/// Scores the engine's extraction (`main_text`) on `pages` of one set.
+pub fn extract(set: &str, pages: &[(String, Gold)], details: &mut Vec<String>) -> ExtractScore {
+    let (mut p_sum, mut r_sum) = (0.0, 0.0);
+    let mut method = "tokens";
+    for (i, (html, gold)) in pages.iter().enumerate() {
+        let got = crate::text::main_text(html);
+        let (p, r) = match gold {
+            Gold::Text(g) => token_pr(&got, g),
+            Gold::Snippets { with, without } => {
+                method = "snippets";
+                let hay = squash(&got);
+                let found = with.iter().filter(|w| hay.contains(&squash(w))).count();
+                let left_out = without.iter().filter(|w| !hay.contains(&squash(w))).count();
+                let ratio = |a: usize, b: usize| if b == 0 { 1.0 } else { a as f64 / b as f64 };
+                (ratio(left_out, without.len()), ratio(found, with.len()))
+            }
+        };
+        details.push(format!("{set}\t{i}\tprecision={p:.3}\trecall={r:.3}"));
+        p_sum += p;
+        r_sum += r;
+    }
+    let n = pages.len().max(1) as f64;
+    let (precision, recall) = (round4(p_sum / n), round4(r_sum / n));
+    let f1 = if precision + recall == 0.0 {
+        0.0
+    } else {
+        round4(2.0 * precision * recall / (precision + recall))
+    };
+    ExtractScore {
+        set: set.to_string(),
+        pages: pages.len(),
+        method,
+        precision,
+        recall,
+        f1,
+    }
+}
+
+/// White space folded, for snippet search.
+fn squash(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Bag-of-tokens precision and recall of `got` against `gold`.
+fn token_pr(got: &str, gold: &str) -> (f64, f64) {
+    let bag = |s: &str| {
+        let mut m: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        for t in s
+            .split(|c: char| !crate::text::tokens::is_word_char(c))
+            .filter(|t| !t.is_empty())
+        {
+            *m.entry(t.to_lowercase()).or_default() += 1;
+        }
+        m
+    };
+    let (g, t) = (bag(got), bag(gold));
+    let tp: usize = g
+        .iter()
+        .map(|(k, n)| (*n).min(t.get(k).copied().unwrap_or(0)))
+        .sum();
+    let (ng, nt): (usize, usize) = (g.values().sum(), t.values().sum());
+    let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    (ratio(tp, ng), ratio(tp, nt))
+}
+
 fn verdict(actual: bool, predicted: bool) -> &'static str {
     match (actual, predicted) {
         (true, true) => "TP",

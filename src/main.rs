@@ -100,6 +100,12 @@ enum EvalWhat {
         #[arg(long)]
         baseline: bool,
     },
+    /// Extraction quality on page sets with gold text (a folder of sets).
+    Extract {
+        dir: PathBuf,
+        #[arg(long)]
+        details: bool,
+    },
     /// Decide each pair (`id,a,b,label`) and compare with its label.
     Dedup {
         file: PathBuf,
@@ -115,8 +121,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RAQIB_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+            tracing_subscriber::EnvFilter::try_from_env("RAQIB_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("info,html5ever=error,selectors=error")
+            }),
         )
         .with_writer(std::io::stderr)
         // No colour codes in the journal or in files.
@@ -298,6 +305,7 @@ fn open_store(cfg: &Config) -> Result<raqib::store::Store> {
 fn eval(what: EvalWhat, config_path: &std::path::Path) -> Result<ExitCode> {
     let mut details = Vec::new();
     let (scores, show) = match what {
+        EvalWhat::Extract { dir, details: show } => return eval_extract(&dir, show),
         EvalWhat::Topic {
             file,
             topic,
@@ -340,6 +348,138 @@ fn eval(what: EvalWhat, config_path: &std::path::Path) -> Result<ExitCode> {
     }
     println!("{}", serde_json::to_string(&scores)?);
     Ok(ExitCode::SUCCESS)
+}
+
+fn eval_extract(dir: &std::path::Path, show: bool) -> Result<ExitCode> {
+    let mut details = Vec::new();
+    let mut scores = Vec::new();
+    for (set, pages) in extraction_sets(dir)? {
+        scores.push(raqib::eval::extract(&set, &pages, &mut details));
+    }
+    if show {
+        for d in &details {
+            println!("{d}");
+        }
+    }
+    for s in &scores {
+        println!("{}", serde_json::to_string(s)?);
+    }
+    let summary: serde_json::Map<String, serde_json::Value> = scores
+        .iter()
+        .map(|s| (s.set.clone(), serde_json::json!(s.f1)))
+        .collect();
+    println!("{}", serde_json::Value::Object(summary));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads the extraction sets under `dir`: each sub-folder holds pages with
+/// either `ground-truth.json` ({id: {articleBody}}, pages `html/ID.html[.gz]`),
+/// `gold.json` ({file: {with, without}}, pages `html/FILE` or `FILE`), or one
+/// `*.html` beside a `*.txt` of the same text.
+fn extraction_sets(
+    dir: &std::path::Path,
+) -> Result<Vec<(String, Vec<(String, raqib::eval::Gold)>)>> {
+    use raqib::eval::Gold;
+    let read_page = |p: &std::path::Path| -> Result<String> {
+        let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+        let bytes = if p.extension().is_some_and(|e| e == "gz") {
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(
+                &mut flate2::read::MultiGzDecoder::new(bytes.as_slice()),
+                &mut out,
+            )
+            .with_context(|| format!("gunzip {}", p.display()))?;
+            out
+        } else {
+            bytes
+        };
+        Ok(raqib::fetch::charset::decode_html(&bytes, None))
+    };
+    let mut sets = Vec::new();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .flatten()
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let sub = e.path();
+        if !sub.is_dir() {
+            continue;
+        }
+        let name = e.file_name().to_string_lossy().into_owned();
+        let mut pages = Vec::new();
+        if let Ok(gt) = std::fs::read_to_string(sub.join("ground-truth.json")) {
+            let v: serde_json::Value = serde_json::from_str(&gt)?;
+            for (id, g) in v.as_object().into_iter().flatten() {
+                let body = g["articleBody"].as_str().unwrap_or_default().to_string();
+                let gz = sub.join("html").join(format!("{id}.html.gz"));
+                let plain = sub.join("html").join(format!("{id}.html"));
+                let page = if gz.exists() {
+                    read_page(&gz)?
+                } else {
+                    read_page(&plain)?
+                };
+                pages.push((page, Gold::Text(body)));
+            }
+        } else if let Ok(gj) = std::fs::read_to_string(sub.join("gold.json")) {
+            let v: serde_json::Value = serde_json::from_str(&gj)?;
+            let strings = |x: &serde_json::Value| -> Vec<String> {
+                x.as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            };
+            // One entry, or a map of entries by file name.
+            let list: Vec<&serde_json::Value> = if v.get("file").is_some() {
+                vec![&v]
+            } else {
+                v.as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(_, g)| g)
+                    .collect()
+            };
+            for g in list {
+                let file = g["file"].as_str().unwrap_or_default();
+                let p = if sub.join("html").join(file).exists() {
+                    sub.join("html").join(file)
+                } else {
+                    sub.join(file)
+                };
+                pages.push((
+                    read_page(&p)?,
+                    Gold::Snippets {
+                        with: strings(&g["with"]),
+                        without: strings(&g["without"]),
+                    },
+                ));
+            }
+        } else {
+            let mut files: Vec<_> = std::fs::read_dir(&sub)?
+                .flatten()
+                .map(|e| e.path())
+                .collect();
+            files.sort();
+            for html in files
+                .iter()
+                .filter(|p| p.extension().is_some_and(|e| e == "html"))
+            {
+                if let Some(txt) = files.iter().find(|p| {
+                    p.extension().is_some_and(|e| e == "txt")
+                        && !p
+                            .file_name()
+                            .is_some_and(|n| n.to_string_lossy().contains("LICENSE"))
+                }) {
+                    pages.push((read_page(html)?, Gold::Text(std::fs::read_to_string(txt)?)));
+                }
+            }
+        }
+        if !pages.is_empty() {
+            sets.push((name, pages));
+        }
+    }
+    Ok(sets)
 }
 
 /// SIGTERM/SIGINT → Shutdown, SIGHUP → Reload.

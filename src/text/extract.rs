@@ -9,11 +9,11 @@ use std::collections::HashMap;
 
 use scraper::{ElementRef, Html, Node, Selector};
 
-/// Elements whose content is never article text.
+/// Elements whose content is never article text. Not `form`: ASP.NET
+/// sites wrap the whole page in one.
 const SKIP: &[&str] = &[
-    "script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form",
-    "iframe", "svg", "button", "select", "input", "textarea", "head", "title", "meta", "link",
-    "object",
+    "script", "style", "noscript", "template", "nav", "header", "footer", "aside", "iframe", "svg",
+    "button", "select", "input", "textarea", "head", "title", "meta", "link", "object",
 ];
 
 /// Elements that start a new line of text.
