@@ -372,13 +372,16 @@ fn eval_extract(dir: &std::path::Path, show: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A page's HTML and its gold.
+type Page = (String, raqib::eval::Gold);
+
 /// Reads the extraction sets under `dir`: each sub-folder holds pages with
 /// either `ground-truth.json` ({id: {articleBody}}, pages `html/ID.html[.gz]`),
 /// `gold.json` ({file: {with, without}}, pages `html/FILE` or `FILE`), or one
 /// `*.html` beside a `*.txt` of the same text.
 fn extraction_sets(
     dir: &std::path::Path,
-) -> Result<Vec<(String, Vec<(String, raqib::eval::Gold)>)>> {
+) -> Result<Vec<(String, Vec<Page>)>> {
     use raqib::eval::Gold;
     let read_page = |p: &std::path::Path| -> Result<String> {
         let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
