@@ -23,6 +23,20 @@ const SENTENCES: &[&str] = &[
     "اقرأ أيضاً: أسعار الذهب في الأسواق المحلية",
 ];
 
+fn json_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 struct Rng(u64);
 
 impl Rng {
@@ -53,6 +67,14 @@ fn articles(n: usize, bytes: usize, seed: u64) -> Vec<(String, String)> {
 
 fn text_pipeline(c: &mut Criterion) {
     let docs = articles(256, 4096, 7);
+    // The same articles for the Python baseline (benches/baseline.py).
+    if let Ok(dir) = std::env::var("RAQIB_BENCH_DUMP") {
+        let lines: Vec<String> = docs
+            .iter()
+            .map(|(t, b)| format!("{{\"title\":{},\"body\":{}}}", json_string(t), json_string(b)))
+            .collect();
+        let _ = std::fs::write(std::path::Path::new(&dir).join("articles.jsonl"), lines.join("\n"));
+    }
     let mut g = c.benchmark_group("text");
     g.throughput(Throughput::Elements(1));
     let mut i = 0;
