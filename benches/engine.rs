@@ -71,9 +71,18 @@ fn text_pipeline(c: &mut Criterion) {
     if let Ok(dir) = std::env::var("RAQIB_BENCH_DUMP") {
         let lines: Vec<String> = docs
             .iter()
-            .map(|(t, b)| format!("{{\"title\":{},\"body\":{}}}", json_string(t), json_string(b)))
+            .map(|(t, b)| {
+                format!(
+                    "{{\"title\":{},\"body\":{}}}",
+                    json_string(t),
+                    json_string(b)
+                )
+            })
             .collect();
-        let _ = std::fs::write(std::path::Path::new(&dir).join("articles.jsonl"), lines.join("\n"));
+        let _ = std::fs::write(
+            std::path::Path::new(&dir).join("articles.jsonl"),
+            lines.join("\n"),
+        );
     }
     let mut g = c.benchmark_group("text");
     g.throughput(Throughput::Elements(1));

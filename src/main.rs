@@ -379,9 +379,7 @@ type Page = (String, raqib::eval::Gold);
 /// either `ground-truth.json` ({id: {articleBody}}, pages `html/ID.html[.gz]`),
 /// `gold.json` ({file: {with, without}}, pages `html/FILE` or `FILE`), or one
 /// `*.html` beside a `*.txt` of the same text.
-fn extraction_sets(
-    dir: &std::path::Path,
-) -> Result<Vec<(String, Vec<Page>)>> {
+fn extraction_sets(dir: &std::path::Path) -> Result<Vec<(String, Vec<Page>)>> {
     use raqib::eval::Gold;
     let read_page = |p: &std::path::Path| -> Result<String> {
         let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;

@@ -19,21 +19,79 @@ pub fn normalize(input: &str) -> String {
 
 /// [`normalize`] into a reused buffer (appends).
 pub fn normalize_into(input: &str, out: &mut String) {
-    if input.chars().any(needs_nfkc) {
-        // NFKC turns presentation forms (U+FBxx, U+FExx), ligatures and
-        // compatibility characters into base letters for the folding below.
-        for c in input.nfkc() {
-            if let Some(folded) = fold_char(c) {
-                out.push(folded);
-            }
-        }
-    } else {
-        for c in input.chars() {
-            if let Some(folded) = fold_char(c) {
-                out.push(folded);
-            }
+    let start = out.len();
+    if fast_path(input, out) {
+        return;
+    }
+    // A character that needs NFKC: redo the whole text the slow way.
+    out.truncate(start);
+    // NFKC turns presentation forms (U+FBxx, U+FExx), ligatures and
+    // compatibility characters into base letters for the folding below.
+    for c in input.nfkc() {
+        if let Some(folded) = fold_char(c) {
+            out.push(folded);
         }
     }
+}
+
+/// The folding of every character of the Arabic block (U+0600–U+06FF),
+/// computed once from [`fold_char`] so both paths agree.
+/// `Err(())` marks the few characters NFKC changes (ٵ = ا + ٴ and kin).
+fn arabic_table() -> &'static [Result<Option<char>, ()>; 256] {
+    static TABLE: std::sync::OnceLock<[Result<Option<char>, ()>; 256]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t = [Ok(None); 256];
+        for (i, slot) in t.iter_mut().enumerate() {
+            let Some(c) = char::from_u32(0x600 + i as u32) else {
+                continue;
+            };
+            *slot = if std::iter::once(c).nfkc().eq(std::iter::once(c)) || fold_char(c).is_none() {
+                Ok(fold_char(c))
+            } else {
+                Err(())
+            };
+        }
+        t
+    })
+}
+
+/// Normalises byte by byte: ASCII and the two-byte Arabic block by table,
+/// other characters one by one. False (with partial output) when a
+/// character needs NFKC.
+fn fast_path(input: &str, out: &mut String) -> bool {
+    let table = arabic_table();
+    let bytes = input.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b < 0x80 {
+            out.push(char::from(b.to_ascii_lowercase()));
+            i += 1;
+            continue;
+        }
+        if (0xD8..=0xDB).contains(&b) && i + 1 < bytes.len() {
+            // U+0600..U+06FF is encoded as D8..DB followed by one byte.
+            let cp = ((u32::from(b) & 0x1F) << 6) | (u32::from(bytes[i + 1]) & 0x3F);
+            match table[(cp - 0x600) as usize] {
+                Ok(Some(c)) => out.push(c),
+                Ok(None) => {}
+                Err(()) => return false,
+            }
+            i += 2;
+            continue;
+        }
+        let Some(c) = input.get(i..).and_then(|s| s.chars().next()) else {
+            return false;
+        };
+        if needs_nfkc(c) {
+            return false;
+        }
+        if let Some(f) = fold_char(c) {
+            out.push(f);
+        }
+        i += c.len_utf8();
+    }
+    true
 }
 
 /// False for characters NFKC leaves alone, or whose NFKC change the folding
@@ -41,8 +99,10 @@ pub fn normalize_into(input: &str, out: &mut String) {
 /// a following hamza or madda mark (ا + ٔ → أ), and the folding removes the
 /// mark and the hamza seat alike, so both paths give the same letter.
 fn needs_nfkc(c: char) -> bool {
+    if ('\u{0600}'..='\u{06FF}').contains(&c) {
+        return arabic_table()[(c as u32 - 0x600) as usize].is_err();
+    }
     !(c.is_ascii()
-        || ('\u{0600}'..='\u{06FF}').contains(&c)
         || ('\u{2000}'..='\u{206F}').contains(&c)
         || matches!(
             c,
@@ -57,7 +117,11 @@ fn fold_char(c: char) -> Option<char> {
     }
     let folded = match c {
         // Harakat, Quranic marks, superscript alef, tatweel.
-        '\u{064B}'..='\u{065F}' | '\u{0670}' | '\u{06D6}'..='\u{06ED}' | '\u{0640}' => return None,
+        '\u{0610}'..='\u{061A}'
+        | '\u{064B}'..='\u{065F}'
+        | '\u{0670}'
+        | '\u{06D6}'..='\u{06ED}'
+        | '\u{0640}' => return None,
         // Bidi and zero-width controls that copy-paste leaves in titles.
         '\u{200B}'..='\u{200F}'
         | '\u{202A}'..='\u{202E}'
@@ -66,9 +130,9 @@ fn fold_char(c: char) -> Option<char> {
         | '\u{061C}'
         | '\u{00AD}' => return None,
         'أ' | 'إ' | 'آ' | 'ٱ' | 'ٲ' | 'ٳ' => 'ا',
-        'ى' | 'ی' | 'ې' | 'ۍ' | 'ئ' => 'ي',
+        'ى' | 'ی' | 'ې' | 'ۍ' | 'ئ' | 'ے' | 'ۓ' => 'ي',
         'ؤ' => 'و',
-        'ة' | 'ۀ' | 'ە' | 'ھ' | 'ہ' => 'ه',
+        'ة' | 'ۀ' | 'ە' | 'ھ' | 'ہ' | 'ۂ' => 'ه',
         'ک' | 'ڪ' => 'ك',
         'گ' => 'ك',
         '٠'..='٩' => digit(c as u32 - 0x0660),
@@ -209,6 +273,32 @@ mod tests {
         let s = "سُوريّا \u{0627}\u{0654}مريكا ٢٠١٦ «نص» – 5";
         let slow: String = s.nfkc().filter_map(fold_char).collect();
         assert_eq!(normalize(s), slow);
+    }
+
+    #[test]
+    fn fast_path_agrees_with_nfkc_on_every_arabic_pair() {
+        // Every pair of Arabic-block characters, after a letter and before
+        // ASCII: marks, hamza seats, digits and punctuation in all orders.
+        for a in 0x600u32..0x700 {
+            for b in (0x600u32..0x700).step_by(3) {
+                let (Some(a), Some(b)) = (char::from_u32(a), char::from_u32(b)) else {
+                    continue;
+                };
+                let s = format!("ب{a}{b}x");
+                let slow: String = s.nfkc().filter_map(fold_char).collect();
+                let slow = slow.nfkc().filter_map(fold_char).collect::<String>();
+                let fast = normalize(&s);
+                // Both must agree once normalised again (idempotence makes
+                // the comparison fair for NFKC's recompositions).
+                assert_eq!(
+                    normalize(&fast),
+                    normalize(&slow),
+                    "{:04X} {:04X}",
+                    a as u32,
+                    b as u32
+                );
+            }
+        }
     }
 
     #[test]
