@@ -68,6 +68,7 @@ struct RawDigest {
 #[serde(deny_unknown_fields)]
 struct RawStorage {
     path: Option<Spanned<String>>,
+    retention: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -144,6 +145,8 @@ pub struct Config {
     pub file: PathBuf,
     pub watchlist: PathBuf,
     pub storage: PathBuf,
+    /// Items older than this are forgotten (and no longer found as copies).
+    pub retention: Duration,
     pub poll: Poll,
     pub feeds: Vec<FeedConfig>,
     pub email: Email,
@@ -480,6 +483,7 @@ impl Config {
             file: file.to_path_buf(),
             watchlist,
             storage,
+            retention: opt_duration(&raw.storage.retention, Duration::from_secs(30 * 86400))?,
             poll,
             feeds,
             email: Email {

@@ -333,6 +333,7 @@ impl Engine {
 
     /// One round: every feed, then every pending alert.
     pub async fn once(&self) -> Result<DrainReport, DaemonError> {
+        self.prune().await?;
         let results: Vec<Result<PollReport, DaemonError>> = stream::iter(self.config.feeds.iter())
             .map(|f| self.poll(f))
             .buffer_unordered(self.config.poll.concurrency)
@@ -457,6 +458,7 @@ fn start_tasks(engine: Arc<Engine>, stop: watch::Receiver<bool>) -> JoinSet<()> 
         set.spawn(feed_loop(engine.clone(), feed, limit.clone(), stop.clone()));
     }
     set.spawn(watchdog_loop(engine.clone(), stop.clone()));
+    set.spawn(maintenance_loop(engine.clone(), stop.clone()));
     set.spawn(digest_loop(engine.clone(), stop.clone(), Clock::System));
     set.spawn(delivery_loop(engine, stop));
     set
@@ -536,6 +538,31 @@ fn notify_systemd(state: &[sd_notify::NotifyState<'_>]) {
     if std::env::var_os("NOTIFY_SOCKET").is_some() {
         if let Err(e) = sd_notify::notify(false, state) {
             warn!(error = %e, "sd_notify failed");
+        }
+    }
+}
+
+impl Engine {
+    /// Forgets items older than the retention window.
+    pub async fn prune(&self) -> Result<usize, DaemonError> {
+        let _guard = self.process.lock().await;
+        let before = Utc::now() - to_chrono(self.config.retention);
+        let n = self.store.prune(before)?;
+        if n > 0 {
+            info!(items = n, "forgot items past the retention window");
+        }
+        Ok(n)
+    }
+}
+
+/// Hourly housekeeping: the retention window.
+async fn maintenance_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
+    loop {
+        if let Err(e) = engine.prune().await {
+            error!(error = %e, "pruning failed");
+        }
+        if sleep_or_stop(Duration::from_secs(3600), &mut stop).await {
+            return;
         }
     }
 }

@@ -444,6 +444,67 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets every item first seen before `before`: the item, its
+    /// fingerprint and LSH band entries (so the copy index forgets it too),
+    /// and the story it started unless an alert for that story is still
+    /// pending. Returns how many items went.
+    pub fn prune(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
+        let mut old: Vec<Item> = Vec::new();
+        for item in self.items() {
+            let item = item?;
+            if item.seen < before {
+                old.push(item);
+            }
+        }
+        let mut pruned = 0;
+        for item in old {
+            let fp: Option<Fingerprint> = self
+                .fingerprints
+                .get(&item.id)?
+                .map(|b| dec("fingerprints", &b))
+                .transpose()?;
+            let band_keys: Vec<Vec<u8>> = fp
+                .map(|f| f.band_keys())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|k| {
+                    let mut key = band_prefix(k).to_vec();
+                    key.extend_from_slice(item.id.as_bytes());
+                    key
+                })
+                .collect();
+            let mut story_prefix = item.story.as_bytes().to_vec();
+            story_prefix.push(b'/');
+            let pending = self.outbox.scan_prefix(&story_prefix).next().is_some();
+            let drop_story = item.story == item.id && !pending;
+            let id = item.id.as_bytes();
+            let story_id = item.story.as_bytes();
+            (&self.items, &self.fingerprints, &self.bands, &self.stories).transaction(
+                |(items, fps, bands, stories)| {
+                    items.remove(id)?;
+                    fps.remove(id)?;
+                    for k in &band_keys {
+                        bands.remove(k.as_slice())?;
+                    }
+                    if drop_story {
+                        stories.remove(story_id)?;
+                    }
+                    Ok::<_, ConflictableTransactionError<StoreError>>(())
+                },
+            )?;
+            pruned += 1;
+        }
+        // Sent-alert records older than the window go too: their stories are gone.
+        for entry in self.sent.iter() {
+            let (k, v) = entry?;
+            let at: DateTime<Utc> = dec("sent", &v)?;
+            if at < before {
+                self.sent.remove(k)?;
+            }
+        }
+        Ok(pruned)
+    }
+
     /// The dead letters.
     pub fn dead_letters(&self) -> Result<Vec<Alert>, StoreError> {
         self.dead.iter().map(|r| dec("dead", &r?.1)).collect()
@@ -490,6 +551,36 @@ mod tests {
             story: story.into(),
             matches: vec![],
         }
+    }
+
+    #[test]
+    fn prune_forgets_old_items_and_their_index_entries() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
+        let s = Store::open(dir.path())?;
+        let body = "قال وزير الخارجية الروسي إن المحادثات مع الولايات المتحدة حول سوريا متوقفة منذ أسابيع طويلة.\nوأضاف أن موسكو مستعدة لاستئناف الحوار مع واشنطن في أي وقت إذا توفرت الإرادة السياسية.";
+        let fp = Fingerprint::new("عنوان الخبر", body);
+        let mut old = item("old", "old");
+        old.seen = Utc::now() - chrono::Duration::days(40);
+        let story = Story {
+            id: "old".into(),
+            title: "t".into(),
+            created: old.seen,
+            copies: vec![],
+        };
+        s.insert(&NewItem {
+            item: old,
+            fingerprint: fp.clone(),
+            story,
+            alerts: vec![],
+            queued: vec![],
+        })?;
+        assert_eq!(s.find_copy(&fp)?, Some("old".to_string()));
+        assert_eq!(s.prune(Utc::now() - chrono::Duration::days(30))?, 1);
+        assert!(!s.has_item("old")?);
+        assert!(s.story("old")?.is_none());
+        assert_eq!(s.find_copy(&fp)?, None, "the copy index forgot it");
+        assert_eq!(s.bands.len(), 0);
+        Ok(())
     }
 
     #[test]
