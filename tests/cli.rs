@@ -302,3 +302,68 @@ fn run_stops_on_sigterm_and_keeps_its_work() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("\"items\":2"), "{out}");
 }
+
+/// Cleanup never drops a line that occurs once and is not boilerplate, and
+/// keeps the order: random articles of unique sentences with noise mixed in.
+#[test]
+fn cleanup_keeps_every_unique_sentence_in_order() {
+    let words = [
+        "قال",
+        "وزير",
+        "الخارجية",
+        "إن",
+        "المحادثات",
+        "مع",
+        "واشنطن",
+        "حول",
+        "سوريا",
+        "متوقفة",
+        "وأضاف",
+        "أن",
+        "موسكو",
+        "مستعدة",
+        "لاستئناف",
+        "الحوار",
+        "في",
+        "أي",
+        "وقت",
+        "الجيش",
+        "الأمريكي",
+        "قاعدة",
+        "التنف",
+    ];
+    let noise = [
+        "شام تايمز",
+        "اقرأ أيضاً: أسعار الذهب اليوم",
+        "SHARE",
+        "كلمات دلالية: سوريا، روسيا",
+    ];
+    let mut seed: u64 = 42;
+    let mut next = move || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) as usize
+    };
+    for round in 0..200 {
+        let n = 3 + next() % 8;
+        let sentences: Vec<String> = (0..n)
+            .map(|i| {
+                let len = 6 + next() % 10;
+                let mut s: Vec<&str> = (0..len).map(|_| words[next() % words.len()]).collect();
+                s.push(if i % 2 == 0 { "اليوم" } else { "أمس" });
+                format!("{} {round}{i}.", s.join(" "))
+            })
+            .collect();
+        let mut page = Vec::new();
+        for s in &sentences {
+            if next() % 3 == 0 {
+                page.push(noise[next() % noise.len()].to_string());
+            }
+            page.push(s.clone());
+        }
+        page.push(noise[0].to_string());
+        let kept = raqib::text::clean::clean_lines(&page.join("\n"));
+        assert_eq!(kept, sentences, "round {round}: {page:?}");
+    }
+}
