@@ -353,10 +353,15 @@ impl Config {
             }
             let name = match &f.name {
                 Some(n) if !n.trim().is_empty() => n.trim().to_string(),
-                _ => url
-                    .host_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| url.to_string()),
+                _ => match url.host_str() {
+                    Some(h) if !h.is_empty() => h.to_string(),
+                    // file:///srv/feeds/x.xml → "x.xml"
+                    _ => url
+                        .path_segments()
+                        .and_then(|mut s| s.next_back())
+                        .map(str::to_string)
+                        .unwrap_or_else(|| url.to_string()),
+                },
             };
             feeds.push(FeedConfig {
                 url,

@@ -367,3 +367,65 @@ fn cleanup_keeps_every_unique_sentence_in_order() {
         assert_eq!(kept, sentences, "round {round}: {page:?}");
     }
 }
+
+/// `watchlist test` replays a database that `once` built, against an edit.
+#[test]
+fn watchlist_test_replays_stored_items_against_an_edit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("feeds")).expect("mkdir");
+    for f in ["wire_rss.xml", "outlet_atom.xml"] {
+        std::fs::copy(
+            repo(&format!("tests/data/feeds/{f}")),
+            d.join("feeds").join(f),
+        )
+        .expect("copy");
+    }
+    std::fs::copy(repo("config/watchlist.toml"), d.join("watchlist.toml")).expect("copy");
+    let cfg = d.join("raqib.toml");
+    std::fs::write(
+        &cfg,
+        "[storage]\npath = \"db\"\n[[feeds]]\nurl = \"file:feeds/wire_rss.xml\"\n[[feeds]]\nurl = \"file:feeds/outlet_atom.xml\"\n[email.maildir]\npath = \"mail\"\n",
+    )
+    .expect("write");
+    let c = cfg.to_str().expect("path");
+    let (code, _, err) = raqib_sync(&["--config", c, "once"]);
+    assert_eq!(code, 0, "{err}");
+
+    // Unchanged watchlist: the same matches now as then.
+    let (code, out, err) = raqib_sync(&["--config", c, "watchlist", "test"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("4 items replayed; matched then 3, now 3 (+0)"),
+        "{out}"
+    );
+
+    // An edit that requires Geneva: the drone story no longer matches.
+    let edited = std::fs::read_to_string(d.join("watchlist.toml"))
+        .expect("read")
+        .replace(
+            "all = [[\"@syria\"], [\"@us\"], [\"@russia\"]]",
+            "all = [[\"@syria\"], [\"@us\"], [\"@russia\"], [\"جنيف\"]]",
+        );
+    std::fs::write(d.join("watchlist.toml"), edited).expect("write");
+    let (code, out, err) = raqib_sync(&[
+        "--config",
+        c,
+        "watchlist",
+        "test",
+        "--topic",
+        "syria-us-russia",
+        "--since",
+        "1h",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("matched then 3, now 2 (-1)"), "{out}");
+    assert!(
+        out.contains("no longer matched:") && out.contains("مقاتلات روسية"),
+        "{out}"
+    );
+    assert!(
+        out.contains("[outlet_atom.xml]"),
+        "a file feed is named after its file: {out}"
+    );
+}

@@ -651,6 +651,31 @@ none = ["موسكو ايداهو"]
     }
 
     #[test]
+    fn near_misses() {
+        let w = wl(SRC);
+        // One rule short (no Russian side).
+        assert_eq!(
+            w.judge(0, "واشنطن تحذر دمشق", "").map(|v| v.near_miss()),
+            Some(true)
+        );
+        // Two rules short.
+        assert_eq!(w.judge(0, "دمشق", "").map(|v| v.near_miss()), Some(false));
+        // A match is not a near miss.
+        assert_eq!(
+            w.judge(0, "بوتين يحذر واشنطن", "بشأن سورية")
+                .map(|v| v.near_miss()),
+            Some(false)
+        );
+        let src = "[[topic]]\nid = \"t\"\nweights = [{ terms = [\"سوريا\"], weight = 1 }]\nthreshold = 2\n";
+        let w = wl(src);
+        assert_eq!(
+            w.judge(0, "سوريا", "").map(|v| v.near_miss()),
+            Some(true),
+            "score 1 of 2"
+        );
+    }
+
+    #[test]
     fn errors_point_at_the_place() {
         let e = Watchlist::parse(
             Path::new("w.toml"),
