@@ -126,6 +126,7 @@ struct RawMaildir {
 struct RawAlerts {
     window: Option<Spanned<String>>,
     max_per_hour: Option<Spanned<u32>>,
+    stale_after: Option<Spanned<String>>,
 }
 
 /// Transport security for SMTP.
@@ -221,6 +222,9 @@ pub struct Alerts {
     /// Immediate alerts per topic per hour; the rest go to the next digest.
     /// 0: no limit.
     pub max_per_hour: u32,
+    /// With digests on, an alert still unsent after this long (an SMTP
+    /// outage) goes to the next digest instead.
+    pub stale_after: Duration,
 }
 
 impl Config {
@@ -443,6 +447,7 @@ impl Config {
                 .as_ref()
                 .map(|m| *m.get_ref())
                 .unwrap_or(20),
+            stale_after: opt_duration(&raw.alerts.stale_after, Duration::from_secs(6 * 3600))?,
         };
         let digest = match &raw.digest {
             None => None,

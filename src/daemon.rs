@@ -77,7 +77,8 @@ impl Engine {
             source,
         })?;
         let fetcher = Fetcher::new(&config.poll)?;
-        let mailer = Mailer::new(&config.email)?;
+        let mailer = Mailer::new(&config.email)?
+            .fold_stale_after(config.digest.as_ref().map(|_| config.alerts.stale_after));
         Ok(Engine {
             config,
             store,

@@ -189,8 +189,12 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
         }
         Command::Feeds { json } => {
             let cfg = Config::load(&config_path)?;
+            let mut dead = None;
             let list = match raqib::store::Store::open(&cfg.storage) {
-                Ok(store) => daemon::feed_statuses(&cfg, &store)?,
+                Ok(store) => {
+                    dead = Some(store.dead_letters()?.len());
+                    daemon::feed_statuses(&cfg, &store)?
+                }
                 // The running daemon holds the database; it keeps a snapshot.
                 Err(e) => match daemon::read_status_snapshot(&cfg) {
                     Some(list) => list,
@@ -218,6 +222,9 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
                         when(f.next_poll),
                         f.error.map(|e| format!("\terror={e}")).unwrap_or_default()
                     );
+                }
+                if let Some(n) = dead.filter(|n| *n > 0) {
+                    println!("dead letters: {n} message(s) the mail server refused permanently (see the log)");
                 }
             }
             Ok(ExitCode::SUCCESS)

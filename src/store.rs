@@ -432,6 +432,29 @@ impl Store {
         Ok(())
     }
 
+    /// Takes a story alert out of the outbox unsent (it counts as sent, so it
+    /// is never made again) and marks its story in the digest queue as
+    /// folded, in one transaction.
+    pub fn fold_alert(&self, alert: &Alert, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let when = enc("sent", &at)?;
+        let qk = queue_key(&alert.topic, &alert.story);
+        let queued = Queued {
+            topic: alert.topic.clone(),
+            story: alert.story.clone(),
+            created: alert.created,
+            folded: true,
+        };
+        let q = enc("digest_queue", &queued)?;
+        let id = alert.id.as_bytes();
+        (&self.outbox, &self.sent, &self.digest_queue).transaction(|(outbox, sent, queue)| {
+            outbox.remove(id)?;
+            sent.insert(id, when.as_slice())?;
+            queue.insert(qk.as_slice(), q.as_slice())?;
+            Ok::<_, ConflictableTransactionError<StoreError>>(())
+        })?;
+        Ok(())
+    }
+
     /// Moves an alert the server keeps refusing to the dead letters.
     pub fn bury(&self, alert: &Alert) -> Result<(), StoreError> {
         let v = enc("dead", alert)?;

@@ -296,3 +296,52 @@ async fn digest_schedule_with_missed_slots() {
     let _ = stop_tx.send(true);
     let _ = task.await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_long_outage_alerts_fold_into_the_digest() {
+    let feeds = HashMap::from([(
+        "f".to_string(),
+        Served {
+            body: rss(STORIES),
+            content_type: "application/rss+xml".into(),
+        },
+    )]);
+    let (http, _) = start_http(feeds).await;
+    let dead_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let with_digest = |port: u16| {
+        let cfg = write_config(dir.path(), http, &[("f", "منفذ")], Some(port));
+        let text = std::fs::read_to_string(&cfg)
+            .expect("read")
+            .replace("[alerts]\n", "[alerts]\nstale_after = \"1s\"\n")
+            + "\n[digest]\nat = [\"07:00\"]\n";
+        std::fs::write(&cfg, text).expect("write");
+        cfg
+    };
+    let cfg = with_digest(dead_port);
+    let (code, _, err) = raqib(&cfg, &["once"]).await;
+    assert_eq!(code, 0, "{err}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let smtp = Arc::new(Mutex::new(SmtpState::default()));
+    let cfg = with_digest(start_smtp(smtp.clone()));
+    let (code, _, err) = raqib(&cfg, &["once"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        smtp.lock().expect("lock").messages.len(),
+        0,
+        "no flood of old alerts"
+    );
+    let (code, _, err) = raqib(&cfg, &["digest", "send"]).await;
+    assert_eq!(code, 0, "{err}");
+    let st = smtp.lock().expect("lock");
+    assert_eq!(st.messages.len(), 1, "one digest");
+    let digest = parse_mail(&st.messages[0]);
+    for s in STORIES {
+        assert!(digest.text.contains(s.1), "digest lacks {}", s.1);
+    }
+}

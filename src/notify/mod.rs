@@ -113,12 +113,16 @@ pub struct Mailer {
     to: Vec<Mailbox>,
     timezone: chrono_tz::Tz,
     dead_letter_after: Duration,
+    /// With digests on: immediate alerts older than this go to the digest.
+    fold_after: Option<Duration>,
 }
 
 /// What one drain of the outbox did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct DrainReport {
     pub sent: usize,
+    /// Alerts too old to send alone, folded into the next digest.
+    pub folded: usize,
     pub failed: usize,
     pub waiting: usize,
 }
@@ -175,7 +179,15 @@ impl Mailer {
             to,
             timezone: email.timezone,
             dead_letter_after: email.dead_letter_after,
+            fold_after: None,
         })
+    }
+
+    /// Folds immediate alerts older than `after` into the digest instead of
+    /// sending them (only meaningful when digests are on).
+    pub fn fold_stale_after(mut self, after: Option<Duration>) -> Mailer {
+        self.fold_after = after;
+        self
     }
 
     /// Sends one message.
@@ -304,6 +316,17 @@ impl Mailer {
         for mut alert in alerts {
             if !ignore_due && alert.due > now {
                 report.waiting += 1;
+                continue;
+            }
+            // After a long outage an alert is old news: it joins the digest
+            // (where its story already waits) instead of flooding the inbox.
+            let stale = self
+                .fold_after
+                .is_some_and(|after| (now - alert.created).to_std().unwrap_or_default() > after);
+            if stale && !matches!(alert.kind, AlertKind::Digest { .. }) {
+                store.fold_alert(&alert, now)?;
+                info!(alert = %alert.id, topic = %alert.topic, "alert too old after an outage; folded into the next digest");
+                report.folded += 1;
                 continue;
             }
             let Some(msg) = self.build_alert(store, watchlist, &alert)? else {
