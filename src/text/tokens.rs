@@ -14,7 +14,7 @@ use super::normalize::{canonical_token, normalize};
 /// س (future) and ال (article).
 const PREFIXES: &[&str] = &[
     "وبال", "فبال", "وكال", "فكال", "ولل", "فلل", "وال", "فال", "بال", "كال", "لل", "ال", "وب",
-    "فب", "ول", "فل", "وك", "فك", "وس", "و", "ف", "ب", "ك", "ل", "س",
+    "فب", "ول", "فل", "وك", "فك", "وس", "فس", "و", "ف", "ب", "ك", "ل", "س",
 ];
 
 /// Suffixes of nouns and adjectives (nisba, plurals, duals, feminine) after
@@ -23,13 +23,52 @@ const SUFFIXES: &[&str] = &[
     "يين", "يون", "يتين", "يتان", "يات", "يان", "يه", "ين", "ون", "ات", "ان", "ي", "ه", "ا",
 ];
 
-/// The clitic prefix sequences `tok` starts with (longest first), leaving
-/// at least two letters.
-pub fn clitic_prefixes_of(tok: &str) -> impl Iterator<Item = &'static str> + '_ {
-    PREFIXES
-        .iter()
-        .copied()
-        .filter(move |p| tok.len() >= p.len() + 4 && tok.starts_with(p))
+/// The clitic prefix sequences `tok` starts with, longest first, leaving at
+/// least two letters: an optional conjunction (و ف), then a preposition
+/// (ب ك with an optional article, ل, or لل), the future س, or the article.
+/// Walked letter by letter rather than tested against every sequence: this
+/// runs on every token.
+pub fn clitic_prefixes_of(tok: &str) -> impl Iterator<Item = &str> + '_ {
+    const ART: &[u8] = "ال".as_bytes();
+    let b = tok.as_bytes();
+    let letter = |at: usize| -> Option<char> { tok.get(at..).and_then(|s| s.chars().next()) };
+    let mut lens = [0usize; 8];
+    let mut n = 0;
+    let mut push = |l: usize| {
+        if n < lens.len() && l > 0 && b.len() >= l + 4 && !lens[..n].contains(&l) {
+            lens[n] = l;
+            n += 1;
+        }
+    };
+    let conj = match letter(0) {
+        Some('و' | 'ف') => 2,
+        _ => 0,
+    };
+    // After the conjunction, and (when there is one) also without it.
+    for start in [conj, 0] {
+        match letter(start) {
+            Some('ب' | 'ك') => {
+                if b.get(start + 2..start + 6) == Some(ART) {
+                    push(start + 6);
+                }
+                push(start + 2);
+            }
+            Some('ل') => {
+                if letter(start + 2) == Some('ل') {
+                    push(start + 4);
+                }
+                push(start + 2);
+            }
+            Some('س') => push(start + 2),
+            _ => {}
+        }
+        if b.get(start..start + 4) == Some(ART) {
+            push(start + 4);
+        }
+        push(start);
+    }
+    lens[..n].sort_unstable_by(|a, b| b.cmp(a));
+    (0..n).map(move |i| &tok[..lens[i]])
 }
 
 /// The noun/adjective suffixes `s` ends with, leaving at least two letters.
@@ -138,6 +177,31 @@ pub fn token_matches(token: &str, term: &str, affixes: Affixes) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefix_splits_match_the_list() {
+        for tok in [
+            "وبالعاصمة",
+            "والكرملين",
+            "للكرملين",
+            "فسيقول",
+            "وواشنطن",
+            "كالعادة",
+            "بيت",
+            "الدولة",
+            "وللسوريين",
+        ] {
+            let mut walked: Vec<&str> = clitic_prefixes_of(tok).collect();
+            let mut listed: Vec<&str> = PREFIXES
+                .iter()
+                .copied()
+                .filter(|p| tok.len() >= p.len() + 4 && tok.starts_with(p))
+                .collect();
+            walked.sort();
+            listed.sort();
+            assert_eq!(walked, listed, "{tok}");
+        }
+    }
 
     #[test]
     fn prefixes_attach_to_names() {
