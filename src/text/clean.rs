@@ -7,7 +7,7 @@
 
 use rustc_hash::FxHashMap as HashMap;
 
-use super::normalize::normalize;
+use super::normalize::normalize_into;
 
 /// Lines that start like this introduce a link to another article; the line
 /// (and a short headline right after it) is not part of the story.
@@ -140,7 +140,10 @@ pub fn clean_lines(input: &str) -> Vec<String> {
         .map(|l| l.trim_matches(|c: char| c.is_whitespace() || c == '\u{200F}' || c == '\u{200E}'))
         .filter(|l| !l.is_empty())
         .collect();
-    let keys: Vec<String> = lines.iter().map(|l| line_key(l)).collect();
+    let mut buf = String::new();
+    let keyed: Vec<(String, usize)> = lines.iter().map(|l| line_key(l, &mut buf)).collect();
+    let word_counts: Vec<usize> = keyed.iter().map(|(_, n)| *n).collect();
+    let keys: Vec<String> = keyed.into_iter().map(|(k, _)| k).collect();
     let mut counts: HashMap<&str, usize> = HashMap::default();
     for k in &keys {
         *counts.entry(k.as_str()).or_default() += 1;
@@ -157,7 +160,7 @@ pub fn clean_lines(input: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut skip_headline_after_read_also = false;
     for (i, (line, key)) in lines.iter().zip(&keys).enumerate() {
-        let words = key.split_whitespace().count();
+        let words = word_counts[i];
         if key.is_empty() {
             continue;
         }
@@ -177,7 +180,7 @@ pub fn clean_lines(input: &str) -> Vec<String> {
         {
             continue;
         }
-        if is_date_line(key) {
+        if is_date_line(key, words) {
             continue;
         }
         if key.starts_with("المصدر") && words <= 8 {
@@ -227,11 +230,14 @@ fn is_caption(key: &str, words: usize) -> bool {
             || key.starts_with("صوره:"))
 }
 
-/// The comparison key of a line: normalised, punctuation folded to spaces.
-fn line_key(line: &str) -> String {
-    let n = normalize(line);
-    let mut key = String::with_capacity(n.len());
-    for w in n.split(|c: char| !(super::tokens::is_word_char(c) || c == ':' || c == '©')) {
+/// The comparison key of a line (normalised, punctuation folded to single
+/// spaces) and its number of words. `buf` is scratch space.
+fn line_key(line: &str, buf: &mut String) -> (String, usize) {
+    buf.clear();
+    normalize_into(line, buf);
+    let mut key = String::with_capacity(buf.len());
+    let mut words = 0;
+    for w in buf.split(|c: char| !(super::tokens::is_word_char(c) || c == ':' || c == '©')) {
         if w.is_empty() {
             continue;
         }
@@ -239,21 +245,21 @@ fn line_key(line: &str) -> String {
             key.push(' ');
         }
         key.push_str(w);
+        words += 1;
     }
-    key
+    (key, words)
 }
 
 /// "السبت , أبريل 20 2024", "2024-04-20": a line with a date and nothing else.
-fn is_date_line(key: &str) -> bool {
-    let words: Vec<&str> = key.split_whitespace().collect();
-    if words.is_empty() || words.len() > 6 {
+fn is_date_line(key: &str, words: usize) -> bool {
+    if words == 0 || words > 6 {
         return false;
     }
     let mut has_date_part = false;
-    for w in &words {
+    for w in key.split(' ') {
         let is_num = w.chars().all(|c| c.is_ascii_digit());
-        let is_month = MONTHS.contains(w) || WEEKDAYS.contains(w);
-        if !(is_num || is_month || *w == "م" || *w == "هـ") {
+        let is_month = MONTHS.contains(&w) || WEEKDAYS.contains(&w);
+        if !(is_num || is_month || w == "م" || w == "هـ") {
             return false;
         }
         has_date_part |= is_month || (is_num && w.len() == 4);
@@ -269,6 +275,7 @@ fn ends_sentence(line: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::normalize::normalize;
 
     #[test]
     fn headline_repeated_three_times_is_kept_once() {
