@@ -91,8 +91,8 @@ fn text_pipeline(c: &mut Criterion) {
         b.iter(|| {
             let (title, body) = &docs[i % docs.len()];
             i += 1;
-            let kept = clean::clean(body);
-            black_box(Fingerprint::from_clean(title, &kept))
+            let kept = clean::clean_keyed(body);
+            black_box(Fingerprint::from_keys(title, &kept.keys))
         })
     });
     let mut k = 0;

@@ -200,8 +200,9 @@ impl Engine {
             (Some(link), true) => self.article_text(feed, &entry, link).await,
             _ => entry.text.clone(),
         };
-        let text = text::clean::clean(&raw_text);
-        let fingerprint = Fingerprint::from_clean(&entry.title, &text);
+        let cleaned = text::clean::clean_keyed(&raw_text);
+        let fingerprint = Fingerprint::from_keys(&entry.title, &cleaned.keys);
+        let text = cleaned.text();
         let watchlist = self.watchlist().await;
         let matches = watchlist.classify(&entry.title, &text);
 

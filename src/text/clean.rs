@@ -135,6 +135,27 @@ pub fn clean(input: &str) -> String {
 
 /// Returns the kept paragraphs of `input`.
 pub fn clean_lines(input: &str) -> Vec<String> {
+    clean_keyed(input).lines
+}
+
+/// The kept paragraphs and, for each, its normalised key (the words of the
+/// line, normalised, separated by single spaces): the fingerprint reads the
+/// keys, so the text is normalised once.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Cleaned {
+    pub lines: Vec<String>,
+    pub keys: Vec<String>,
+}
+
+impl Cleaned {
+    /// The kept text, one paragraph per line.
+    pub fn text(&self) -> String {
+        self.lines.join("\n")
+    }
+}
+
+/// [`clean_lines`] with the normalised key of each kept line.
+pub fn clean_keyed(input: &str) -> Cleaned {
     let lines: Vec<&str> = input
         .lines()
         .map(|l| l.trim_matches(|c: char| c.is_whitespace() || c == '\u{200F}' || c == '\u{200E}'))
@@ -158,6 +179,7 @@ pub fn clean_lines(input: &str) -> Vec<String> {
 
     let mut seen: HashMap<&str, ()> = HashMap::default();
     let mut out = Vec::new();
+    let mut out_keys: Vec<String> = Vec::new();
     let mut skip_headline_after_read_also = false;
     for (i, (line, key)) in lines.iter().zip(&keys).enumerate() {
         let words = word_counts[i];
@@ -207,6 +229,7 @@ pub fn clean_lines(input: &str) -> Vec<String> {
             continue;
         }
         out.push((*line).to_string());
+        out_keys.push(key.clone());
     }
     // A name or label left after the last paragraph ("سيريانيوز").
     while out.len() > 1
@@ -215,8 +238,12 @@ pub fn clean_lines(input: &str) -> Vec<String> {
             .is_some_and(|l| l.split_whitespace().count() <= 2 && !ends_sentence(l))
     {
         out.pop();
+        out_keys.pop();
     }
-    out
+    Cleaned {
+        lines: out,
+        keys: out_keys,
+    }
 }
 
 /// Photo credits and archive captions: "... - أرشيف", "تصوير: ...", "© ...".

@@ -88,8 +88,19 @@ impl Fingerprint {
         Fingerprint::from_clean(title, &clean::clean(body))
     }
 
+    /// Fingerprints an item from its title and the keys of its cleaned body
+    /// ([`clean::clean_keyed`]): the body is not normalised again.
+    pub fn from_keys(title: &str, keys: &[String]) -> Fingerprint {
+        Fingerprint::build(title, keys.iter().map(|k| (k.as_str(), true)))
+    }
+
     /// Fingerprints an item whose body is already cleaned text.
     pub fn from_clean(title: &str, body: &str) -> Fingerprint {
+        Fingerprint::build(title, body.lines().map(|l| (l, false)))
+    }
+
+    /// `lines`: (text, already normalised).
+    fn build<'a>(title: &str, lines: impl Iterator<Item = (&'a str, bool)>) -> Fingerprint {
         let mut buf = String::with_capacity(256);
         let mut title_tokens: Vec<u64> = Vec::new();
         let mut numbers: Vec<u32> = Vec::new();
@@ -106,13 +117,18 @@ impl Fingerprint {
             }
         }
 
-        let mut body_tokens: Vec<u64> = Vec::with_capacity(body.len() / 6);
+        let mut body_tokens: Vec<u64> = Vec::with_capacity(512);
         let mut line_tokens: Vec<u64> = Vec::new();
-        for line in body.lines() {
-            buf.clear();
-            normalize_into(line, &mut buf);
+        for (line, normalised) in lines {
+            let text = if normalised {
+                line
+            } else {
+                buf.clear();
+                normalize_into(line, &mut buf);
+                buf.as_str()
+            };
             line_tokens.clear();
-            for w in words(&buf) {
+            for w in words(text) {
                 let c = canonical_token(w);
                 let h = token_hash(&c);
                 if is_number(&c) {
@@ -339,6 +355,20 @@ mod tests {
         let c = a.compare(&b);
         assert!(c.duplicate, "{c:?}");
         assert!(a.band_keys().iter().any(|k| b.band_keys().contains(k)));
+    }
+
+    #[test]
+    fn keys_and_text_give_the_same_fingerprint() {
+        let raw = format!("العنوان\nشام تايمز\n{BODY}\nشام تايمز\nاقرأ أيضاً: خبر آخر");
+        let cleaned = clean::clean_keyed(&raw);
+        assert_eq!(
+            Fingerprint::from_keys("العنوان", &cleaned.keys),
+            Fingerprint::from_clean("العنوان", &cleaned.text())
+        );
+        assert_eq!(
+            Fingerprint::from_keys("العنوان", &cleaned.keys),
+            Fingerprint::new("العنوان", &raw)
+        );
     }
 
     #[test]
