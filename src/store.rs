@@ -339,11 +339,21 @@ impl Store {
     /// Records that the mail server accepted `alert`: removes it from the
     /// outbox and remembers it as sent, atomically.
     pub fn mark_sent(&self, alert: &Alert, at: DateTime<Utc>) -> Result<(), StoreError> {
-        let when = enc("sent", &at)?;
+        self.take_from_outbox(alert, &self.sent, &enc("sent", &at)?)
+    }
+
+    /// Removes `alert` from the outbox and writes `value` under its id in
+    /// `to`, in one transaction.
+    fn take_from_outbox(
+        &self,
+        alert: &Alert,
+        to: &sled::Tree,
+        value: &[u8],
+    ) -> Result<(), StoreError> {
         let id = alert.id.as_bytes();
-        (&self.outbox, &self.sent).transaction(|(outbox, sent)| {
+        (&self.outbox, to).transaction(|(outbox, to)| {
             outbox.remove(id)?;
-            sent.insert(id, when.as_slice())?;
+            to.insert(id, value)?;
             Ok::<_, ConflictableTransactionError<StoreError>>(())
         })?;
         Ok(())
@@ -457,14 +467,7 @@ impl Store {
 
     /// Moves an alert the server keeps refusing to the dead letters.
     pub fn bury(&self, alert: &Alert) -> Result<(), StoreError> {
-        let v = enc("dead", alert)?;
-        let id = alert.id.as_bytes();
-        (&self.outbox, &self.dead).transaction(|(outbox, dead)| {
-            outbox.remove(id)?;
-            dead.insert(id, v.as_slice())?;
-            Ok::<_, ConflictableTransactionError<StoreError>>(())
-        })?;
-        Ok(())
+        self.take_from_outbox(alert, &self.dead, &enc("dead", alert)?)
     }
 
     /// Forgets every item first seen before `before`: the item, its

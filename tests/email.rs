@@ -16,6 +16,24 @@ use raqib::config::Config;
 use raqib::daemon::{digest_loop, Clock, Engine};
 use raqib::store::AlertKind;
 
+/// A feed server with one RSS feed of `items`, an SMTP server, and a config.
+async fn serve_with_smtp(
+    items: &[(&str, &str, &str)],
+    dir: &Path,
+) -> (std::path::PathBuf, SharedSmtp) {
+    let feeds = HashMap::from([(
+        "f".to_string(),
+        Served {
+            body: rss(items),
+            content_type: "application/rss+xml".into(),
+        },
+    )]);
+    let (http, _) = start_http(feeds).await;
+    let smtp = Arc::new(Mutex::new(SmtpState::default()));
+    let port = start_smtp(smtp.clone());
+    (write_config(dir, http, &[("f", "منفذ")], Some(port)), smtp)
+}
+
 fn rss(items: &[(&str, &str, &str)]) -> Vec<u8> {
     let mut s = String::from(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>t</title>",
@@ -50,18 +68,8 @@ const STORIES: &[(&str, &str, &str)] = &[
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mime_structure_and_headers() {
-    let feeds = HashMap::from([(
-        "f".to_string(),
-        Served {
-            body: rss(&STORIES[..1]),
-            content_type: "application/rss+xml".into(),
-        },
-    )]);
-    let (http, _) = start_http(feeds).await;
-    let smtp = Arc::new(Mutex::new(SmtpState::default()));
-    let port = start_smtp(smtp.clone());
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = write_config(dir.path(), http, &[("f", "منفذ")], Some(port));
+    let (cfg, smtp) = serve_with_smtp(&STORIES[..1], dir.path()).await;
     let (code, _, err) = raqib(&cfg, &["once"]).await;
     assert_eq!(code, 0, "{err}");
     let raw = smtp
@@ -115,18 +123,8 @@ async fn hostile_content_arrives_as_text() {
         "&lt;script&gt;alert(1)&lt;/script&gt; بوتين وواشنطن وسوريا\r\nBcc: victim@example.org",
         "&lt;img src=x onerror=alert(1)&gt;اتصال بين موسكو وواشنطن حول سوريا&lt;a href=\"javascript:alert(2)\"&gt;هنا&lt;/a&gt;",
     )];
-    let feeds = HashMap::from([(
-        "f".to_string(),
-        Served {
-            body: rss(&items),
-            content_type: "application/rss+xml".into(),
-        },
-    )]);
-    let (http, _) = start_http(feeds).await;
-    let smtp = Arc::new(Mutex::new(SmtpState::default()));
-    let port = start_smtp(smtp.clone());
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = write_config(dir.path(), http, &[("f", "منفذ")], Some(port));
+    let (cfg, smtp) = serve_with_smtp(&items, dir.path()).await;
     let (code, _, err) = raqib(&cfg, &["once"]).await;
     assert_eq!(code, 0, "{err}");
     let st = smtp.lock().expect("lock");
