@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use scraper::{ElementRef, Html, Node, Selector};
+use scraper::{ElementRef, Html, Node};
 
 /// Elements whose content is never article text. Not `form`: ASP.NET
 /// sites wrap the whole page in one.
@@ -76,8 +76,9 @@ pub fn html_to_text(fragment: &str) -> String {
 pub fn extract_main(page: &str) -> String {
     let doc = Html::parse_document(page);
     let mut scores: HashMap<ego_id::Id, (f64, ElementRef<'_>)> = HashMap::new();
-    let p_sel = selector("p, pre, blockquote");
-    for p in doc.select(&p_sel) {
+    let paragraphs = elements(doc.root_element())
+        .filter(|e| matches!(e.value().name(), "p" | "pre" | "blockquote"));
+    for p in paragraphs {
         if inside_skipped(p) {
             continue;
         }
@@ -107,13 +108,10 @@ pub fn extract_main(page: &str) -> String {
     let mut body = String::new();
     match best {
         Some(container) => write_text(container, &mut body),
-        None => {
-            let body_sel = selector("body");
-            match doc.select(&body_sel).next() {
-                Some(b) => write_text(b, &mut body),
-                None => write_text(doc.root_element(), &mut body),
-            }
-        }
+        None => match elements(doc.root_element()).find(|e| e.value().name() == "body") {
+            Some(b) => write_text(b, &mut body),
+            None => write_text(doc.root_element(), &mut body),
+        },
     }
     let body = tidy(&body);
     let title = headline(&doc);
@@ -124,26 +122,29 @@ pub fn extract_main(page: &str) -> String {
 }
 
 fn headline(doc: &Html) -> Option<String> {
-    for css in ["h1", "meta[property='og:title']", "title"] {
-        let sel = selector(css);
-        if let Some(e) = doc.select(&sel).next() {
-            let t = match e.value().attr("content") {
-                Some(c) => c.trim().to_string(),
-                None => tidy(&e.text().collect::<String>()),
-            };
-            if !t.is_empty() {
-                return Some(t.replace('\n', " "));
-            }
+    let is_og_title = |e: &ElementRef<'_>| {
+        e.value().name() == "meta" && e.value().attr("property") == Some("og:title")
+    };
+    let firsts = [
+        elements(doc.root_element()).find(|e| e.value().name() == "h1"),
+        elements(doc.root_element()).find(is_og_title),
+        elements(doc.root_element()).find(|e| e.value().name() == "title"),
+    ];
+    for e in firsts.into_iter().flatten() {
+        let t = match e.value().attr("content") {
+            Some(c) => c.trim().to_string(),
+            None => tidy(&e.text().collect::<String>()),
+        };
+        if !t.is_empty() {
+            return Some(t.replace('\n', " "));
         }
     }
     None
 }
 
-fn selector(css: &str) -> Selector {
-    // The selectors are constants of this module; a parse failure would be a
-    // bug caught by the unit tests, so fall back to one that matches nothing.
-    Selector::parse(css)
-        .unwrap_or_else(|_| Selector::parse("raqib-none").unwrap_or_else(|_| unreachable!()))
+/// Every element below `root`, in document order.
+fn elements(root: ElementRef<'_>) -> impl Iterator<Item = ElementRef<'_>> {
+    root.descendants().filter_map(ElementRef::wrap)
 }
 
 fn inside_skipped(e: ElementRef<'_>) -> bool {
@@ -157,8 +158,10 @@ fn text_len(e: ElementRef<'_>) -> usize {
 }
 
 fn link_text_len(e: ElementRef<'_>) -> usize {
-    let a = selector("a");
-    e.select(&a).map(text_len).sum()
+    elements(e)
+        .filter(|a| a.value().name() == "a")
+        .map(text_len)
+        .sum()
 }
 
 fn write_text(e: ElementRef<'_>, out: &mut String) {
