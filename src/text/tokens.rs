@@ -72,11 +72,34 @@ pub fn clitic_prefixes_of(tok: &str) -> impl Iterator<Item = &str> + '_ {
 }
 
 /// The noun/adjective suffixes `s` ends with, leaving at least two letters.
-pub fn noun_suffixes_of(s: &str) -> impl Iterator<Item = &'static str> + '_ {
-    SUFFIXES
-        .iter()
-        .copied()
-        .filter(move |x| s.len() >= x.len() + 4 && s.ends_with(x))
+/// Read from the last letters backwards (every suffix ends in ا ي ه ت or ن)
+/// rather than tested one by one: this runs for every candidate split.
+pub fn noun_suffixes_of(s: &str) -> impl Iterator<Item = &str> + '_ {
+    let mut rev = s.chars().rev();
+    let (c1, c2, c3, c4) = (rev.next(), rev.next(), rev.next(), rev.next());
+    // Suffixes as letters read backwards, longest first.
+    let found: [Option<usize>; 4] = match c1 {
+        Some('ا') | Some('ي') => [Some(1), None, None, None],
+        Some('ه') => [(c2 == Some('ي')).then_some(2), Some(1), None, None],
+        Some('ت') if c2 == Some('ا') => [(c3 == Some('ي')).then_some(3), Some(2), None, None],
+        Some('ن') => match c2 {
+            Some('ي') if c3 == Some('ي') => [Some(3), Some(2), None, None],
+            Some('ي') if c3 == Some('ت') && c4 == Some('ي') => [Some(4), Some(2), None, None],
+            Some('ي') => [Some(2), None, None, None],
+            Some('و') if c3 == Some('ي') => [Some(3), Some(2), None, None],
+            Some('و') => [Some(2), None, None, None],
+            Some('ا') if c3 == Some('ت') && c4 == Some('ي') => [Some(4), Some(2), None, None],
+            Some('ا') if c3 == Some('ي') => [Some(3), Some(2), None, None],
+            Some('ا') => [Some(2), None, None, None],
+            _ => [None; 4],
+        },
+        _ => [None; 4],
+    };
+    found.into_iter().flatten().filter_map(move |letters| {
+        // Every suffix letter is two bytes in UTF-8.
+        let bytes = 2 * letters;
+        (s.len() >= bytes + 4).then(|| &s[s.len() - bytes..])
+    })
 }
 
 /// True when `p` is one of the clitic prefix sequences.
@@ -196,6 +219,36 @@ mod tests {
                 .iter()
                 .copied()
                 .filter(|p| tok.len() >= p.len() + 4 && tok.starts_with(p))
+                .collect();
+            walked.sort();
+            listed.sort();
+            assert_eq!(walked, listed, "{tok}");
+        }
+    }
+
+    #[test]
+    fn suffix_splits_match_the_list() {
+        for tok in [
+            "السوريين",
+            "الروسيون",
+            "سوريتين",
+            "سوريتان",
+            "الحكومات",
+            "الروسيات",
+            "امريكيه",
+            "روسيه",
+            "روسي",
+            "سوريا",
+            "بيت",
+            "الطرفان",
+            "الامريكيان",
+            "ن",
+        ] {
+            let mut walked: Vec<&str> = noun_suffixes_of(tok).collect();
+            let mut listed: Vec<&str> = SUFFIXES
+                .iter()
+                .copied()
+                .filter(|x| tok.len() >= x.len() + 4 && tok.ends_with(x))
                 .collect();
             walked.sort();
             listed.sort();
