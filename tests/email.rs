@@ -21,17 +21,22 @@ async fn serve_with_smtp(
     items: &[(&str, &str, &str)],
     dir: &Path,
 ) -> (std::path::PathBuf, SharedSmtp) {
-    let feeds = HashMap::from([(
+    let feeds = one_feed(items);
+    let (http, _) = start_http(feeds).await;
+    let smtp = Arc::new(Mutex::new(SmtpState::default()));
+    let port = start_smtp(smtp.clone());
+    (write_config(dir, http, &[("f", "منفذ")], Some(port)), smtp)
+}
+
+/// The feed server's content: one RSS feed "f" of `items`.
+fn one_feed(items: &[(&str, &str, &str)]) -> HashMap<String, Served> {
+    HashMap::from([(
         "f".to_string(),
         Served {
             body: rss(items),
             content_type: "application/rss+xml".into(),
         },
-    )]);
-    let (http, _) = start_http(feeds).await;
-    let smtp = Arc::new(Mutex::new(SmtpState::default()));
-    let port = start_smtp(smtp.clone());
-    (write_config(dir, http, &[("f", "منفذ")], Some(port)), smtp)
+    )])
 }
 
 fn rss(items: &[(&str, &str, &str)]) -> Vec<u8> {
@@ -145,13 +150,7 @@ async fn hostile_content_arrives_as_text() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hourly_limit_folds_into_the_digest() {
-    let feeds = HashMap::from([(
-        "f".to_string(),
-        Served {
-            body: rss(STORIES),
-            content_type: "application/rss+xml".into(),
-        },
-    )]);
+    let feeds = one_feed(STORIES);
     let (http, _) = start_http(feeds).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = write_config(dir.path(), http, &[("f", "منفذ")], None);
@@ -297,13 +296,7 @@ async fn digest_schedule_with_missed_slots() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_long_outage_alerts_fold_into_the_digest() {
-    let feeds = HashMap::from([(
-        "f".to_string(),
-        Served {
-            body: rss(STORIES),
-            content_type: "application/rss+xml".into(),
-        },
-    )]);
+    let feeds = one_feed(STORIES);
     let (http, _) = start_http(feeds).await;
     let dead_port = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
