@@ -13,6 +13,9 @@ use url::Url;
 use crate::diag::Located;
 use crate::watchlist::Watchlist;
 
+/// The shipped watchlist, used when a config names none and none is beside it.
+pub const DEFAULT_WATCHLIST: &str = include_str!("../config/watchlist.toml");
+
 /// Where the config is looked for when `--config` is not given.
 pub fn default_path() -> PathBuf {
     if let Some(p) = std::env::var_os("RAQIB_CONFIG") {
@@ -145,6 +148,9 @@ pub struct Config {
     /// The file it was read from.
     pub file: PathBuf,
     pub watchlist: PathBuf,
+    /// True when `watchlist` was set; otherwise a missing file means the
+    /// built-in default watchlist.
+    pub watchlist_set: bool,
     pub storage: PathBuf,
     /// Items older than this are forgotten (and no longer found as copies).
     pub retention: Duration,
@@ -491,6 +497,7 @@ impl Config {
         };
         Ok(Config {
             file: file.to_path_buf(),
+            watchlist_set: raw.watchlist.is_some(),
             watchlist,
             storage,
             retention: opt_duration(&raw.storage.retention, Duration::from_secs(30 * 86400))?,
@@ -513,11 +520,23 @@ impl Config {
 
     /// Reads and compiles the watchlist this config names.
     pub fn load_watchlist(&self) -> Result<Watchlist, ConfigError> {
-        let source =
-            std::fs::read_to_string(&self.watchlist).map_err(|source| ConfigError::Read {
-                path: self.watchlist.clone(),
-                source,
-            })?;
+        let source = match std::fs::read_to_string(&self.watchlist) {
+            Ok(s) => s,
+            // A config that names no watchlist, beside no watchlist.toml,
+            // follows the default topic rather than failing.
+            Err(e) if !self.watchlist_set && e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Watchlist::parse(
+                    Path::new("<built-in watchlist>"),
+                    DEFAULT_WATCHLIST,
+                )?);
+            }
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: self.watchlist.clone(),
+                    source,
+                })
+            }
+        };
         Ok(Watchlist::parse(&self.watchlist, &source)?)
     }
 
@@ -586,6 +605,24 @@ mod tests {
         assert_eq!((e.line, e.col), (2, 7), "{e}");
         let e = err("[email]\ntimezone = \"Mars/Olympus\"\n");
         assert_eq!(e.line, 2, "{e}");
+    }
+
+    #[test]
+    fn built_in_watchlist_when_none_is_named_or_present() {
+        let dir = std::env::temp_dir().join(format!("raqib-nowl-{}", std::process::id()));
+        let c = Config::parse(&dir.join("raqib.toml"), "").map_err(|e| e.to_string());
+        let w = c.map(|c| {
+            c.load_watchlist()
+                .map(|w| w.topics.len())
+                .map_err(|e| e.to_string())
+        });
+        assert_eq!(w, Ok(Ok(1)));
+        let c = Config::parse(&dir.join("raqib.toml"), "watchlist = \"missing.toml\"\n")
+            .map_err(|e| e.to_string());
+        assert!(
+            c.map(|c| c.load_watchlist().is_err()).unwrap_or(false),
+            "a named file must exist"
+        );
     }
 
     #[test]

@@ -156,11 +156,15 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
         Command::Check => {
             let cfg = Config::load(&config_path)?;
             let wl = cfg.load_watchlist()?;
+            let wl_name = if cfg.watchlist.exists() {
+                cfg.watchlist.display().to_string()
+            } else {
+                "built-in watchlist".to_string()
+            };
             println!(
-                "{}: ok ({} feeds); {}: ok ({} topics)",
+                "{}: ok ({} feeds); {wl_name}: ok ({} topics)",
                 config_path.display(),
                 cfg.feeds.len(),
-                cfg.watchlist.display(),
                 wl.topics.len()
             );
             Ok(ExitCode::SUCCESS)
