@@ -226,7 +226,7 @@ pub struct Smtp {
 pub struct Alerts {
     pub window: Duration,
     /// Immediate alerts per topic per hour; the rest go to the next digest.
-    /// 0: no limit.
+    /// 0 (the default): no limit, one email per story as the contract says.
     pub max_per_hour: u32,
     /// With digests on, an alert still unsent after this long (an SMTP
     /// outage) goes to the next digest instead.
@@ -452,7 +452,7 @@ impl Config {
                 .max_per_hour
                 .as_ref()
                 .map(|m| *m.get_ref())
-                .unwrap_or(20),
+                .unwrap_or(0),
             stale_after: opt_duration(&raw.alerts.stale_after, Duration::from_secs(6 * 3600))?,
         };
         let digest = match &raw.digest {
