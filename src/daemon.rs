@@ -376,6 +376,7 @@ pub async fn run(
     let mut engine = Arc::new(Engine::open(config)?);
     notify_systemd(&[sd_notify::NotifyState::Ready]);
     info!(feeds = engine.config.feeds.len(), "running");
+    write_status_snapshot(&engine.config, &engine.store);
     loop {
         let (stop_tx, stop_rx) = watch::channel(false);
         let tasks = start_tasks(engine.clone(), stop_rx);
