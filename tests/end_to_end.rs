@@ -184,3 +184,63 @@ async fn maildir_delivery_and_feeds_listing() {
     assert_eq!(w["items"], 2);
     assert!(w["error"].is_null());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_article_reads_the_page_in_its_own_charset() {
+    let (http, hstate) = start_http(std::collections::HashMap::new()).await;
+    let page = "<!DOCTYPE html><html lang=\"ar\"><head>\
+        <meta http-equiv=\"Content-Type\" content=\"text/html; charset=windows-1256\">\
+        <title>الموقع</title></head><body><nav><p>الرئيسية سياسة اقتصاد رياضة ثقافة منوعات اتصل بنا</p></nav>\
+        <article><h1>كيري ولافروف يتفقان على هدنة في سوريا</h1>\
+        <p>اتفق وزير الخارجية الأمريكي جون كيري ونظيره الروسي سيرغي لافروف في جنيف على خطة لوقف إطلاق النار في سوريا.</p>\
+        <p>وقال لافروف إن موسكو ستضغط على دمشق، فيما قال كيري إن واشنطن ستعمل مع المعارضة لإنجاح الهدنة.</p>\
+        </article><footer><p>جميع الحقوق محفوظة</p></footer></body></html>";
+    let (page_bytes, _, _) = encoding_rs::WINDOWS_1256.encode(page);
+    let feed = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>t</title>\
+         <item><guid>p1</guid><link>http://{http}/feeds/page</link><title>كيري ولافروف يتفقان على هدنة في سوريا</title>\
+         <description>ملخص قصير.</description></item></channel></rss>"
+    );
+    {
+        let mut st = hstate.lock().expect("lock");
+        st.feeds.insert(
+            "page".into(),
+            Served {
+                body: page_bytes.into_owned(),
+                content_type: "text/html".into(),
+            },
+        );
+        st.feeds.insert(
+            "art".into(),
+            Served {
+                body: feed.into_bytes(),
+                content_type: "application/rss+xml".into(),
+            },
+        );
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(dir.path(), http, &[("art", "موقع")], None);
+    let text = std::fs::read_to_string(&cfg).expect("read").replace(
+        "name = \"موقع\"\n",
+        "name = \"موقع\"\nfetch_article = true\n",
+    );
+    std::fs::write(&cfg, text).expect("write");
+    let (code, _, err) = raqib(&cfg, &["once"]).await;
+    assert_eq!(code, 0, "{err}");
+    let mails: Vec<Mail> = std::fs::read_dir(dir.path().join("mail/new"))
+        .expect("maildir")
+        .flatten()
+        .map(|e| parse_mail(&std::fs::read(e.path()).expect("read")))
+        .collect();
+    assert_eq!(mails.len(), 1, "{err}");
+    assert!(
+        mails[0].text.contains("ستضغط على دمشق"),
+        "the page's text, decoded: {}",
+        mails[0].text
+    );
+    assert!(
+        !mails[0].text.contains("الرئيسية سياسة"),
+        "navigation is not article text"
+    );
+    assert_eq!(hstate.lock().expect("lock").requests.get("page"), Some(&1));
+}
