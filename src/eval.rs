@@ -218,12 +218,43 @@ pub enum Gold {
     },
 }
 
+/// Which extraction method `extract` measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Extractor {
+    /// raqib's own: readability-style scoring over scraper, then cleanup.
+    Raqib,
+    /// dom_smoothie (a readability.js port), its text as it gives it.
+    #[cfg(feature = "compare-extractors")]
+    DomSmoothie,
+}
+
+fn run_extractor(e: Extractor, html: &str) -> String {
+    match e {
+        Extractor::Raqib => crate::text::main_text(html),
+        #[cfg(feature = "compare-extractors")]
+        Extractor::DomSmoothie => dom_smoothie::Readability::new(html, None, None)
+            .and_then(|mut r| r.parse())
+            .map(|a| format!("{}\n{}", a.title, a.text_content))
+            .unwrap_or_default(),
+    }
+}
+
 /// Scores the engine's extraction (`main_text`) on `pages` of one set.
 pub fn extract(set: &str, pages: &[(String, Gold)], details: &mut Vec<String>) -> ExtractScore {
+    extract_with(Extractor::Raqib, set, pages, details)
+}
+
+/// Scores one extraction method on `pages` of one set.
+pub fn extract_with(
+    extractor: Extractor,
+    set: &str,
+    pages: &[(String, Gold)],
+    details: &mut Vec<String>,
+) -> ExtractScore {
     let (mut p_sum, mut r_sum) = (0.0, 0.0);
     let mut method = "tokens";
     for (i, (html, gold)) in pages.iter().enumerate() {
-        let got = crate::text::main_text(html);
+        let got = run_extractor(extractor, html);
         let (p, r) = match gold {
             Gold::Text(g) => token_pr(&got, g),
             Gold::Snippets { with, without } => {

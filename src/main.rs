@@ -105,6 +105,10 @@ enum EvalWhat {
         dir: PathBuf,
         #[arg(long)]
         details: bool,
+        /// raqib (default), or dom-smoothie when built with the
+        /// compare-extractors feature.
+        #[arg(long, default_value = "raqib")]
+        extractor: String,
     },
     /// Decide each pair (`id,a,b,label`) and compare with its label.
     Dedup {
@@ -316,7 +320,11 @@ fn open_store(cfg: &Config) -> Result<raqib::store::Store> {
 fn eval(what: EvalWhat, config_path: &std::path::Path) -> Result<ExitCode> {
     let mut details = Vec::new();
     let (scores, show) = match what {
-        EvalWhat::Extract { dir, details: show } => return eval_extract(&dir, show),
+        EvalWhat::Extract {
+            dir,
+            details: show,
+            extractor,
+        } => return eval_extract(&dir, show, &extractor),
         EvalWhat::Topic {
             file,
             topic,
@@ -361,11 +369,25 @@ fn eval(what: EvalWhat, config_path: &std::path::Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn eval_extract(dir: &std::path::Path, show: bool) -> Result<ExitCode> {
+fn eval_extract(dir: &std::path::Path, show: bool, extractor: &str) -> Result<ExitCode> {
+    use raqib::eval::Extractor;
+    let extractor = match extractor {
+        "raqib" => Extractor::Raqib,
+        #[cfg(feature = "compare-extractors")]
+        "dom-smoothie" => Extractor::DomSmoothie,
+        other => bail!(
+            "unknown extractor {other:?} (raqib; dom-smoothie needs --features compare-extractors)"
+        ),
+    };
     let mut details = Vec::new();
     let mut scores = Vec::new();
     for (set, pages) in extraction_sets(dir)? {
-        scores.push(raqib::eval::extract(&set, &pages, &mut details));
+        scores.push(raqib::eval::extract_with(
+            extractor,
+            &set,
+            &pages,
+            &mut details,
+        ));
     }
     if show {
         for d in &details {
