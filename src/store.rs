@@ -231,10 +231,6 @@ impl Store {
             .transpose()
     }
 
-    pub fn item_count(&self) -> usize {
-        self.items.len()
-    }
-
     /// Every stored item (for replays and tests).
     pub fn items(&self) -> impl Iterator<Item = Result<Item, StoreError>> + '_ {
         self.items.iter().map(|r| {
@@ -539,10 +535,6 @@ impl Store {
     /// True when the alert is pending or was sent.
     pub fn has_alert(&self, alert_id: &str) -> Result<bool, StoreError> {
         Ok(self.outbox.contains_key(alert_id)? || self.sent.contains_key(alert_id)?)
-    }
-
-    pub fn was_sent(&self, alert_id: &str) -> Result<bool, StoreError> {
-        Ok(self.sent.contains_key(alert_id)?)
     }
 
     pub fn feed_state(&self, url: &str) -> Result<FeedState, StoreError> {

@@ -298,11 +298,7 @@ async fn digest_schedule_with_missed_slots() {
 async fn after_a_long_outage_alerts_fold_into_the_digest() {
     let feeds = one_feed(STORIES);
     let (http, _) = start_http(feeds).await;
-    let dead_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
+    let dead_port = dead_port();
     let dir = tempfile::tempdir().expect("tempdir");
     let with_digest = |port: u16| {
         let cfg = write_config(dir.path(), http, &[("f", "منفذ")], Some(port));

@@ -124,12 +124,7 @@ async fn smtp_refusing_midway_loses_and_repeats_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smtp_down_keeps_alerts_for_later() {
     let (http, _) = start_http(standard_feeds()).await;
-    // A port with nothing listening: bind, note the port, close.
-    let dead_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
+    let dead_port = dead_port();
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = write_config(dir.path(), http, FEEDS, Some(dead_port));
     let (code, _, err) = raqib(&cfg, &["once"]).await;

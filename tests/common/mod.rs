@@ -161,6 +161,15 @@ pub fn start_smtp(state: SharedSmtp) -> u16 {
     port
 }
 
+/// A loopback port with nothing listening: bound, noted, closed.
+pub fn dead_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
 pub fn fixture(name: &str) -> Vec<u8> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data")
