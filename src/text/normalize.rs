@@ -34,21 +34,32 @@ pub fn normalize_into(input: &str, out: &mut String) {
     }
 }
 
+/// What the folding does to one character of the Arabic block.
+#[derive(Clone, Copy, PartialEq)]
+enum Fold {
+    Same,
+    Drop,
+    To(char),
+    /// One of the few characters NFKC changes (ٵ = ا + ٴ and kin).
+    Nfkc,
+}
+
 /// The folding of every character of the Arabic block (U+0600–U+06FF),
 /// computed once from [`fold_char`] so both paths agree.
-/// `Err(())` marks the few characters NFKC changes (ٵ = ا + ٴ and kin).
-fn arabic_table() -> &'static [Result<Option<char>, ()>; 256] {
-    static TABLE: std::sync::OnceLock<[Result<Option<char>, ()>; 256]> = std::sync::OnceLock::new();
+fn arabic_table() -> &'static [Fold; 256] {
+    static TABLE: std::sync::OnceLock<[Fold; 256]> = std::sync::OnceLock::new();
     TABLE.get_or_init(|| {
-        let mut t = [Ok(None); 256];
+        let mut t = [Fold::Same; 256];
         for (i, slot) in t.iter_mut().enumerate() {
             let Some(c) = char::from_u32(0x600 + i as u32) else {
                 continue;
             };
-            *slot = if std::iter::once(c).nfkc().eq(std::iter::once(c)) || fold_char(c).is_none() {
-                Ok(fold_char(c))
-            } else {
-                Err(())
+            let nfkc_same = std::iter::once(c).nfkc().eq(std::iter::once(c));
+            *slot = match fold_char(c) {
+                None => Fold::Drop,
+                Some(_) if !nfkc_same => Fold::Nfkc,
+                Some(f) if f == c => Fold::Same,
+                Some(f) => Fold::To(f),
             };
         }
         t
@@ -56,41 +67,61 @@ fn arabic_table() -> &'static [Result<Option<char>, ()>; 256] {
 }
 
 /// Normalises byte by byte: ASCII and the two-byte Arabic block by table,
-/// other characters one by one. False (with partial output) when a
+/// other characters one by one. Runs of characters that stay as they are
+/// (most of any text) are copied whole. False (with partial output) when a
 /// character needs NFKC.
 fn fast_path(input: &str, out: &mut String) -> bool {
     let table = arabic_table();
     let bytes = input.as_bytes();
+    // Start of the run of unchanged characters not yet copied.
+    let mut run = 0;
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
         if b < 0x80 {
-            out.push(char::from(b.to_ascii_lowercase()));
+            if b.is_ascii_uppercase() {
+                out.push_str(&input[run..i]);
+                out.push(char::from(b.to_ascii_lowercase()));
+                run = i + 1;
+            }
             i += 1;
             continue;
         }
-        if (0xD8..=0xDB).contains(&b) && i + 1 < bytes.len() {
+        let (fold, len) = if (0xD8..=0xDB).contains(&b) && i + 1 < bytes.len() {
             // U+0600..U+06FF is encoded as D8..DB followed by one byte.
-            let cp = ((u32::from(b) & 0x1F) << 6) | (u32::from(bytes[i + 1]) & 0x3F);
-            match table[(cp - 0x600) as usize] {
-                Ok(Some(c)) => out.push(c),
-                Ok(None) => {}
-                Err(()) => return false,
-            }
-            i += 2;
-            continue;
-        }
-        let Some(c) = input.get(i..).and_then(|s| s.chars().next()) else {
-            return false;
+            let cp = ((usize::from(b) & 0x1F) << 6) | (usize::from(bytes[i + 1]) & 0x3F);
+            (table[cp - 0x600], 2)
+        } else {
+            let Some(c) = input.get(i..).and_then(|s| s.chars().next()) else {
+                return false;
+            };
+            let fold = if needs_nfkc(c) {
+                Fold::Nfkc
+            } else {
+                match fold_char(c) {
+                    None => Fold::Drop,
+                    Some(f) if f == c => Fold::Same,
+                    Some(f) => Fold::To(f),
+                }
+            };
+            (fold, c.len_utf8())
         };
-        if needs_nfkc(c) {
-            return false;
+        match fold {
+            Fold::Same => {}
+            Fold::Nfkc => return false,
+            Fold::Drop => {
+                out.push_str(&input[run..i]);
+                run = i + len;
+            }
+            Fold::To(c) => {
+                out.push_str(&input[run..i]);
+                out.push(c);
+                run = i + len;
+            }
         }
-        if let Some(f) = fold_char(c) {
-            out.push(f);
-        }
-        i += c.len_utf8();
+        i += len;
     }
+    out.push_str(&input[run..]);
     true
 }
 
@@ -100,7 +131,7 @@ fn fast_path(input: &str, out: &mut String) -> bool {
 /// mark and the hamza seat alike, so both paths give the same letter.
 fn needs_nfkc(c: char) -> bool {
     if ('\u{0600}'..='\u{06FF}').contains(&c) {
-        return arabic_table()[(c as u32 - 0x600) as usize].is_err();
+        return arabic_table()[(c as u32 - 0x600) as usize] == Fold::Nfkc;
     }
     !(c.is_ascii()
         || ('\u{2000}'..='\u{206F}').contains(&c)
@@ -188,19 +219,29 @@ const STEM_VARIANTS: &[(&str, &str)] = &[("اميرك", "امريك"), ("امر�
 
 struct Variants {
     map: rustc_hash::FxHashMap<&'static str, &'static str>,
-    /// The last two letters (four bytes) of every variant: a token that does
-    /// not end with one of them cannot be a (prefixed) variant.
-    tails: rustc_hash::FxHashSet<&'static [u8]>,
+    /// The last two letters (four bytes) of every variant, sorted: a token
+    /// that does not end with one of them cannot be a (prefixed) variant.
+    tails: Vec<u32>,
+}
+
+fn tail(bytes: &[u8]) -> Option<u32> {
+    let t: [u8; 4] = bytes.get(bytes.len().checked_sub(4)?..)?.try_into().ok()?;
+    Some(u32::from_le_bytes(t))
 }
 
 fn variants() -> &'static Variants {
     static V: std::sync::OnceLock<Variants> = std::sync::OnceLock::new();
-    V.get_or_init(|| Variants {
-        map: TOKEN_VARIANTS.iter().copied().collect(),
-        tails: TOKEN_VARIANTS
+    V.get_or_init(|| {
+        let mut tails: Vec<u32> = TOKEN_VARIANTS
             .iter()
-            .map(|(k, _)| &k.as_bytes()[k.len() - 4..])
-            .collect(),
+            .filter_map(|(k, _)| tail(k.as_bytes()))
+            .collect();
+        tails.sort_unstable();
+        tails.dedup();
+        Variants {
+            map: TOKEN_VARIANTS.iter().copied().collect(),
+            tails,
+        }
     })
 }
 
@@ -214,7 +255,7 @@ pub fn canonical_token(token: &str) -> std::borrow::Cow<'_, str> {
     use std::borrow::Cow;
     let v = variants();
     let bytes = token.as_bytes();
-    if bytes.len() >= 4 && v.tails.contains(&bytes[bytes.len() - 4..]) {
+    if tail(bytes).is_some_and(|t| v.tails.binary_search(&t).is_ok()) {
         if let Some(to) = v.map.get(token) {
             return Cow::Borrowed(to);
         }

@@ -1,7 +1,13 @@
 //! The compiled matcher: one dictionary of every term of every topic, keyed
 //! by the term's first word. A document is scanned once: each token is split
 //! into (clitic prefix, stem, suffix) candidates, and each candidate stem is
-//! looked up. The topics then read the occurrences they need.
+//! tested against a bit set of the keys' hashes before the dictionary is
+//! read. The topics then read the occurrences they need.
+//!
+//! An Aho-Corasick automaton over the keys was measured too: with thousands
+//! of terms its DFA takes megabytes and every byte of text becomes a cache
+//! miss, while the candidates of a token are few (a handful of prefixes and
+//! suffixes) and the bit set stays in the first-level cache.
 
 use rustc_hash::FxHashMap as HashMap;
 
@@ -145,24 +151,29 @@ impl Term {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Dictionary {
     terms: Vec<Term>,
-    /// Terms by first word, and names by the stem of their adjective:
-    /// country names ending in ا also match their adjectives (سوريا →
-    /// سوري، السورية، السوريين; أمريكا → أمريكي).
-    by_stem: HashMap<String, StemEntry>,
-    /// Terms whose first word starts with the article, keyed by the word
-    /// without it: "لل" absorbs the article (للكرملين = ل + الكرملين).
-    by_word_sans_article: HashMap<String, Vec<u32>>,
+    /// The keys: first words of terms, adjective stems of names and first
+    /// words without their article.
+    keys: Vec<KeyEntry>,
+    key_ids: HashMap<String, u32>,
     /// Term id by words and form, so a term shared by topics is scanned once.
     ids: HashMap<(String, Affixes), u32>,
+    /// One bit per key hash ([`key_bit`]): most candidate stems of a
+    /// document are not keys, and this says so without reading the map.
+    bits: Vec<u64>,
 }
 
-/// What one stem leads to.
+/// What one key leads to.
 #[derive(Debug, Clone, Default)]
-struct StemEntry {
-    /// Terms whose first word is the stem.
+struct KeyEntry {
+    /// Terms whose first word is the key.
     first_word: Vec<u32>,
-    /// Names ending in ا whose adjective stem this is (flag: stem ends in ي).
+    /// Country names ending in ا also match their adjectives (سوريا →
+    /// سوري، السورية، السوريين; أمريكا → أمريكي): names whose adjective
+    /// stem is the key (flag: the stem ends in ي).
     nisba: Vec<(u32, bool)>,
+    /// Terms whose first word is the article + the key: "لل" absorbs the
+    /// article (للكرملين = ل + الكرملين).
+    sans_article: Vec<u32>,
 }
 
 /// Adjective endings after a stem that ends in ي (سوري|ه، سوري|ين).
@@ -176,6 +187,31 @@ fn nisba_stem(w: &str) -> Option<(&str, bool)> {
     (stem.chars().count() >= 3).then(|| (stem, stem.ends_with('ي')))
 }
 
+/// Bits in the key filter: 32 KiB, a false positive for about one
+/// candidate in 50 with five thousand keys.
+const KEY_BITS: usize = 1 << 18;
+
+/// The filter bit of a candidate stem: a multiply-xor hash over its bytes
+/// read eight at a time (stems are a few letters: one to three rounds).
+fn key_bit(bytes: &[u8]) -> usize {
+    let mut h = bytes.len() as u64;
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h.rotate_left(23) ^ u64::from_le_bytes(w)).wrapping_mul(0x9E3779B97F4A7C15);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let w = rest
+            .iter()
+            .enumerate()
+            .fold(0u64, |w, (i, &b)| w | u64::from(b) << (8 * i));
+        h = (h.rotate_left(23) ^ w).wrapping_mul(0x9E3779B97F4A7C15);
+    }
+    (h >> (64 - 18)) as usize
+}
+
 /// One occurrence of a term in a document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Occurrence {
@@ -185,6 +221,15 @@ pub(crate) struct Occurrence {
 }
 
 impl Dictionary {
+    fn key(&mut self, k: &str) -> &mut KeyEntry {
+        let next = self.keys.len() as u32;
+        let i = *self.key_ids.entry(k.to_string()).or_insert(next);
+        if i == next {
+            self.keys.push(KeyEntry::default());
+        }
+        &mut self.keys[i as usize]
+    }
+
     /// Adds a term (or finds the same one) and returns its id.
     pub(crate) fn add(&mut self, term: Term) -> u32 {
         let key = (term.words.join(" "), term.affixes);
@@ -193,30 +238,28 @@ impl Dictionary {
         }
         let id = self.terms.len() as u32;
         self.ids.insert(key, id);
-        self.by_stem
-            .entry(term.words[0].clone())
-            .or_default()
-            .first_word
-            .push(id);
+        self.key(&term.words[0]).first_word.push(id);
         if let Some(rest) = term.words[0].strip_prefix("ال").filter(|r| r.len() >= 4) {
             if term.affixes != Affixes::Exact {
-                self.by_word_sans_article
-                    .entry(rest.to_string())
-                    .or_default()
-                    .push(id);
+                self.key(rest).sans_article.push(id);
             }
         }
         if let ([w], Affixes::Word) = (term.words.as_slice(), term.affixes) {
             if let Some((stem, ya)) = nisba_stem(w) {
-                self.by_stem
-                    .entry(stem.to_string())
-                    .or_default()
-                    .nisba
-                    .push((id, ya));
+                self.key(stem).nisba.push((id, ya));
             }
         }
         self.terms.push(term);
         id
+    }
+
+    /// Sets the key bits; called once every term is in.
+    pub(crate) fn finish(&mut self) {
+        self.bits = vec![0; KEY_BITS / 64];
+        for k in self.key_ids.keys() {
+            let b = key_bit(k.as_bytes());
+            self.bits[b / 64] |= 1 << (b % 64);
+        }
     }
 
     pub(crate) fn term(&self, id: u32) -> &Term {
@@ -231,67 +274,112 @@ impl Dictionary {
     /// Every occurrence of every term, sorted by term id.
     pub(crate) fn scan(&self, doc: &Document) -> Vec<Occurrence> {
         let mut out = Vec::new();
-        let mut seen_here: Vec<u32> = Vec::new();
-        for field in [Field::Title, Field::Body] {
-            let tokens = doc.tokens(field);
-            for pos in 0..tokens.len() {
-                let Some(tok) = tokens.get(pos) else { continue };
-                seen_here.clear();
-                let mut push = |id: u32, out: &mut Vec<Occurrence>| {
-                    if !seen_here.contains(&id) {
-                        seen_here.push(id);
-                        out.push(Occurrence {
-                            term: id,
-                            field,
-                            pos: pos as u32,
-                        });
-                    }
-                };
-                for prefix in std::iter::once("").chain(clitic_prefixes_of(tok)) {
-                    let rest = &tok[prefix.len()..];
-                    for suffix in std::iter::once("").chain(noun_suffixes_of(rest)) {
-                        let stem = &rest[..rest.len() - suffix.len()];
-                        let Some(entry) = self.by_stem.get(stem) else {
-                            continue;
-                        };
-                        for &(id, ya) in &entry.nisba {
-                            let ok = if ya {
-                                NISBA_AFTER_YA.contains(&suffix)
-                            } else {
-                                NISBA.contains(&suffix)
-                            };
-                            if ok {
-                                push(id, &mut out);
-                            }
-                        }
-                        for &id in &entry.first_word {
-                            let t = &self.terms[id as usize];
-                            if allows(t, prefix, suffix, stem) && t.rest_matches(&tokens, pos) {
-                                push(id, &mut out);
-                            }
-                        }
-                    }
-                }
-                // "لل" absorbs the article: للكرملين = ل + الكرملين.
-                for p in ["لل", "ولل", "فلل"] {
-                    let Some(rest) = tok.strip_prefix(p).filter(|r| r.len() >= 4) else {
-                        continue;
-                    };
-                    for suffix in std::iter::once("").chain(noun_suffixes_of(rest)) {
-                        let stem = &rest[..rest.len() - suffix.len()];
-                        for &id in self.by_word_sans_article.get(stem).into_iter().flatten() {
-                            let t = &self.terms[id as usize];
-                            let suffix_ok = suffix.is_empty() || t.affixes == Affixes::Word;
-                            if suffix_ok && t.rest_matches(&tokens, pos) {
-                                push(id, &mut out);
-                            }
-                        }
-                    }
-                }
+        if self.bits.is_empty() {
+            return out;
+        }
+        // Keys found in each distinct word: (start, end, key), by word.
+        let mut found: Vec<(u32, u32, u32)> = Vec::new();
+        let mut found_at: Vec<(u32, u32)> = Vec::with_capacity(doc.distinct.len());
+        for &(ts, te) in &doc.distinct {
+            let from = found.len() as u32;
+            if let Some(tok) = doc.buf.get(ts as usize..te as usize) {
+                self.keys_in(tok, ts, &mut found);
+            }
+            found_at.push((from, found.len() as u32));
+        }
+        for (k, &d) in doc.word_of.iter().enumerate() {
+            let Some(&(from, to)) = found_at.get(d as usize) else {
+                continue;
+            };
+            for &(start, end, key) in &found[from as usize..to as usize] {
+                self.candidate(doc, k, start, end, key as usize, &mut out);
             }
         }
         out.sort_unstable();
+        out.dedup();
         out
+    }
+
+    /// Every (clitic prefix, stem, noun suffix) split of `tok` whose stem
+    /// is a key, as (start, end, key) with `tok` at `offset`.
+    fn keys_in(&self, tok: &str, offset: u32, found: &mut Vec<(u32, u32, u32)>) {
+        for prefix in std::iter::once("").chain(clitic_prefixes_of(tok)) {
+            let rest = &tok[prefix.len()..];
+            for suffix in std::iter::once("").chain(noun_suffixes_of(rest)) {
+                let (start, end) = (prefix.len(), tok.len() - suffix.len());
+                let b = key_bit(&tok.as_bytes()[start..end]);
+                if self.bits[b / 64] & (1 << (b % 64)) == 0 {
+                    continue;
+                }
+                if let Some(&key) = self.key_ids.get(&tok[start..end]) {
+                    found.push((offset + start as u32, offset + end as u32, key));
+                }
+            }
+        }
+    }
+
+    /// Records the terms of a key found at `start..end` in token `k`, a
+    /// split into clitic prefix, stem and noun suffix made by
+    /// [`Dictionary::keys_in`], when the terms allow that prefix and suffix.
+    fn candidate(
+        &self,
+        doc: &Document,
+        k: usize,
+        start: u32,
+        end: u32,
+        key: usize,
+        out: &mut Vec<Occurrence>,
+    ) {
+        let (Some(&(ts, te)), Some(entry)) = (doc.spans.get(k), self.keys.get(key)) else {
+            return;
+        };
+        let Some(tok) = doc.buf.get(ts as usize..te as usize) else {
+            return;
+        };
+        if start < ts || end > te {
+            return;
+        }
+        let (field, pos) = if k < doc.title_len {
+            (Field::Title, k)
+        } else {
+            (Field::Body, k - doc.title_len)
+        };
+        let tokens = doc.tokens(field);
+        let (p, s) = ((start - ts) as usize, (end - ts) as usize);
+        let (prefix, stem, suffix) = (&tok[..p], &tok[p..s], &tok[s..]);
+        let mut push = |term: u32| {
+            out.push(Occurrence {
+                term,
+                field,
+                pos: pos as u32,
+            })
+        };
+        // "لل" absorbs the article: للكرملين = ل + الكرملين.
+        if !entry.sans_article.is_empty() && matches!(prefix, "لل" | "ولل" | "فلل") {
+            for &id in &entry.sans_article {
+                let t = &self.terms[id as usize];
+                if (suffix.is_empty() || t.affixes == Affixes::Word) && t.rest_matches(&tokens, pos)
+                {
+                    push(id);
+                }
+            }
+        }
+        for &(id, ya) in &entry.nisba {
+            let ok = if ya {
+                NISBA_AFTER_YA.contains(&suffix)
+            } else {
+                NISBA.contains(&suffix)
+            };
+            if ok {
+                push(id);
+            }
+        }
+        for &id in &entry.first_word {
+            let t = &self.terms[id as usize];
+            if allows(t, prefix, suffix, stem) && t.rest_matches(&tokens, pos) {
+                push(id);
+            }
+        }
     }
 }
 
@@ -305,12 +393,18 @@ fn allows(t: &Term, prefix: &str, suffix: &str, stem: &str) -> bool {
     }
 }
 
-/// An item's text, tokenised once for every topic: canonical tokens
-/// stored in one buffer.
+/// An item's text, tokenised once for every topic. Each distinct word is
+/// normalised, made canonical and stored once; news text repeats a third
+/// to a half of its words, and the scan looks at each distinct one once.
 pub(crate) struct Document {
     buf: String,
-    title: Vec<(u32, u32)>,
-    body: Vec<(u32, u32)>,
+    /// Byte spans of the title's tokens, then the body's (repeated words
+    /// share a span).
+    spans: Vec<(u32, u32)>,
+    title_len: usize,
+    /// The distinct word at each position, as an index into `distinct`.
+    word_of: Vec<u32>,
+    distinct: Vec<(u32, u32)>,
 }
 
 /// The tokens of one field.
@@ -325,36 +419,44 @@ impl<'a> Tokens<'a> {
             .get(i)
             .and_then(|&(a, b)| self.buf.get(a as usize..b as usize))
     }
-
-    pub(crate) fn len(&self) -> usize {
-        self.spans.len()
-    }
 }
 
 impl Document {
     pub(crate) fn new(title: &str, body: &str) -> Document {
-        let mut buf = String::with_capacity(title.len() + body.len());
-        let mut norm = String::with_capacity(body.len());
-        let mut spans = |text: &str, buf: &mut String| -> Vec<(u32, u32)> {
-            norm.clear();
-            normalize_into(text, &mut norm);
-            let mut v = Vec::new();
-            for w in words(&norm) {
-                let start = buf.len() as u32;
-                buf.push_str(&canonical_token(w));
-                v.push((start, buf.len() as u32));
-            }
-            v
+        let mut norm_title = String::with_capacity(title.len());
+        let mut norm_body = String::with_capacity(body.len());
+        normalize_into(title, &mut norm_title);
+        normalize_into(body, &mut norm_body);
+        let mut doc = Document {
+            buf: String::with_capacity(norm_title.len() + norm_body.len() / 2),
+            spans: Vec::with_capacity(body.len() / 8),
+            title_len: 0,
+            word_of: Vec::with_capacity(body.len() / 8),
+            distinct: Vec::new(),
         };
-        let title = spans(title, &mut buf);
-        let body = spans(body, &mut buf);
-        Document { buf, title, body }
+        let mut seen: HashMap<&str, u32> = HashMap::default();
+        for (i, norm) in [&norm_title, &norm_body].into_iter().enumerate() {
+            for w in words(norm) {
+                let d = *seen.entry(w).or_insert_with(|| {
+                    let start = doc.buf.len() as u32;
+                    doc.buf.push_str(&canonical_token(w));
+                    doc.distinct.push((start, doc.buf.len() as u32));
+                    doc.distinct.len() as u32 - 1
+                });
+                doc.word_of.push(d);
+                doc.spans.push(doc.distinct[d as usize]);
+            }
+            if i == 0 {
+                doc.title_len = doc.spans.len();
+            }
+        }
+        doc
     }
 
     pub(crate) fn tokens(&self, field: Field) -> Tokens<'_> {
         let spans = match field {
-            Field::Title => &self.title,
-            Field::Body => &self.body,
+            Field::Title => &self.spans[..self.title_len],
+            Field::Body => &self.spans[self.title_len..],
         };
         Tokens {
             buf: &self.buf,
@@ -366,17 +468,30 @@ impl Document {
 /// The occurrences of one document, for the topics to query.
 pub(crate) struct Found<'a> {
     occ: &'a [Occurrence],
+    /// Where each term's occurrences start in `occ` (`u32::MAX`: none),
+    /// indexed by term id: topics ask for hundreds of terms per item.
+    start: Vec<u32>,
 }
 
 impl<'a> Found<'a> {
-    pub(crate) fn new(occ: &'a [Occurrence]) -> Found<'a> {
-        Found { occ }
+    /// `occ` sorted by term; `terms`: the dictionary's size.
+    pub(crate) fn new(occ: &'a [Occurrence], terms: usize) -> Found<'a> {
+        let mut start = vec![u32::MAX; terms];
+        for (i, o) in occ.iter().enumerate().rev() {
+            if let Some(s) = start.get_mut(o.term as usize) {
+                *s = i as u32;
+            }
+        }
+        Found { occ, start }
     }
 
     /// Occurrences of `term` in `scope`.
     pub(crate) fn of(&self, term: u32, scope: Scope) -> impl Iterator<Item = &'a Occurrence> + 'a {
-        let start = self.occ.partition_point(|o| o.term < term);
-        self.occ[start..]
+        let from = match self.start.get(term as usize) {
+            Some(&s) if s != u32::MAX => s as usize,
+            _ => self.occ.len(),
+        };
+        self.occ[from..]
             .iter()
             .take_while(move |o| o.term == term)
             .filter(move |o| scope.allows(o.field))

@@ -378,9 +378,11 @@ impl Watchlist {
                 }
             }
         }
+        let mut dict = c.dict;
+        dict.finish();
         Ok(Watchlist {
             topics,
-            dict: c.dict,
+            dict,
             members,
         })
     }
@@ -405,7 +407,7 @@ impl Watchlist {
                 masks[t as usize] |= 1 << g;
             }
         }
-        let found = Found::new(&occ);
+        let found = Found::new(&occ, self.dict.len());
         self.topics
             .iter()
             .zip(masks)
@@ -419,7 +421,7 @@ impl Watchlist {
         let t = self.topics.get(topic)?;
         let doc = Document::new(title, body);
         let occ = self.dict.scan(&doc);
-        Some(t.judge(&Found::new(&occ), &self.dict))
+        Some(t.judge(&Found::new(&occ, self.dict.len()), &self.dict))
     }
 
     /// The match of the topic `id` on an item, if any.
