@@ -29,9 +29,15 @@ const SUFFIXES: &[&str] = &[
 /// Walked letter by letter rather than tested against every sequence: this
 /// runs on every token.
 pub fn clitic_prefixes_of(tok: &str) -> impl Iterator<Item = &str> + '_ {
-    const ART: &[u8] = "ال".as_bytes();
     let b = tok.as_bytes();
-    let letter = |at: usize| -> Option<char> { tok.get(at..).and_then(|s| s.chars().next()) };
+    // Every letter tested is two bytes in UTF-8: compare byte pairs rather
+    // than decode characters.
+    let letter = |at: usize| -> [u8; 2] {
+        match b.get(at..at + 2) {
+            Some(&[x, y]) => [x, y],
+            _ => [0, 0],
+        }
+    };
     let mut lens = [0usize; 8];
     let mut n = 0;
     let mut push = |l: usize| {
@@ -41,28 +47,28 @@ pub fn clitic_prefixes_of(tok: &str) -> impl Iterator<Item = &str> + '_ {
         }
     };
     let conj = match letter(0) {
-        Some('و' | 'ف') => 2,
+        WAW | FA => 2,
         _ => 0,
     };
     // After the conjunction, and (when there is one) also without it.
     for start in [conj, 0] {
         match letter(start) {
-            Some('ب' | 'ك') => {
-                if b.get(start + 2..start + 6) == Some(ART) {
+            BA | KAF => {
+                if letter(start + 2) == ALEF && letter(start + 4) == LAM {
                     push(start + 6);
                 }
                 push(start + 2);
             }
-            Some('ل') => {
-                if letter(start + 2) == Some('ل') {
+            LAM => {
+                if letter(start + 2) == LAM {
                     push(start + 4);
                 }
                 push(start + 2);
             }
-            Some('س') => push(start + 2),
+            SIN => push(start + 2),
             _ => {}
         }
-        if b.get(start..start + 4) == Some(ART) {
+        if letter(start) == ALEF && letter(start + 2) == LAM {
             push(start + 4);
         }
         push(start);
@@ -71,32 +77,52 @@ pub fn clitic_prefixes_of(tok: &str) -> impl Iterator<Item = &str> + '_ {
     (0..n).map(move |i| &tok[..lens[i]])
 }
 
+/// The UTF-8 bytes of the letters the affix walks test.
+const WAW: [u8; 2] = [0xD9, 0x88];
+const FA: [u8; 2] = [0xD9, 0x81];
+const BA: [u8; 2] = [0xD8, 0xA8];
+const KAF: [u8; 2] = [0xD9, 0x83];
+const LAM: [u8; 2] = [0xD9, 0x84];
+const SIN: [u8; 2] = [0xD8, 0xB3];
+const ALEF: [u8; 2] = [0xD8, 0xA7];
+const YA: [u8; 2] = [0xD9, 0x8A];
+const HA: [u8; 2] = [0xD9, 0x87];
+const TA: [u8; 2] = [0xD8, 0xAA];
+const NUN: [u8; 2] = [0xD9, 0x86];
+
 /// The noun/adjective suffixes `s` ends with, leaving at least two letters.
 /// Read from the last letters backwards (every suffix ends in ا ي ه ت or ن)
 /// rather than tested one by one: this runs for every candidate split.
 pub fn noun_suffixes_of(s: &str) -> impl Iterator<Item = &str> + '_ {
-    let mut rev = s.chars().rev();
-    let (c1, c2, c3, c4) = (rev.next(), rev.next(), rev.next(), rev.next());
+    let b = s.as_bytes();
+    // The i-th letter from the end (1-based), as its two bytes. Only
+    // two-byte letters are compared, so the pairs stay aligned.
+    let back = |i: usize| -> [u8; 2] {
+        match b.len().checked_sub(2 * i).and_then(|at| b.get(at..at + 2)) {
+            Some(&[x, y]) => [x, y],
+            _ => [0, 0],
+        }
+    };
+    let (c1, c2, c3, c4) = (back(1), back(2), back(3), back(4));
     // Suffixes as letters read backwards, longest first.
     let found: [Option<usize>; 4] = match c1 {
-        Some('ا') | Some('ي') => [Some(1), None, None, None],
-        Some('ه') => [(c2 == Some('ي')).then_some(2), Some(1), None, None],
-        Some('ت') if c2 == Some('ا') => [(c3 == Some('ي')).then_some(3), Some(2), None, None],
-        Some('ن') => match c2 {
-            Some('ي') if c3 == Some('ي') => [Some(3), Some(2), None, None],
-            Some('ي') if c3 == Some('ت') && c4 == Some('ي') => [Some(4), Some(2), None, None],
-            Some('ي') => [Some(2), None, None, None],
-            Some('و') if c3 == Some('ي') => [Some(3), Some(2), None, None],
-            Some('و') => [Some(2), None, None, None],
-            Some('ا') if c3 == Some('ت') && c4 == Some('ي') => [Some(4), Some(2), None, None],
-            Some('ا') if c3 == Some('ي') => [Some(3), Some(2), None, None],
-            Some('ا') => [Some(2), None, None, None],
+        ALEF | YA => [Some(1), None, None, None],
+        HA => [(c2 == YA).then_some(2), Some(1), None, None],
+        TA if c2 == ALEF => [(c3 == YA).then_some(3), Some(2), None, None],
+        NUN => match c2 {
+            YA if c3 == YA => [Some(3), Some(2), None, None],
+            YA if c3 == TA && c4 == YA => [Some(4), Some(2), None, None],
+            YA => [Some(2), None, None, None],
+            WAW if c3 == YA => [Some(3), Some(2), None, None],
+            WAW => [Some(2), None, None, None],
+            ALEF if c3 == TA && c4 == YA => [Some(4), Some(2), None, None],
+            ALEF if c3 == YA => [Some(3), Some(2), None, None],
+            ALEF => [Some(2), None, None, None],
             _ => [None; 4],
         },
         _ => [None; 4],
     };
     found.into_iter().flatten().filter_map(move |letters| {
-        // Every suffix letter is two bytes in UTF-8.
         let bytes = 2 * letters;
         (s.len() >= bytes + 4).then(|| &s[s.len() - bytes..])
     })

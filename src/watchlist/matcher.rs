@@ -434,7 +434,8 @@ impl Document {
             word_of: Vec::with_capacity(body.len() / 8),
             distinct: Vec::new(),
         };
-        let mut seen: HashMap<&str, u32> = HashMap::default();
+        let mut seen: HashMap<&str, u32> =
+            HashMap::with_capacity_and_hasher(body.len() / 12, Default::default());
         for (i, norm) in [&norm_title, &norm_body].into_iter().enumerate() {
             for w in words(norm) {
                 let d = *seen.entry(w).or_insert_with(|| {
