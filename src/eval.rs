@@ -168,13 +168,20 @@ pub fn dedup(input: &str, baseline: bool, details: &mut Vec<String>) -> Result<S
             );
             (j >= 0.5, format!("jaccard={j:.3}"))
         } else {
+            // As the daemon decides: `b` is stored (as a sketch, findable
+            // by its anchors) and `a` arrives.
             let a = Fingerprint::new(&case.a.title, &case.a.body);
             let b = Fingerprint::new(&case.b.title, &case.b.body);
-            let c = a.compare(&b);
+            let wanted = a.query_anchors();
+            let found = b.anchors().iter().any(|x| wanted.contains(x));
+            let (c, by) = match a.compare_sketch(&b.sketch()) {
+                Some(c) => (c, "sketch"),
+                None => (a.compare(&b), "full"),
+            };
             (
-                c.duplicate,
+                found && c.duplicate,
                 format!(
-                    "containment={:.3} title={:.3} facts_differ={}",
+                    "found={found} by={by} containment={:.3} title={:.3} facts_differ={}",
                     c.containment, c.title_containment, c.facts_differ
                 ),
             )

@@ -13,14 +13,15 @@
 //! - [`watchlist`]: PURE: the watchlist TOML compiled into a matcher with explanations.
 //! - [`fetch`]: reqwest client, conditional GET, charsets, size caps; backoff schedule.
 //! - [`feed`]: feed-rs → entries with stable ids.
-//! - [`store`]: sled: items, stories, fingerprints, outbox, feed state (the only sled user).
+//! - [`index`]: PURE: the in-memory anchor table over the stored sketches (copy candidates).
+//! - [`store`]: sled: items, stories, sketches, outbox, feed state (the only sled user).
 //! - [`dedup`]: story assignment: a copy joins the first item's story.
 //! - [`notify`]: email rendering (RTL HTML + text), outbox drain, SMTP or maildir (the only lettre user).
 //! - [`daemon`]: the stages as tokio tasks; `once`, `run`, reload and shutdown.
 //! - [`eval`]: `raqib eval` over labelled JSONL.
 //! - [`replay`]: `raqib watchlist test`: stored items through the watchlist on disk.
 //!
-//! `text` and `watchlist` never do I/O and never import the I/O modules.
+//! `text`, `watchlist` and `index` never do I/O and never import the I/O modules.
 
 pub mod config;
 pub mod daemon;
@@ -29,6 +30,7 @@ pub mod diag;
 pub mod eval;
 pub mod feed;
 pub mod fetch;
+pub mod index;
 pub mod notify;
 pub mod replay;
 pub mod store;

@@ -3,28 +3,35 @@
 //! Trees:
 //! - `items`: item id → [`Item`]
 //! - `stories`: story id → [`Story`] (the first item and every copy)
-//! - `fingerprints`: item id → [`Fingerprint`]
-//! - `bands`: LSH band key (8 bytes) ‖ item id → story id
+//! - `sketches`: slot (u32, big-endian) → [`Sketch`] ‖ time seen ‖ item id ‖
+//!   story id: the copy index, with the in-memory [`AnchorIndex`] over it
+//!   (rebuilt on open and after pruning)
 //! - `outbox`: alert id → [`Alert`], removed only once the mail server accepted it
 //! - `sent`: alert id → time sent, so an alert is never created twice
 //! - `feeds`: feed URL → [`FeedState`]
 //!
-//! An item, its story, its fingerprint and its alerts are written in one
+//! An item, its story, its sketch and its alerts are written in one
 //! transaction, so a crash leaves either all of them or none.
 
 use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
-use crate::text::fingerprint::Fingerprint;
+use crate::index::AnchorIndex;
+use crate::text::fingerprint::{Fingerprint, Sketch};
 use crate::watchlist::Match;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database: {0}")]
     Sled(#[from] sled::Error),
+    #[error("corrupt record in sketches (slot {0})")]
+    Sketch(u32),
+    #[error("no free slot left in the copy index")]
+    SlotsExhausted,
     #[error("corrupt record in {tree}: {source}")]
     Codec {
         tree: &'static str,
@@ -162,8 +169,8 @@ pub struct Store {
     db: sled::Db,
     items: sled::Tree,
     stories: sled::Tree,
-    fingerprints: sled::Tree,
-    bands: sled::Tree,
+    sketches: sled::Tree,
+    index: Arc<Mutex<AnchorIndex>>,
     outbox: sled::Tree,
     sent: sled::Tree,
     feeds: sled::Tree,
@@ -187,19 +194,57 @@ fn queue_key(topic: &str, story: &str) -> Vec<u8> {
     k
 }
 
-fn band_prefix(key: u64) -> [u8; 8] {
-    key.to_be_bytes()
+/// Candidates read from the copy index per new item at most.
+const MAX_CANDIDATES: usize = 16;
+
+/// A sketch as stored: the sketch, when its item was seen, the item and
+/// its story.
+struct SketchRecord {
+    sketch: Sketch,
+    seen: i64,
+    item: String,
+    story: String,
+}
+
+impl SketchRecord {
+    fn to_bytes(&self) -> Vec<u8> {
+        let mut out = self.sketch.to_bytes();
+        out.extend_from_slice(&self.seen.to_le_bytes());
+        out.push(self.item.len().min(255) as u8);
+        out.extend_from_slice(&self.item.as_bytes()[..self.item.len().min(255)]);
+        out.extend_from_slice(self.story.as_bytes());
+        out
+    }
+
+    fn from_bytes(slot: u32, b: &[u8]) -> Result<SketchRecord, StoreError> {
+        let bad = || StoreError::Sketch(slot);
+        let (sketch, rest) = Sketch::from_bytes(b).map_err(|_| bad())?;
+        let (seen, rest) = rest.split_at_checked(8).ok_or_else(bad)?;
+        let seen = i64::from_le_bytes(seen.try_into().map_err(|_| bad())?);
+        let (&n, rest) = rest.split_first().ok_or_else(bad)?;
+        let (item, story) = rest.split_at_checked(n as usize).ok_or_else(bad)?;
+        Ok(SketchRecord {
+            sketch,
+            seen,
+            item: String::from_utf8(item.to_vec()).map_err(|_| bad())?,
+            story: String::from_utf8(story.to_vec()).map_err(|_| bad())?,
+        })
+    }
+}
+
+fn slot_of(key: &[u8]) -> Option<u32> {
+    Some(u32::from_be_bytes(key.try_into().ok()?))
 }
 
 impl Store {
     /// Opens (or creates) the database in `path`.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let db = sled::Config::new().path(path).open()?;
-        Ok(Store {
+        let store = Store {
             items: db.open_tree("items")?,
             stories: db.open_tree("stories")?,
-            fingerprints: db.open_tree("fingerprints")?,
-            bands: db.open_tree("bands")?,
+            sketches: db.open_tree("sketches")?,
+            index: Arc::new(Mutex::new(AnchorIndex::new())),
             outbox: db.open_tree("outbox")?,
             sent: db.open_tree("sent")?,
             feeds: db.open_tree("feeds")?,
@@ -207,7 +252,72 @@ impl Store {
             meta: db.open_tree("meta")?,
             dead: db.open_tree("dead")?,
             db,
-        })
+        };
+        store.migrate_fingerprints()?;
+        store.rebuild_index()?;
+        Ok(store)
+    }
+
+    fn index(&self) -> MutexGuard<'_, AnchorIndex> {
+        // A panic while holding the lock cannot leave the table half-written
+        // in a way that matters: at worst an item is missing from it.
+        self.index.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Builds the anchor index from the stored sketches.
+    fn rebuild_index(&self) -> Result<(), StoreError> {
+        let mut ix = AnchorIndex::new();
+        for entry in self.sketches.iter() {
+            let (k, v) = entry?;
+            let Some(slot) = slot_of(&k) else { continue };
+            let rec = SketchRecord::from_bytes(slot, &v)?;
+            ix.insert(slot, &rec.sketch.anchors());
+        }
+        *self.index() = ix;
+        Ok(())
+    }
+
+    /// Databases written before sketches kept full fingerprints and LSH
+    /// bands: turn each fingerprint into a sketch, then drop both trees.
+    fn migrate_fingerprints(&self) -> Result<(), StoreError> {
+        let names = self.db.tree_names();
+        if !names.iter().any(|n| n.as_ref() == b"fingerprints") {
+            return Ok(());
+        }
+        let fps = self.db.open_tree("fingerprints")?;
+        for entry in fps.iter() {
+            let (id, v) = entry?;
+            let fp: Fingerprint = dec("fingerprints", &v)?;
+            let Some(item) = self.items.get(&id)? else {
+                continue;
+            };
+            let item: Item = dec("items", &item)?;
+            let rec = SketchRecord {
+                sketch: fp.sketch(),
+                seen: item.seen.timestamp(),
+                item: item.id.clone(),
+                story: item.story.clone(),
+            };
+            let slot = self.new_slot()?;
+            self.sketches.insert(slot.to_be_bytes(), rec.to_bytes())?;
+        }
+        self.db.drop_tree("fingerprints")?;
+        if names.iter().any(|n| n.as_ref() == b"bands") {
+            self.db.drop_tree("bands")?;
+        }
+        Ok(())
+    }
+
+    /// A fresh slot for a sketch (never 0).
+    fn new_slot(&self) -> Result<u32, StoreError> {
+        let id = self.db.generate_id()? + 1;
+        u32::try_from(id).map_err(|_| StoreError::SlotsExhausted)
+    }
+
+    /// Bytes of the anchor index in memory, and its entries.
+    pub fn index_size(&self) -> (usize, usize) {
+        let ix = self.index();
+        (ix.memory(), ix.len())
     }
 
     /// Flushes to disk; called before exit and after deliveries.
@@ -239,51 +349,51 @@ impl Store {
         })
     }
 
-    /// The story of the first stored item that `fp` is a copy of.
+    /// The story of the first stored item that `fp` is a copy of: the
+    /// items sharing the most anchors with it are compared first, on their
+    /// sketches, and on their full text when a sketch cannot decide.
     pub fn find_copy(&self, fp: &Fingerprint) -> Result<Option<String>, StoreError> {
-        let mut checked: Vec<sled::IVec> = Vec::new();
-        for key in fp.band_keys() {
-            for entry in self.bands.scan_prefix(band_prefix(key)) {
-                let (k, story) = entry?;
-                let item_id = sled::IVec::from(&k[8..]);
-                if checked.contains(&item_id) {
-                    continue;
+        let candidates = self.index().candidates(&fp.query_anchors());
+        for (slot, _) in candidates.into_iter().take(MAX_CANDIDATES) {
+            let Some(v) = self.sketches.get(slot.to_be_bytes())? else {
+                continue;
+            };
+            let rec = SketchRecord::from_bytes(slot, &v)?;
+            let c = match fp.compare_sketch(&rec.sketch) {
+                Some(c) => c,
+                None => {
+                    let Some(item) = self.item(&rec.item)? else {
+                        continue;
+                    };
+                    fp.compare(&Fingerprint::from_clean(&item.title, &item.text))
                 }
-                let Some(other) = self.fingerprints.get(&item_id)? else {
-                    continue;
-                };
-                let other: Fingerprint = dec("fingerprints", &other)?;
-                checked.push(item_id);
-                if fp.compare(&other).duplicate {
-                    return Ok(Some(String::from_utf8_lossy(&story).into_owned()));
-                }
+            };
+            if c.duplicate {
+                return Ok(Some(rec.story));
             }
         }
         Ok(None)
     }
 
-    /// Writes an item with its fingerprint, story and alerts in one
+    /// Writes an item with its sketch, story and alerts in one
     /// transaction. An alert that exists in the outbox or was sent is kept
     /// as it is. Returns false when the item was already stored.
     pub fn insert(&self, new: &NewItem) -> Result<bool, StoreError> {
         let item = enc("items", &new.item)?;
         let story = enc("stories", &new.story)?;
-        let fp = enc("fingerprints", &new.fingerprint)?;
+        let slot = self.new_slot()?;
+        let sketch = SketchRecord {
+            sketch: new.fingerprint.sketch(),
+            seen: new.item.seen.timestamp(),
+            item: new.item.id.clone(),
+            story: new.story.id.clone(),
+        }
+        .to_bytes();
         let alerts: Vec<(String, Vec<u8>)> = new
             .alerts
             .iter()
             .map(|a| Ok((a.id.clone(), enc("outbox", a)?)))
             .collect::<Result<_, StoreError>>()?;
-        let band_keys: Vec<Vec<u8>> = new
-            .fingerprint
-            .band_keys()
-            .into_iter()
-            .map(|k| {
-                let mut key = band_prefix(k).to_vec();
-                key.extend_from_slice(new.item.id.as_bytes());
-                key
-            })
-            .collect();
         let queued: Vec<(Vec<u8>, Vec<u8>)> = new
             .queued
             .iter()
@@ -294,22 +404,18 @@ impl Store {
         let inserted = (
             &self.items,
             &self.stories,
-            &self.fingerprints,
-            &self.bands,
+            &self.sketches,
             &self.outbox,
             &self.sent,
             &self.digest_queue,
         )
-            .transaction(|(items, stories, fps, bands, outbox, sent, queue)| {
+            .transaction(|(items, stories, sketches, outbox, sent, queue)| {
                 if items.get(id)?.is_some() {
                     return Ok(false);
                 }
                 items.insert(id, item.as_slice())?;
                 stories.insert(story_id, story.as_slice())?;
-                fps.insert(id, fp.as_slice())?;
-                for k in &band_keys {
-                    bands.insert(k.as_slice(), story_id)?;
-                }
+                sketches.insert(&slot.to_be_bytes(), sketch.as_slice())?;
                 for (aid, a) in &alerts {
                     if outbox.get(aid.as_bytes())?.is_none() && sent.get(aid.as_bytes())?.is_none()
                     {
@@ -324,6 +430,9 @@ impl Store {
                 }
                 Ok::<_, ConflictableTransactionError<StoreError>>(true)
             })?;
+        if inserted {
+            self.index().insert(slot, &new.fingerprint.anchors());
+        }
         Ok(inserted)
     }
 
@@ -467,7 +576,7 @@ impl Store {
     }
 
     /// Forgets every item first seen before `before`: the item, its
-    /// fingerprint and LSH band entries (so the copy index forgets it too),
+    /// sketch (so the copy index forgets it too),
     /// and the story it started unless an alert for that story is still
     /// pending. Returns how many items went.
     pub fn prune(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
@@ -480,34 +589,15 @@ impl Store {
         }
         let mut pruned = 0;
         for item in old {
-            let fp: Option<Fingerprint> = self
-                .fingerprints
-                .get(&item.id)?
-                .map(|b| dec("fingerprints", &b))
-                .transpose()?;
-            let band_keys: Vec<Vec<u8>> = fp
-                .map(|f| f.band_keys())
-                .unwrap_or_default()
-                .into_iter()
-                .map(|k| {
-                    let mut key = band_prefix(k).to_vec();
-                    key.extend_from_slice(item.id.as_bytes());
-                    key
-                })
-                .collect();
             let mut story_prefix = item.story.as_bytes().to_vec();
             story_prefix.push(b'/');
             let pending = self.outbox.scan_prefix(&story_prefix).next().is_some();
             let drop_story = item.story == item.id && !pending;
             let id = item.id.as_bytes();
             let story_id = item.story.as_bytes();
-            (&self.items, &self.fingerprints, &self.bands, &self.stories).transaction(
-                |(items, fps, bands, stories)| {
+            (&self.items, &self.stories).transaction(
+                |(items, stories)| {
                     items.remove(id)?;
-                    fps.remove(id)?;
-                    for k in &band_keys {
-                        bands.remove(k.as_slice())?;
-                    }
                     if drop_story {
                         stories.remove(story_id)?;
                     }
@@ -515,6 +605,18 @@ impl Store {
                 },
             )?;
             pruned += 1;
+        }
+        // The copy index forgets the same items.
+        let cutoff = before.timestamp();
+        for entry in self.sketches.iter() {
+            let (k, v) = entry?;
+            let Some(slot) = slot_of(&k) else { continue };
+            if SketchRecord::from_bytes(slot, &v)?.seen < cutoff {
+                self.sketches.remove(k)?;
+            }
+        }
+        if pruned > 0 {
+            self.rebuild_index()?;
         }
         // Sent-alert records older than the window go too: their stories are gone.
         for entry in self.sent.iter() {
@@ -593,11 +695,16 @@ mod tests {
             queued: vec![],
         })?;
         assert_eq!(s.find_copy(&fp)?, Some("old".to_string()));
+        // The anchor index is rebuilt from sled when the store opens.
+        drop(s);
+        let s = Store::open(dir.path())?;
+        assert_eq!(s.find_copy(&fp)?, Some("old".to_string()));
         assert_eq!(s.prune(Utc::now() - chrono::Duration::days(30))?, 1);
         assert!(!s.has_item("old")?);
         assert!(s.story("old")?.is_none());
         assert_eq!(s.find_copy(&fp)?, None, "the copy index forgot it");
-        assert_eq!(s.bands.len(), 0);
+        assert_eq!(s.sketches.len(), 0);
+        assert_eq!(s.index_size().1, 0);
         Ok(())
     }
 

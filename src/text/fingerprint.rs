@@ -1,5 +1,5 @@
-//! Near-duplicate fingerprints: exact shingle sets for verification, MinHash
-//! with LSH banding for finding candidates.
+//! Near-duplicate fingerprints: exact shingle sets for the item at hand,
+//! compact sketches for the items already stored, and anchors to find them.
 //!
 //! A wire story republished by another outlet keeps its sentences but may be
 //! cut short, get a new headline, a dateline or a footer, or spell names
@@ -9,6 +9,18 @@
 //! share a template ("another veto", "this week's rates") differ in their
 //! facts: a number in the shorter one that the longer one lacks vetoes the
 //! merge. Title-only items are compared on their title words.
+//!
+//! Stored items are kept as a [`Sketch`]: the smallest shingle hashes of the
+//! body (a bottom-k MinHash; the hashes are uniform, so the smallest ones
+//! are a consistent sample of any set), title words and numbers, about
+//! 100 bytes. An item is findable by its smallest hashes ([`ANCHORS`]);
+//! a new item looks up its own smallest [`QUERY_ANCHORS`]. Of two copies,
+//! the smaller's smallest hashes are among the larger's smallest, which is
+//! what a cut-down copy needs: banded MinHash estimates Jaccard, and a lead
+//! paragraph has a low Jaccard with its full article. When a sketch cannot
+//! decide (too few sampled shingles, or an estimate near the threshold),
+//! [`Fingerprint::compare_sketch`] says so and the caller compares full
+//! fingerprints.
 
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
@@ -17,13 +29,21 @@ use super::clean;
 use super::normalize::{canonical_token, normalize_into};
 use super::tokens::words;
 
-/// Number of MinHash permutations.
-pub const MINHASH_K: usize = 64;
-/// LSH bands over the MinHash signature (`MINHASH_K / BANDS` rows each).
-/// Two rows per band find pairs down to Jaccard ≈ 0.25 (truncated copies)
-/// with high probability; the exact check removes the false candidates.
-pub const BANDS: usize = 32;
-const ROWS: usize = MINHASH_K / BANDS;
+/// Body shingle hashes kept in a [`Sketch`]: the smallest ones.
+pub const SKETCH_BODY: usize = 16;
+/// Of those, how many an item is findable by.
+pub const ANCHORS: usize = 12;
+/// How many of its smallest hashes a new item looks up.
+pub const QUERY_ANCHORS: usize = 64;
+/// A containment estimated from fewer sampled shingles is not trusted.
+const MIN_SAMPLE: usize = 8;
+/// Nor is an estimate this close to the threshold (about one standard
+/// error of a 16-shingle sample near 0.8).
+const UNSURE: f64 = 0.1;
+/// Containment at or above this makes two bodies copies.
+const CONTAINMENT: f64 = 0.8;
+/// Title words are anchors in their own space, apart from body shingles.
+const TITLE_SPACE: u32 = 0x9E37_79B9;
 
 /// Shorter bodies than this (in shingles) are compared as titles + body.
 const MIN_BODY_SHINGLES: usize = 12;
@@ -161,57 +181,90 @@ impl Fingerprint {
         self.body.len() >= MIN_BODY_SHINGLES
     }
 
-    /// MinHash signature of the set used for candidate search.
-    pub fn minhash(&self) -> [u32; MINHASH_K] {
-        let mut sig = [u32::MAX; MINHASH_K];
-        let set = if self.has_body() {
-            &self.body
-        } else {
-            &self.title
-        };
-        for &x in set {
-            for (i, slot) in sig.iter_mut().enumerate() {
-                let h = mix(x, i as u32);
-                if h < *slot {
-                    *slot = h;
-                }
-            }
+    /// The compact form kept in the index.
+    pub fn sketch(&self) -> Sketch {
+        Sketch {
+            body_len: self.body.len() as u32,
+            body: self.body.iter().copied().take(SKETCH_BODY).collect(),
+            title: self.title.clone(),
+            numbers: short_hashes(&self.numbers),
         }
-        sig
     }
 
-    /// LSH band keys: items sharing any key are candidates. Body-based and
-    /// title-based keys are kept apart so a title never matches a body.
-    pub fn band_keys(&self) -> Vec<u64> {
-        if self.body.is_empty() && self.title.is_empty() {
-            return Vec::new();
+    /// The hashes this item is findable by: its smallest body shingles,
+    /// or its title words when the body is too short to compare.
+    pub fn anchors(&self) -> Vec<u32> {
+        self.lookup_hashes(ANCHORS)
+    }
+
+    /// The hashes to look up for this item's copies.
+    pub fn query_anchors(&self) -> Vec<u32> {
+        self.lookup_hashes(QUERY_ANCHORS)
+    }
+
+    fn lookup_hashes(&self, n: usize) -> Vec<u32> {
+        if self.has_body() {
+            self.body.iter().copied().take(n).collect()
+        } else {
+            let mut v: Vec<u32> = self.title.iter().map(|h| h ^ TITLE_SPACE).collect();
+            v.sort_unstable();
+            v.truncate(n);
+            v
         }
-        let sig = self.minhash();
-        let kind: u64 = if self.has_body() { 1 } else { 2 };
-        let mut keys: Vec<u64> = sig
-            .chunks(ROWS)
-            .enumerate()
-            .map(|(band, rows)| {
-                let mut bytes = Vec::with_capacity(4 * ROWS + 2);
-                bytes.push(kind as u8);
-                bytes.push(band as u8);
-                for r in rows {
-                    bytes.extend_from_slice(&r.to_le_bytes());
-                }
-                xxh3_64_with_seed(&bytes, 11)
-            })
-            .collect();
-        // Items with a body are also findable by title, so that a feed item
-        // carrying only a headline meets the full article it came from.
-        if self.has_body() && !self.title.is_empty() {
-            let t = Fingerprint {
-                body: Vec::new(),
-                title: self.title.clone(),
-                numbers: Vec::new(),
+    }
+
+    /// Decides whether `self` and a stored item are copies, from the stored
+    /// item's sketch. `None` when the sketch cannot tell: then compare the
+    /// full fingerprints.
+    pub fn compare_sketch(&self, other: &Sketch) -> Option<Comparison> {
+        let numbers = short_hashes(&self.numbers);
+        let title_containment = containment(&self.title, &other.title);
+        let facts_differ = {
+            let (small, large) = if numbers.len() <= other.numbers.len() {
+                (&numbers, &other.numbers)
+            } else {
+                (&other.numbers, &numbers)
             };
-            keys.extend(t.band_keys());
+            !small.is_empty() && intersection(small, large) < small.len()
+        };
+        let other_has_body = other.body_len as usize >= MIN_BODY_SHINGLES;
+        let mut c = Comparison {
+            duplicate: false,
+            containment: 0.0,
+            title_containment,
+            facts_differ,
+        };
+        if self.has_body() && other_has_body {
+            let other_whole = other.body_len as usize <= other.body.len();
+            let (estimate, exact) = if other_whole {
+                (containment(&self.body, &other.body), true)
+            } else if other.body_len as usize <= self.body.len() {
+                // The stored item is the smaller: its sample, looked up in
+                // the whole of this one.
+                let n = intersection(&other.body, &self.body);
+                (n as f64 / other.body.len() as f64, false)
+            } else {
+                // This item is the smaller: its hashes up to the stored
+                // sample's largest are a sample of it at the same rate.
+                let tau = other.body.last().copied().unwrap_or(0);
+                let upto = self.body.partition_point(|&h| h <= tau);
+                if upto < MIN_SAMPLE {
+                    return None;
+                }
+                let n = intersection(&self.body[..upto], &other.body);
+                (n as f64 / upto as f64, false)
+            };
+            if !exact && !facts_differ && (estimate - CONTAINMENT).abs() < UNSURE {
+                return None;
+            }
+            c.containment = estimate;
+            c.duplicate = !facts_differ && estimate >= CONTAINMENT;
+        } else if !self.has_body() && !other_has_body {
+            // The stored body is whole: shorter than the sketch.
+            let short_bodies = containment_or_empty(&self.body, &other.body);
+            c.duplicate = !facts_differ && title_containment >= 0.75 && short_bodies >= 0.6;
         }
-        keys
+        Some(c)
     }
 
     /// Decides whether `self` and `other` are copies of one article.
@@ -225,7 +278,7 @@ impl Fingerprint {
         };
         let facts_differ = facts_differ(self, other);
         let duplicate = if both_bodies {
-            !facts_differ && containment >= 0.8
+            !facts_differ && containment >= CONTAINMENT
         } else if !self.has_body() && !other.has_body() {
             // Title (plus perhaps a lead sentence) on both sides.
             let short_bodies = containment_or_empty(&self.body, &other.body);
@@ -242,7 +295,7 @@ impl Fingerprint {
     }
 }
 
-fn containment_or_empty(a: &[u32], b: &[u32]) -> f64 {
+fn containment_or_empty<T: Ord>(a: &[T], b: &[T]) -> f64 {
     if a.is_empty() || b.is_empty() {
         1.0
     } else {
@@ -251,7 +304,7 @@ fn containment_or_empty(a: &[u32], b: &[u32]) -> f64 {
 }
 
 /// |A ∩ B| / min(|A|, |B|) over sorted distinct slices.
-pub fn containment(a: &[u32], b: &[u32]) -> f64 {
+pub fn containment<T: Ord>(a: &[T], b: &[T]) -> f64 {
     let smaller = a.len().min(b.len());
     if smaller == 0 {
         return 0.0;
@@ -259,7 +312,7 @@ pub fn containment(a: &[u32], b: &[u32]) -> f64 {
     intersection(a, b) as f64 / smaller as f64
 }
 
-fn intersection(a: &[u32], b: &[u32]) -> usize {
+fn intersection<T: Ord>(a: &[T], b: &[T]) -> usize {
     let (mut i, mut j, mut n) = (0, 0, 0);
     while i < a.len() && j < b.len() {
         match a[i].cmp(&b[j]) {
@@ -323,12 +376,107 @@ fn mix64(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// One of `MINHASH_K` hash permutations of a 32-bit value.
-fn mix(x: u32, i: u32) -> u32 {
-    let mut z = (u64::from(x) << 32 | u64::from(i)).wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    (z ^ (z >> 31)) as u32
+/// Sorted, distinct 16-bit forms of 32-bit hashes: a sketch's numbers are
+/// few, and one false equality in 65,536 is harmless.
+fn short_hashes(h: &[u32]) -> Vec<u16> {
+    let mut v: Vec<u16> = h.iter().map(|&x| (x ^ (x >> 16)) as u16).collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// The compact form of a stored item's fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Sketch {
+    /// Number of distinct body shingles.
+    pub body_len: u32,
+    /// The smallest body shingle hashes, sorted (all of them when the body
+    /// has at most [`SKETCH_BODY`]).
+    pub body: Vec<u32>,
+    /// Title word hashes, sorted: the anchors of a title-only item.
+    pub title: Vec<u32>,
+    pub numbers: Vec<u16>,
+}
+
+/// A sketch's bytes were not one.
+#[derive(Debug, thiserror::Error)]
+#[error("malformed sketch")]
+pub struct SketchError;
+
+impl Sketch {
+    /// Little-endian: version, body_len, then three counted lists.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(
+            10 + 4 * (self.body.len() + self.title.len()) + 2 * self.numbers.len(),
+        );
+        out.push(1);
+        out.extend_from_slice(&self.body_len.to_le_bytes());
+        for list in [&self.body, &self.title] {
+            let n = list.len().min(255);
+            out.push(n as u8);
+            for h in list.iter().take(n) {
+                out.extend_from_slice(&h.to_le_bytes());
+            }
+        }
+        let n = self.numbers.len().min(255);
+        out.push(n as u8);
+        for h in self.numbers.iter().take(n) {
+            out.extend_from_slice(&h.to_le_bytes());
+        }
+        out
+    }
+
+    /// Reads a sketch back; returns the bytes after it.
+    pub fn from_bytes(b: &[u8]) -> Result<(Sketch, &[u8]), SketchError> {
+        let mut r = Reader(b);
+        if r.take::<1>()? != [1] {
+            return Err(SketchError);
+        }
+        let body_len = u32::from_le_bytes(r.take()?);
+        let mut lists = [Vec::new(), Vec::new()];
+        for list in &mut lists {
+            let n = r.take::<1>()?[0] as usize;
+            *list = (0..n)
+                .map(|_| r.take().map(u32::from_le_bytes))
+                .collect::<Result<_, _>>()?;
+        }
+        let n = r.take::<1>()?[0] as usize;
+        let numbers = (0..n)
+            .map(|_| r.take().map(u16::from_le_bytes))
+            .collect::<Result<_, _>>()?;
+        let [body, title] = lists;
+        Ok((
+            Sketch {
+                body_len,
+                body,
+                title,
+                numbers,
+            },
+            r.0,
+        ))
+    }
+
+    /// The hashes the item is findable by (see [`Fingerprint::anchors`]).
+    pub fn anchors(&self) -> Vec<u32> {
+        if self.body_len as usize >= MIN_BODY_SHINGLES {
+            self.body.iter().copied().take(ANCHORS).collect()
+        } else {
+            let mut v: Vec<u32> = self.title.iter().map(|h| h ^ TITLE_SPACE).collect();
+            v.sort_unstable();
+            v.truncate(ANCHORS);
+            v
+        }
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn take<const N: usize>(&mut self) -> Result<[u8; N], SketchError> {
+        let (head, rest) = self.0.split_at_checked(N).ok_or(SketchError)?;
+        self.0 = rest;
+        head.try_into().map_err(|_| SketchError)
+    }
 }
 
 #[cfg(test)]
@@ -354,7 +502,9 @@ mod tests {
         );
         let c = a.compare(&b);
         assert!(c.duplicate, "{c:?}");
-        assert!(a.band_keys().iter().any(|k| b.band_keys().contains(k)));
+        assert!(a.anchors().iter().any(|k| b.query_anchors().contains(k)));
+        let by_sketch = b.compare_sketch(&a.sketch()).unwrap_or_else(|| b.compare(&a));
+        assert!(by_sketch.duplicate, "{by_sketch:?}");
     }
 
     #[test]
