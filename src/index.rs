@@ -8,15 +8,20 @@
 //! anchor's entries sit next to each other, so a lookup reads one or two
 //! cache lines.
 
-/// Slots sharing an anchor with more items than this are skipped: the anchor
-/// is a shingle every outlet writes ("قال المتحدث باسم ...").
+/// An anchor with this many items takes no more: it is a shingle every
+/// outlet writes ("قال المتحدث باسم ..."), and it is no longer looked up.
 const STOP_AFTER: usize = 64;
+/// A candidate must share at least one anchor this rare: an item that only
+/// shares common phrases with the new one is not worth reading.
+const RARE: usize = 4;
 
 /// Anchor hash → slots. Slots are the sketches' keys in the store.
 #[derive(Debug, Clone, Default)]
 pub struct AnchorIndex {
     table: Vec<u64>,
     entries: usize,
+    /// Anchors that reached [`STOP_AFTER`] items.
+    stopped: rustc_hash::FxHashSet<u32>,
 }
 
 /// Entries per table slot at most, before the table doubles.
@@ -58,9 +63,18 @@ impl AnchorIndex {
         }
         let mask = self.table.len() - 1;
         for &a in anchors {
+            if self.stopped.contains(&a) {
+                continue;
+            }
             let mut i = home(a, mask);
+            let mut same = 0;
             while self.table[i] != 0 {
+                same += usize::from((self.table[i] >> 32) as u32 == a);
                 i = (i + 1) & mask;
+            }
+            if same >= STOP_AFTER {
+                self.stopped.insert(a);
+                continue;
             }
             self.table[i] = u64::from(a) << 32 | u64::from(slot);
             self.entries += 1;
@@ -84,15 +98,19 @@ impl AnchorIndex {
     }
 
     /// The slots sharing any of `anchors`, with how many they share, most
-    /// first.
+    /// first; only slots that share at least one rare anchor.
     pub fn candidates(&self, anchors: &[u32]) -> Vec<(u32, u32)> {
-        let mut found: Vec<u32> = Vec::new();
         if self.table.is_empty() {
             return Vec::new();
         }
         let mask = self.table.len() - 1;
+        // (slot, shares a rare anchor)
+        let mut found: Vec<(u32, bool)> = Vec::new();
         let mut these: Vec<u32> = Vec::new();
         for &a in anchors {
+            if self.stopped.contains(&a) {
+                continue;
+            }
             these.clear();
             let mut i = home(a, mask);
             while self.table[i] != 0 {
@@ -102,18 +120,25 @@ impl AnchorIndex {
                 }
                 i = (i + 1) & mask;
             }
-            if these.len() <= STOP_AFTER {
-                found.extend_from_slice(&these);
-            }
+            let rare = these.len() <= RARE;
+            found.extend(these.iter().map(|&s| (s, rare)));
         }
         found.sort_unstable();
-        let mut out: Vec<(u32, u32)> = Vec::new();
-        for s in found {
+        let mut out: Vec<(u32, u32, bool)> = Vec::new();
+        for (s, rare) in found {
             match out.last_mut() {
-                Some((last, n)) if *last == s => *n += 1,
-                _ => out.push((s, 1)),
+                Some((last, n, r)) if *last == s => {
+                    *n += 1;
+                    *r |= rare;
+                }
+                _ => out.push((s, 1, rare)),
             }
         }
+        let mut out: Vec<(u32, u32)> = out
+            .into_iter()
+            .filter(|c| c.2)
+            .map(|(s, n, _)| (s, n))
+            .collect();
         out.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
         out
     }
@@ -131,6 +156,16 @@ mod tests {
         ix.insert(3, &[50]);
         assert_eq!(ix.candidates(&[20, 30, 99]), vec![(1, 2), (2, 1)]);
         assert!(ix.candidates(&[99]).is_empty());
+    }
+
+    #[test]
+    fn a_slot_sharing_only_semi_common_anchors_is_no_candidate() {
+        let mut ix = AnchorIndex::new();
+        for slot in 1..=(RARE as u32 + 1) {
+            ix.insert(slot, &[7]);
+        }
+        ix.insert(100, &[7, 9]);
+        assert_eq!(ix.candidates(&[7, 9]), vec![(100, 2)]);
     }
 
     #[test]
@@ -152,6 +187,8 @@ mod tests {
             ix.insert(slot, &[7]);
         }
         ix.insert(500, &[8]);
+        ix.insert(501, &[7]);
         assert_eq!(ix.candidates(&[7, 8]), vec![(500, 1)]);
+        assert_eq!(ix.len(), STOP_AFTER + 1, "the stopped anchor took no more");
     }
 }

@@ -210,9 +210,8 @@ impl SketchRecord {
     fn to_bytes(&self) -> Vec<u8> {
         let mut out = self.sketch.to_bytes();
         out.extend_from_slice(&self.seen.to_le_bytes());
-        out.push(self.item.len().min(255) as u8);
-        out.extend_from_slice(&self.item.as_bytes()[..self.item.len().min(255)]);
-        out.extend_from_slice(self.story.as_bytes());
+        put_id(&mut out, &self.item);
+        put_id(&mut out, &self.story);
         out
     }
 
@@ -221,14 +220,50 @@ impl SketchRecord {
         let (sketch, rest) = Sketch::from_bytes(b).map_err(|_| bad())?;
         let (seen, rest) = rest.split_at_checked(8).ok_or_else(bad)?;
         let seen = i64::from_le_bytes(seen.try_into().map_err(|_| bad())?);
-        let (&n, rest) = rest.split_first().ok_or_else(bad)?;
-        let (item, story) = rest.split_at_checked(n as usize).ok_or_else(bad)?;
+        let (item, rest) = get_id(rest).ok_or_else(bad)?;
+        let (story, _) = get_id(rest).ok_or_else(bad)?;
         Ok(SketchRecord {
             sketch,
             seen,
-            item: String::from_utf8(item.to_vec()).map_err(|_| bad())?,
-            story: String::from_utf8(story.to_vec()).map_err(|_| bad())?,
+            item,
+            story,
         })
+    }
+}
+
+/// Item ids are 24 hex digits: stored as their 12 bytes (tag 0), any other
+/// id as its length and bytes (tag 1).
+fn put_id(out: &mut Vec<u8>, id: &str) {
+    let hex = id.len() == 24 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if hex {
+        out.push(0);
+        for pair in id.as_bytes().chunks(2) {
+            let v = |b: u8| {
+                if b.is_ascii_digit() {
+                    b - b'0'
+                } else {
+                    b - b'a' + 10
+                }
+            };
+            out.push(v(pair[0]) << 4 | v(pair[1]));
+        }
+    } else {
+        let n = id.len().min(255);
+        out.push(1);
+        out.push(n as u8);
+        out.extend_from_slice(&id.as_bytes()[..n]);
+    }
+}
+
+fn get_id(b: &[u8]) -> Option<(String, &[u8])> {
+    let (&tag, rest) = b.split_first()?;
+    if tag == 0 {
+        let (raw, rest) = rest.split_at_checked(12)?;
+        Some((raw.iter().map(|x| format!("{x:02x}")).collect(), rest))
+    } else {
+        let (&n, rest) = rest.split_first()?;
+        let (raw, rest) = rest.split_at_checked(n as usize)?;
+        Some((String::from_utf8(raw.to_vec()).ok()?, rest))
     }
 }
 
@@ -292,19 +327,33 @@ impl Store {
                 continue;
             };
             let item: Item = dec("items", &item)?;
-            let rec = SketchRecord {
-                sketch: fp.sketch(),
-                seen: item.seen.timestamp(),
-                item: item.id.clone(),
-                story: item.story.clone(),
-            };
-            let slot = self.new_slot()?;
-            self.sketches.insert(slot.to_be_bytes(), rec.to_bytes())?;
+            self.add_sketch(&item.id, &item.story, item.seen, &fp)?;
         }
         self.db.drop_tree("fingerprints")?;
         if names.iter().any(|n| n.as_ref() == b"bands") {
             self.db.drop_tree("bands")?;
         }
+        Ok(())
+    }
+
+    /// Adds an item to the copy index alone (no item, story or alert):
+    /// for migrations and benchmarks.
+    pub fn add_sketch(
+        &self,
+        item: &str,
+        story: &str,
+        seen: DateTime<Utc>,
+        fp: &Fingerprint,
+    ) -> Result<(), StoreError> {
+        let rec = SketchRecord {
+            sketch: fp.sketch(),
+            seen: seen.timestamp(),
+            item: item.to_string(),
+            story: story.to_string(),
+        };
+        let slot = self.new_slot()?;
+        self.sketches.insert(slot.to_be_bytes(), rec.to_bytes())?;
+        self.index().insert(slot, &fp.anchors());
         Ok(())
     }
 
@@ -595,15 +644,13 @@ impl Store {
             let drop_story = item.story == item.id && !pending;
             let id = item.id.as_bytes();
             let story_id = item.story.as_bytes();
-            (&self.items, &self.stories).transaction(
-                |(items, stories)| {
-                    items.remove(id)?;
-                    if drop_story {
-                        stories.remove(story_id)?;
-                    }
-                    Ok::<_, ConflictableTransactionError<StoreError>>(())
-                },
-            )?;
+            (&self.items, &self.stories).transaction(|(items, stories)| {
+                items.remove(id)?;
+                if drop_story {
+                    stories.remove(story_id)?;
+                }
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
+            })?;
             pruned += 1;
         }
         // The copy index forgets the same items.
@@ -671,6 +718,31 @@ mod tests {
             story: story.into(),
             matches: vec![],
         }
+    }
+
+    #[test]
+    fn sketch_records_read_back() -> Result<(), StoreError> {
+        let fp = Fingerprint::new("عنوان", "نص قصير من كلمات قليلة");
+        for (item, story) in [("00ff00ff00ff00ff00ff00ff", "story-1"), ("x", "")] {
+            let rec = SketchRecord {
+                sketch: fp.sketch(),
+                seen: 1_700_000_000,
+                item: item.into(),
+                story: story.into(),
+            };
+            let back = SketchRecord::from_bytes(1, &rec.to_bytes())?;
+            assert_eq!(
+                (
+                    back.sketch,
+                    back.seen,
+                    back.item.as_str(),
+                    back.story.as_str()
+                ),
+                (fp.sketch(), 1_700_000_000, item, story)
+            );
+        }
+        assert!(SketchRecord::from_bytes(1, &[1, 2, 3]).is_err());
+        Ok(())
     }
 
     #[test]

@@ -32,7 +32,11 @@ use super::tokens::words;
 /// Body shingle hashes kept in a [`Sketch`]: the smallest ones.
 pub const SKETCH_BODY: usize = 16;
 /// Of those, how many an item is findable by.
-pub const ANCHORS: usize = 12;
+pub const ANCHORS: usize = 8;
+/// Shingles at the start of the body that make the lead.
+const LEAD: usize = 32;
+/// Anchors taken from the lead.
+const LEAD_ANCHORS: usize = 4;
 /// How many of its smallest hashes a new item looks up.
 pub const QUERY_ANCHORS: usize = 64;
 /// A containment estimated from fewer sampled shingles is not trusted.
@@ -57,6 +61,11 @@ pub struct Fingerprint {
     pub title: Vec<u32>,
     /// Sorted, distinct hashes of the numbers in title and body.
     pub numbers: Vec<u32>,
+    /// The smallest hashes of the body's first shingles: a copy cut down
+    /// to the lead paragraph holds them even when it holds none of the
+    /// article's smallest.
+    #[serde(default)]
+    pub lead: Vec<u32>,
 }
 
 /// Why two items were (or were not) judged copies.
@@ -165,6 +174,10 @@ impl Fingerprint {
         numbers.sort_unstable();
         numbers.dedup();
         let mut body = shingles(&body_tokens);
+        let mut lead: Vec<u32> = body.iter().copied().take(LEAD).collect();
+        lead.sort_unstable();
+        lead.dedup();
+        lead.truncate(LEAD_ANCHORS);
         body.sort_unstable();
         body.dedup();
         title_words.sort_unstable();
@@ -173,6 +186,7 @@ impl Fingerprint {
             body,
             title: title_words,
             numbers,
+            lead,
         }
     }
 
@@ -186,7 +200,13 @@ impl Fingerprint {
         Sketch {
             body_len: self.body.len() as u32,
             body: self.body.iter().copied().take(SKETCH_BODY).collect(),
-            title: self.title.clone(),
+            lead: self.lead.clone(),
+            // Titles decide only between title-only items.
+            title: if self.has_body() {
+                Vec::new()
+            } else {
+                self.title.clone()
+            },
             numbers: short_hashes(&self.numbers),
         }
     }
@@ -204,7 +224,13 @@ impl Fingerprint {
 
     fn lookup_hashes(&self, n: usize) -> Vec<u32> {
         if self.has_body() {
-            self.body.iter().copied().take(n).collect()
+            let mut v: Vec<u32> = self.body.iter().copied().take(n).collect();
+            if n == ANCHORS {
+                v.extend_from_slice(&self.lead);
+                v.sort_unstable();
+                v.dedup();
+            }
+            v
         } else {
             let mut v: Vec<u32> = self.title.iter().map(|h| h ^ TITLE_SPACE).collect();
             v.sort_unstable();
@@ -393,7 +419,9 @@ pub struct Sketch {
     /// The smallest body shingle hashes, sorted (all of them when the body
     /// has at most [`SKETCH_BODY`]).
     pub body: Vec<u32>,
-    /// Title word hashes, sorted: the anchors of a title-only item.
+    /// The lead's anchors ([`Fingerprint::lead`]).
+    pub lead: Vec<u32>,
+    /// Title word hashes, sorted, of a title-only item (its anchors).
     pub title: Vec<u32>,
     pub numbers: Vec<u16>,
 }
@@ -407,11 +435,12 @@ impl Sketch {
     /// Little-endian: version, body_len, then three counted lists.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(
-            10 + 4 * (self.body.len() + self.title.len()) + 2 * self.numbers.len(),
+            11 + 4 * (self.body.len() + self.lead.len() + self.title.len())
+                + 2 * self.numbers.len(),
         );
         out.push(1);
         out.extend_from_slice(&self.body_len.to_le_bytes());
-        for list in [&self.body, &self.title] {
+        for list in [&self.body, &self.lead, &self.title] {
             let n = list.len().min(255);
             out.push(n as u8);
             for h in list.iter().take(n) {
@@ -433,7 +462,7 @@ impl Sketch {
             return Err(SketchError);
         }
         let body_len = u32::from_le_bytes(r.take()?);
-        let mut lists = [Vec::new(), Vec::new()];
+        let mut lists = [Vec::new(), Vec::new(), Vec::new()];
         for list in &mut lists {
             let n = r.take::<1>()?[0] as usize;
             *list = (0..n)
@@ -444,11 +473,12 @@ impl Sketch {
         let numbers = (0..n)
             .map(|_| r.take().map(u16::from_le_bytes))
             .collect::<Result<_, _>>()?;
-        let [body, title] = lists;
+        let [body, lead, title] = lists;
         Ok((
             Sketch {
                 body_len,
                 body,
+                lead,
                 title,
                 numbers,
             },
@@ -459,7 +489,11 @@ impl Sketch {
     /// The hashes the item is findable by (see [`Fingerprint::anchors`]).
     pub fn anchors(&self) -> Vec<u32> {
         if self.body_len as usize >= MIN_BODY_SHINGLES {
-            self.body.iter().copied().take(ANCHORS).collect()
+            let mut v: Vec<u32> = self.body.iter().copied().take(ANCHORS).collect();
+            v.extend_from_slice(&self.lead);
+            v.sort_unstable();
+            v.dedup();
+            v
         } else {
             let mut v: Vec<u32> = self.title.iter().map(|h| h ^ TITLE_SPACE).collect();
             v.sort_unstable();
@@ -503,7 +537,9 @@ mod tests {
         let c = a.compare(&b);
         assert!(c.duplicate, "{c:?}");
         assert!(a.anchors().iter().any(|k| b.query_anchors().contains(k)));
-        let by_sketch = b.compare_sketch(&a.sketch()).unwrap_or_else(|| b.compare(&a));
+        let by_sketch = b
+            .compare_sketch(&a.sketch())
+            .unwrap_or_else(|| b.compare(&a));
         assert!(by_sketch.duplicate, "{by_sketch:?}");
     }
 
