@@ -8,6 +8,7 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
+use crate::text::event::{EventWords, Events};
 use crate::text::fingerprint::Fingerprint;
 use crate::watchlist::Watchlist;
 
@@ -55,6 +56,12 @@ pub struct Scores {
     pub f1: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub same_event_merged: Option<usize>,
+    /// Same-event pairs that a digest lists together (want: many).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub same_event_grouped: Option<usize>,
+    /// Different-event pairs that a digest would list together (want: 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub different_grouped: Option<usize>,
 }
 
 impl Scores {
@@ -158,8 +165,23 @@ pub fn topic(
 pub fn dedup(input: &str, baseline: bool, details: &mut Vec<String>) -> Result<Scores, EvalError> {
     let mut s = Scores::default();
     let mut merged_same_event = 0;
-    for case in lines::<DupCase>(input) {
-        let case = case?;
+    let cases: Vec<DupCase> = lines::<DupCase>(input).collect::<Result<_, _>>()?;
+    // Same-event grouping, with word rarity taken over every document of
+    // the file (as a digest takes it over its stories).
+    let words: Vec<EventWords> = cases
+        .iter()
+        .flat_map(|c| [&c.a, &c.b])
+        .map(|d| EventWords::new(&d.title, &d.body))
+        .collect();
+    let events = Events::new(&words);
+    let (mut grouped_same, mut grouped_different) = (0, 0);
+    for (k, case) in cases.into_iter().enumerate() {
+        let grouped = events.same_event(2 * k, 2 * k + 1);
+        match case.label.as_str() {
+            "same_event" => grouped_same += usize::from(grouped),
+            "different" => grouped_different += usize::from(grouped),
+            _ => {}
+        }
         let actual = case.label == "duplicate";
         let (predicted, note) = if baseline {
             let j = word_jaccard(
@@ -200,6 +222,8 @@ pub fn dedup(input: &str, baseline: bool, details: &mut Vec<String>) -> Result<S
     }
     let mut s = s.finish();
     s.same_event_merged = Some(merged_same_event);
+    s.same_event_grouped = Some(grouped_same);
+    s.different_grouped = Some(grouped_different);
     Ok(s)
 }
 

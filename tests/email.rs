@@ -188,6 +188,64 @@ async fn hourly_limit_folds_into_the_digest() {
     assert!(digest.html.contains("dir=\"rtl\""));
 }
 
+/// Two readouts of one call (different wording: not copies) and a story on
+/// another event.
+const ONE_EVENT: &[(&str, &str, &str)] = &[
+    (
+        "e1",
+        "لافروف وبلينكن يبحثان هاتفياً الوضع في إدلب",
+        "بحث وزير الخارجية الروسي سيرغي لافروف مع نظيره الأمريكي أنتوني بلينكن في اتصال هاتفي الوضع في سوريا وإدلب ومعبر باب الهوى، قبل تصويت مجلس الأمن على تمديد آلية المساعدات العابرة للحدود في العاشر من تموز.",
+    ),
+    (
+        "e2",
+        "واشنطن: بلينكن أبلغ لافروف بضرورة إبقاء معبر باب الهوى مفتوحاً",
+        "قالت الخارجية الأمريكية إن الوزير بلينكن شدد خلال اتصاله مع لافروف على إبقاء معبر باب الهوى في إدلب السورية مفتوحاً أمام المساعدات، وعلى تمديد الآلية في تصويت مجلس الأمن المقرر في العاشر من تموز.",
+    ),
+    (
+        "e3",
+        "البنتاغون يتهم موسكو بخرق قواعد الاشتباك في سوريا",
+        "قالت وزارة الدفاع الأمريكية إن مقاتلات روسية اقتربت من قاعدة التنف في سوريا واتهمت موسكو بخرق قواعد الاشتباك.",
+    ),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digest_lists_articles_on_one_event_together() {
+    let (http, _) = start_http(one_feed(ONE_EVENT)).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(dir.path(), http, &[("f", "منفذ")], None);
+    let (code, _, err) = raqib(&cfg, &["once"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        read_maildir(&dir.path().join("mail")).len(),
+        3,
+        "not copies: three alerts"
+    );
+    let out = dir.path().join("digest.html");
+    let out_arg = out.to_string_lossy().to_string();
+    let (code, _, err) = raqib(&cfg, &["digest", "preview", "--out", &out_arg]).await;
+    assert_eq!(code, 0, "{err}");
+    let html = std::fs::read_to_string(&out).expect("preview written");
+    let (head, tail) = html
+        .split_once("على الحدث نفسه")
+        .expect("a same-event list");
+    // One readout heads the story, the other is listed under it; the
+    // unrelated story stays a story of its own.
+    let headed = [ONE_EVENT[0].1, ONE_EVENT[1].1]
+        .iter()
+        .filter(|t| head.contains(**t))
+        .count();
+    assert_eq!(headed, 1, "{html}");
+    assert_eq!(tail.matches("على الحدث نفسه").count(), 0);
+    assert!(html.contains(ONE_EVENT[2].1));
+    assert!(
+        !tail
+            .split("</ul>")
+            .next()
+            .is_some_and(|l| l.contains(ONE_EVENT[2].1)),
+        "the other event is not in the list"
+    );
+}
+
 fn read_maildir(dir: &Path) -> Vec<Mail> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir.join("new"))

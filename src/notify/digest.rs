@@ -12,6 +12,7 @@ use chrono::{DateTime, Days, TimeZone, Utc};
 use super::render::{DigestSection, DigestStory};
 use crate::config::Digest;
 use crate::store::{Alert, AlertKind, Queued, Store, StoreError};
+use crate::text::event::{EventWords, Events};
 use crate::watchlist::Watchlist;
 
 /// The first scheduled time strictly after `after`.
@@ -70,7 +71,8 @@ pub fn queued(store: &Store, topics: &[String]) -> Result<Vec<Queued>, StoreErro
 }
 
 /// The digest's sections: per topic, its stories ranked by the number of
-/// outlets that carried them, then by recency.
+/// outlets that carried them, then by recency, with the separate articles
+/// on one event listed under the first of them (and counted with it).
 pub fn sections(
     store: &Store,
     watchlist: &Watchlist,
@@ -92,6 +94,7 @@ pub fn sections(
                 story,
                 excerpt_from: first,
                 folded: q.folded,
+                same_event: Vec::new(),
             });
         }
         list.sort_by(|a, b| {
@@ -99,6 +102,17 @@ pub fn sections(
                 .copies
                 .len()
                 .cmp(&a.story.copies.len())
+                .then(b.story.created.cmp(&a.story.created))
+        });
+        let mut list = group_same_event(list);
+        // An event several outlets wrote about on their own ranks by all of
+        // them, not only by the copies of its first article.
+        let outlets = |d: &DigestStory| {
+            d.story.copies.len() + d.same_event.iter().map(|s| s.copies.len()).sum::<usize>()
+        };
+        list.sort_by(|a, b| {
+            outlets(b)
+                .cmp(&outlets(a))
                 .then(b.story.created.cmp(&a.story.created))
         });
         let topic_name = watchlist
@@ -111,6 +125,32 @@ pub fn sections(
         });
     }
     Ok(out)
+}
+
+/// Lists the separate articles on one event under the highest-ranked of
+/// them (the list is ranked already).
+fn group_same_event(list: Vec<DigestStory>) -> Vec<DigestStory> {
+    let words: Vec<EventWords> = list
+        .iter()
+        .map(|ds| match &ds.excerpt_from {
+            Some(item) => EventWords::new(&item.title, &item.text),
+            None => EventWords::new(&ds.story.title, ""),
+        })
+        .collect();
+    let lead = Events::new(&words).groups();
+    let mut out: Vec<DigestStory> = Vec::new();
+    // Index in `out` of each leader.
+    let mut at: Vec<Option<usize>> = vec![None; list.len()];
+    for (i, ds) in list.into_iter().enumerate() {
+        match lead.get(i).and_then(|&l| if l == i { None } else { at[l] }) {
+            Some(k) => out[k].same_event.push(ds.story),
+            None => {
+                at[i] = Some(out.len());
+                out.push(ds);
+            }
+        }
+    }
+    out
 }
 
 /// Makes the digest `key` now: queues its outbox entry (unless it would be

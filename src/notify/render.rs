@@ -161,6 +161,8 @@ pub struct DigestStory {
     pub excerpt_from: Option<Item>,
     /// The hourly limit kept it from an immediate alert.
     pub folded: bool,
+    /// Other articles on the same event (not copies), listed under it.
+    pub same_event: Vec<Story>,
 }
 
 /// Renders a digest. `made` is when the digest was made.
@@ -254,7 +256,42 @@ pub fn digest(
                     }
                 }
             }
-            html.push_str("</ul>\n</div>\n");
+            html.push_str("</ul>\n");
+            if !ds.same_event.is_empty() {
+                text.push_str("   على الحدث نفسه:\n");
+                html.push_str(
+                    "<p style=\"color:#666;font-size:14px;margin:6px 0 2px;\">على الحدث نفسه:</p>\n<ul style=\"padding-right:20px;margin:0;font-size:15px;\">\n",
+                );
+                for other in &ds.same_event {
+                    let t = one_line(&other.title);
+                    let first = other.copies.first();
+                    let outlet = first.map(|c| one_line(&c.feed_name)).unwrap_or_default();
+                    match first
+                        .and_then(|c| c.link.as_deref())
+                        .filter(|l| is_web_link(l))
+                    {
+                        Some(l) => {
+                            text.push_str(&format!("   * {t} ({outlet}): {l}\n"));
+                            html.push_str(&format!(
+                                "<li><a href=\"{}\">{}</a> — {}</li>\n",
+                                encode_double_quoted_attribute(l),
+                                encode_text(&t),
+                                encode_text(&outlet)
+                            ));
+                        }
+                        None => {
+                            text.push_str(&format!("   * {t} ({outlet})\n"));
+                            html.push_str(&format!(
+                                "<li>{} — {}</li>\n",
+                                encode_text(&t),
+                                encode_text(&outlet)
+                            ));
+                        }
+                    }
+                }
+                html.push_str("</ul>\n");
+            }
+            html.push_str("</div>\n");
         }
     }
     html.push_str("</div>\n</body></html>\n");

@@ -5,8 +5,10 @@
 //! - [`clean`]: removal of repeated headlines, site names, "read also" and page furniture.
 //! - [`extract`]: main text of an HTML page or fragment (scraper).
 //! - [`fingerprint`]: near-duplicate fingerprints and the copy decision.
+//! - [`event`]: which different articles report the same event (digest grouping).
 
 pub mod clean;
+pub mod event;
 pub mod extract;
 pub mod fingerprint;
 pub mod normalize;
