@@ -125,6 +125,129 @@ fn fast_path(input: &str, out: &mut String) -> bool {
     true
 }
 
+/// Whether each character of the Arabic block is a word character once
+/// folded (what [`crate::text::tokens::words`] sees after [`normalize`]).
+fn arabic_word_table() -> &'static [bool; 256] {
+    static TABLE: std::sync::OnceLock<[bool; 256]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t = [false; 256];
+        for (i, slot) in t.iter_mut().enumerate() {
+            if let Some(f) = char::from_u32(0x600 + i as u32).and_then(fold_char) {
+                *slot = super::tokens::is_word_char(f);
+            }
+        }
+        t
+    })
+}
+
+/// Arabic-block characters that folding keeps and that belong to words.
+fn arabic_same_letter_table() -> &'static [bool; 256] {
+    static TABLE: std::sync::OnceLock<[bool; 256]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let (fold, word) = (arabic_table(), arabic_word_table());
+        let mut t = [false; 256];
+        for (i, slot) in t.iter_mut().enumerate() {
+            *slot = fold[i] == Fold::Same && word[i];
+        }
+        t
+    })
+}
+
+/// Calls `f` with each word of `input`, the words that
+/// `tokens::words(&normalize(input))` gives, in one pass and without
+/// building the normalised text: a word that folding leaves as it is is
+/// passed as a slice of `input`, others are built in `word`. Returns false
+/// (having called `f` for some words) when `input` needs NFKC: the caller
+/// then normalises and splits the slow way.
+pub fn fold_words(input: &str, word: &mut String, mut f: impl FnMut(&str)) -> bool {
+    let table = arabic_table();
+    let is_word = arabic_word_table();
+    let same_letter = arabic_same_letter_table();
+    let bytes = input.as_bytes();
+    // Start of the current word in `input`, and whether it is being built
+    // in `word` (a character in it was folded or dropped).
+    let mut start: Option<usize> = None;
+    let mut built = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        // The common case first, with no table of folds: an Arabic letter
+        // that stays as it is, inside a word.
+        if (0xD8..=0xD9).contains(&b) && i + 1 < bytes.len() {
+            let cp = ((usize::from(b) & 0x1F) << 6) | (usize::from(bytes[i + 1]) & 0x3F);
+            if same_letter[cp - 0x600] {
+                start.get_or_insert(i);
+                if built {
+                    word.push_str(&input[i..i + 2]);
+                }
+                i += 2;
+                continue;
+            }
+        }
+        let (fold, len, word_char) = if b < 0x80 {
+            let fold = if b.is_ascii_uppercase() {
+                Fold::To(char::from(b.to_ascii_lowercase()))
+            } else {
+                Fold::Same
+            };
+            (fold, 1, b.is_ascii_alphanumeric())
+        } else if (0xD8..=0xDB).contains(&b) && i + 1 < bytes.len() {
+            let cp = ((usize::from(b) & 0x1F) << 6) | (usize::from(bytes[i + 1]) & 0x3F);
+            (table[cp - 0x600], 2, is_word[cp - 0x600])
+        } else {
+            let Some(c) = input.get(i..).and_then(|s| s.chars().next()) else {
+                return false;
+            };
+            if needs_nfkc(c) {
+                return false;
+            }
+            match fold_char(c) {
+                None => (Fold::Drop, c.len_utf8(), false),
+                Some(f) if f == c => (Fold::Same, c.len_utf8(), super::tokens::is_word_char(c)),
+                Some(f) => (Fold::To(f), c.len_utf8(), super::tokens::is_word_char(f)),
+            }
+        };
+        match fold {
+            Fold::Nfkc => return false,
+            Fold::Drop => {
+                // The word goes on after the dropped mark, but its letters
+                // are no longer contiguous in `input`.
+                if let (Some(s), false) = (start, built) {
+                    word.clear();
+                    word.push_str(&input[s..i]);
+                    built = true;
+                }
+            }
+            Fold::Same if word_char => {
+                start.get_or_insert(i);
+                if built {
+                    word.push_str(&input[i..i + len]);
+                }
+            }
+            Fold::To(c) if word_char => {
+                let s = *start.get_or_insert(i);
+                if !built {
+                    word.clear();
+                    word.push_str(&input[s..i]);
+                    built = true;
+                }
+                word.push(c);
+            }
+            _ => {
+                if let Some(s) = start.take() {
+                    f(if built { word.as_str() } else { &input[s..i] });
+                    built = false;
+                }
+            }
+        }
+        i += len;
+    }
+    if let Some(s) = start {
+        f(if built { word.as_str() } else { &input[s..] });
+    }
+    true
+}
+
 /// False for characters NFKC leaves alone, or whose NFKC change the folding
 /// makes anyway. The Arabic block qualifies: NFKC only composes a letter with
 /// a following hamza or madda mark (ا + ٔ → أ), and the folding removes the
@@ -340,6 +463,36 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn fold_words_gives_the_words_of_the_normalised_text() {
+        let samples = [
+            "قالَ الرئيسُ الأمريكيّ إنّ «سورية» ـــ مهمة، و٢٠١٦ كان عاماً صعباً.",
+            "Kremlin-Moscow: ABC def 12,5 كرملين\u{200C}موسكو \u{200F}روسيا",
+            "ﻻ إله presentation ﺳﻮﺭﻳﺎ forms",
+            "Ünïcödé Ωmega café — naïve",
+            "",
+            "  ، ؛ ؟ ",
+            "سُورِيَا",
+            "a\u{0301}b",
+        ];
+        let mut fast = 0;
+        for s in samples {
+            let want: Vec<String> = crate::text::tokens::words(&normalize(s))
+                .map(str::to_string)
+                .collect();
+            let mut got: Vec<String> = Vec::new();
+            let mut buf = String::new();
+            if fold_words(s, &mut buf, |w| got.push(w.to_string())) {
+                assert_eq!(got, want, "{s}");
+                fast += 1;
+            }
+        }
+        assert!(
+            fast >= 5,
+            "only the samples that need NFKC take the slow way"
+        );
     }
 
     #[test]

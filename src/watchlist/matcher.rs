@@ -13,7 +13,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::text::normalize::{canonical_token, normalize, normalize_into};
+use crate::text::normalize::{canonical_token, fold_words, normalize, normalize_into};
 use crate::text::tokens::{clitic_prefixes_of, noun_suffixes_of, token_matches, words, Affixes};
 
 /// Where a term was found.
@@ -160,6 +160,8 @@ pub(crate) struct Dictionary {
     /// One bit per key hash ([`key_bit`]): most candidate stems of a
     /// document are not keys, and this says so without reading the map.
     bits: Vec<u64>,
+    /// Which compiled dictionary this is, for the word cache.
+    generation: u64,
 }
 
 /// What one key leads to.
@@ -255,6 +257,8 @@ impl Dictionary {
 
     /// Sets the key bits; called once every term is in.
     pub(crate) fn finish(&mut self) {
+        static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        self.generation = GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.bits = vec![0; KEY_BITS / 64];
         for k in self.key_ids.keys() {
             let b = key_bit(k.as_bytes());
@@ -277,27 +281,28 @@ impl Dictionary {
         if self.bits.is_empty() {
             return out;
         }
-        // Keys found in each distinct word: (start, end, key), by word.
-        let mut found: Vec<(u32, u32, u32)> = Vec::new();
-        let mut found_at: Vec<(u32, u32)> = Vec::with_capacity(doc.distinct.len());
-        for &(ts, te) in &doc.distinct {
-            let from = found.len() as u32;
-            if let Some(tok) = doc.buf.get(ts as usize..te as usize) {
-                self.keys_in(tok, ts, &mut found);
-            }
-            found_at.push((from, found.len() as u32));
-        }
-        for (k, &d) in doc.word_of.iter().enumerate() {
-            let Some(&(from, to)) = found_at.get(d as usize) else {
-                continue;
-            };
-            for &(start, end, key) in &found[from as usize..to as usize] {
-                self.candidate(doc, k, start, end, key as usize, &mut out);
-            }
+        for &(k, start, end, key) in &doc.hits {
+            self.candidate(doc, k as usize, start, end, key as usize, &mut out);
         }
         out.sort_unstable();
         out.dedup();
         out
+    }
+
+    /// The canonical form of a normalised word and the keys in it.
+    fn analyse(&self, w: &str) -> WordInfo {
+        let canonical = canonical_token(w);
+        let mut found = Vec::new();
+        if !self.bits.is_empty() {
+            self.keys_in(&canonical, 0, &mut found);
+        }
+        WordInfo {
+            keys: found
+                .into_iter()
+                .filter_map(|(s, e, k)| Some((u8::try_from(s).ok()?, u8::try_from(e).ok()?, k)))
+                .collect(),
+            canonical: canonical.into(),
+        }
     }
 
     /// Every (clitic prefix, stem, noun suffix) split of `tok` whose stem
@@ -393,18 +398,38 @@ fn allows(t: &Term, prefix: &str, suffix: &str, stem: &str) -> bool {
     }
 }
 
-/// An item's text, tokenised once for every topic. Each distinct word is
-/// normalised, made canonical and stored once; news text repeats a third
-/// to a half of its words, and the scan looks at each distinct one once.
+/// An item's text, tokenised once for every topic: canonical tokens in one
+/// buffer, and the dictionary keys found in them.
 pub(crate) struct Document {
     buf: String,
-    /// Byte spans of the title's tokens, then the body's (repeated words
-    /// share a span).
+    /// Byte spans of the title's tokens, then the body's.
     spans: Vec<(u32, u32)>,
     title_len: usize,
-    /// The distinct word at each position, as an index into `distinct`.
-    word_of: Vec<u32>,
-    distinct: Vec<(u32, u32)>,
+    /// (token, start, end, key): a key found at `start..end` of the buffer.
+    hits: Vec<(u32, u32, u32, u32)>,
+}
+
+/// What the scan learns about one normalised word: its canonical form and
+/// the keys in it, as (start, end, key) within the canonical form.
+struct WordInfo {
+    canonical: Box<str>,
+    keys: Box<[(u8, u8, u32)]>,
+}
+
+/// Words already analysed, per thread, for one dictionary. A news stream
+/// reuses its vocabulary: after the first articles nearly every word is
+/// here, and the scan costs one lookup per word.
+#[derive(Default)]
+struct WordCache {
+    generation: u64,
+    words: HashMap<Box<str>, WordInfo>,
+}
+
+/// Words kept at most; the cache starts over when full.
+const CACHE_WORDS: usize = 200_000;
+
+thread_local! {
+    static WORDS: std::cell::RefCell<WordCache> = std::cell::RefCell::new(WordCache::default());
 }
 
 /// The tokens of one field.
@@ -421,37 +446,70 @@ impl<'a> Tokens<'a> {
     }
 }
 
+/// Drops what a field's fast pass added to `doc`.
+fn rewind(doc: &mut Document, spans: usize, hits: usize) {
+    let end = doc.spans.get(spans).map_or(doc.buf.len(), |s| s.0 as usize);
+    doc.buf.truncate(end);
+    doc.spans.truncate(spans);
+    doc.hits.truncate(hits);
+}
+
 impl Document {
-    pub(crate) fn new(title: &str, body: &str) -> Document {
-        let mut norm_title = String::with_capacity(title.len());
-        let mut norm_body = String::with_capacity(body.len());
-        normalize_into(title, &mut norm_title);
-        normalize_into(body, &mut norm_body);
+    pub(crate) fn new(dict: &Dictionary, title: &str, body: &str) -> Document {
         let mut doc = Document {
-            buf: String::with_capacity(norm_title.len() + norm_body.len() / 2),
+            buf: String::with_capacity(title.len() + body.len()),
             spans: Vec::with_capacity(body.len() / 8),
             title_len: 0,
-            word_of: Vec::with_capacity(body.len() / 8),
-            distinct: Vec::new(),
+            hits: Vec::new(),
         };
-        let mut seen: HashMap<&str, u32> =
-            HashMap::with_capacity_and_hasher(body.len() / 12, Default::default());
-        for (i, norm) in [&norm_title, &norm_body].into_iter().enumerate() {
-            for w in words(norm) {
-                let d = *seen.entry(w).or_insert_with(|| {
-                    let start = doc.buf.len() as u32;
-                    doc.buf.push_str(&canonical_token(w));
-                    doc.distinct.push((start, doc.buf.len() as u32));
-                    doc.distinct.len() as u32 - 1
-                });
-                doc.word_of.push(d);
-                doc.spans.push(doc.distinct[d as usize]);
+        WORDS.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if cache.generation != dict.generation || cache.words.len() >= CACHE_WORDS {
+                cache.words.clear();
+                cache.generation = dict.generation;
             }
-            if i == 0 {
-                doc.title_len = doc.spans.len();
+            let mut word = String::new();
+            for (i, text) in [title, body].into_iter().enumerate() {
+                let (spans, hits) = (doc.spans.len(), doc.hits.len());
+                let mut add = |w: &str| {
+                    if let Some(info) = cache.words.get(w) {
+                        doc.push(info);
+                    } else {
+                        let info = dict.analyse(w);
+                        doc.push(&info);
+                        if info.canonical.len() <= usize::from(u8::MAX) {
+                            cache.words.insert(w.into(), info);
+                        }
+                    }
+                };
+                if !fold_words(text, &mut word, &mut add) {
+                    // Text that needs NFKC: start the field over the slow way.
+                    let mut norm = String::with_capacity(text.len());
+                    normalize_into(text, &mut norm);
+                    rewind(&mut doc, spans, hits);
+                    let mut add = |w: &str| match cache.words.get(w) {
+                        Some(info) => doc.push(info),
+                        None => doc.push(&dict.analyse(w)),
+                    };
+                    words(&norm).for_each(&mut add);
+                }
+                if i == 0 {
+                    doc.title_len = doc.spans.len();
+                }
             }
-        }
+        });
         doc
+    }
+
+    fn push(&mut self, info: &WordInfo) {
+        let k = self.spans.len() as u32;
+        let start = self.buf.len() as u32;
+        self.buf.push_str(&info.canonical);
+        self.spans.push((start, self.buf.len() as u32));
+        for &(s, e, key) in info.keys.iter() {
+            self.hits
+                .push((k, start + u32::from(s), start + u32::from(e), key));
+        }
     }
 
     pub(crate) fn tokens(&self, field: Field) -> Tokens<'_> {

@@ -394,7 +394,7 @@ impl Watchlist {
 
     /// Every topic that `title` + `body` match, with the explanation.
     pub fn classify(&self, title: &str, body: &str) -> Vec<Match> {
-        let doc = Document::new(title, body);
+        let doc = Document::new(&self.dict, title, body);
         let occ = self.dict.scan(&doc);
         let mut masks = vec![0u64; self.topics.len()];
         let mut last = None;
@@ -419,7 +419,7 @@ impl Watchlist {
     /// The full verdict of one topic (by index) on an item.
     pub fn judge(&self, topic: usize, title: &str, body: &str) -> Option<Verdict> {
         let t = self.topics.get(topic)?;
-        let doc = Document::new(title, body);
+        let doc = Document::new(&self.dict, title, body);
         let occ = self.dict.scan(&doc);
         Some(t.judge(&Found::new(&occ, self.dict.len()), &self.dict))
     }
@@ -544,6 +544,18 @@ none = ["موسكو ايداهو"]
         let w = wl(SRC);
         let m = w.classify("بوتين يحذر واشنطن", "بشأن سورية ودمشق والروس");
         assert_eq!(m.len(), 1);
+        assert_eq!(m[0].explain(), "سوريا، واشنطن، بوتين — في العنوان والنص");
+    }
+
+    #[test]
+    fn text_that_needs_nfkc_matches_too() {
+        let w = wl(SRC);
+        // سوريا in presentation forms, after words the fast pass has read.
+        let m = w.classify(
+            "بوتين يحذر واشنطن",
+            "بشأن الوضع في \u{FEB3}\u{FEEE}\u{FEAD}\u{FEF3}\u{FE8E} اليوم",
+        );
+        assert_eq!(m.len(), 1, "{m:?}");
         assert_eq!(m[0].explain(), "سوريا، واشنطن، بوتين — في العنوان والنص");
     }
 
