@@ -54,6 +54,27 @@ struct Raw {
     #[serde(default)]
     alerts: RawAlerts,
     digest: Option<RawDigest>,
+    #[serde(default)]
+    text: RawText,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawText {
+    #[serde(default = "yes")]
+    fold_hamza_seats: bool,
+}
+
+impl Default for RawText {
+    fn default() -> Self {
+        RawText {
+            fold_hamza_seats: true,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Deserialize)]
@@ -159,6 +180,8 @@ pub struct Config {
     pub email: Email,
     pub alerts: Alerts,
     pub digest: Option<Digest>,
+    /// ؤ and ئ fold to و and ي when matching and comparing (`[text]`).
+    pub fold_hamza_seats: bool,
 }
 
 /// Scheduled digests.
@@ -515,6 +538,7 @@ impl Config {
             },
             alerts,
             digest,
+            fold_hamza_seats: raw.text.fold_hamza_seats,
         })
     }
 

@@ -373,6 +373,7 @@ pub async fn run(
     mut control: mpsc::Receiver<Control>,
 ) -> Result<(), DaemonError> {
     let config = Config::load(config_path)?;
+    crate::text::normalize::set_fold_hamza_seats(config.fold_hamza_seats);
     let mut engine = Arc::new(Engine::open(config)?);
     notify_systemd(&[sd_notify::NotifyState::Ready]);
     info!(feeds = engine.config.feeds.len(), "running");
@@ -442,6 +443,9 @@ async fn file_changed(path: &Path, since: Option<std::time::SystemTime>) {
 /// watchlist changed (swapped in place).
 async fn reload(engine: &Engine, path: &Path) -> Result<Option<Config>, ConfigError> {
     let config = Config::load(path)?;
+    if config.fold_hamza_seats != engine.config.fold_hamza_seats {
+        warn!("[text] fold_hamza_seats changes on restart, not on reload");
+    }
     let watchlist = config.load_watchlist()?;
     let key = |c: &Config| {
         format!(

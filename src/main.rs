@@ -158,7 +158,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
     match command {
         Command::Check => {
-            let cfg = Config::load(&config_path)?;
+            let cfg = load_config(&config_path)?;
             let wl = cfg.load_watchlist()?;
             let wl_name = if cfg.watchlist.exists() {
                 cfg.watchlist.display().to_string()
@@ -174,7 +174,7 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Once => {
-            let cfg = Config::load(&config_path)?;
+            let cfg = load_config(&config_path)?;
             let report = runtime()?.block_on(daemon::once(cfg))?;
             info!(sent = report.sent, failed = report.failed, "once done");
             Ok(ExitCode::SUCCESS)
@@ -196,7 +196,7 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Feeds { json } => {
-            let cfg = Config::load(&config_path)?;
+            let cfg = load_config(&config_path)?;
             let mut dead = None;
             let list = match raqib::store::Store::open(&cfg.storage) {
                 Ok(store) => {
@@ -241,7 +241,7 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
         Command::Digest {
             what: DigestWhat::Preview { topic, out },
         } => {
-            let cfg = Config::load(&config_path)?;
+            let cfg = load_config(&config_path)?;
             let wl = cfg.load_watchlist()?;
             let topics: Vec<String> = match &topic {
                 Some(id) if wl.topic(id).is_none() => {
@@ -272,7 +272,7 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
         Command::Digest {
             what: DigestWhat::Send,
         } => {
-            let cfg = Config::load(&config_path)?;
+            let cfg = load_config(&config_path)?;
             runtime()?.block_on(async {
                 let engine = daemon::Engine::open(cfg)?;
                 let made = engine.digests_now(chrono::Utc::now()).await?;
@@ -290,7 +290,7 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
         Command::Watchlist {
             what: WatchlistWhat::Test { since, topic },
         } => {
-            let cfg = Config::load(&config_path)?;
+            let cfg = load_config(&config_path)?;
             let wl = cfg.load_watchlist()?;
             if let Some(id) = &topic {
                 if wl.topic(id).is_none() {
@@ -331,7 +331,7 @@ fn eval(what: EvalWhat, config_path: &std::path::Path) -> Result<ExitCode> {
             details: show,
             baseline,
         } => {
-            let cfg = Config::load(config_path)?;
+            let cfg = load_config(config_path)?;
             let wl = cfg.load_watchlist()?;
             let t = match &topic {
                 Some(id) => match wl.topic(id) {
@@ -539,4 +539,11 @@ async fn forward_signals(tx: mpsc::Sender<Control>) {
             return;
         }
     }
+}
+
+/// Loads the configuration and applies its process-wide text settings.
+fn load_config(path: &std::path::Path) -> Result<Config, ConfigError> {
+    let cfg = Config::load(path)?;
+    raqib::text::normalize::set_fold_hamza_seats(cfg.fold_hamza_seats);
+    Ok(cfg)
 }

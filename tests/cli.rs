@@ -213,6 +213,50 @@ fn eval_prints_a_json_summary_last() {
     assert_eq!(v["same_event_merged"].as_u64(), Some(0));
 }
 
+#[test]
+fn hamza_seats_fold_unless_turned_off() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("watchlist.toml"),
+        "[[topic]]\nid = \"t\"\nall = [[\"رئيس\"]]\n",
+    )
+    .expect("write");
+    let cases = dir.path().join("t.jsonl");
+    std::fs::write(
+        &cases,
+        "{\"id\":\"1\",\"title\":\"رييس الوزراء يزور دمشق\",\"label\":\"core\"}\n",
+    )
+    .expect("write");
+    let recall = |text_section: &str| {
+        let cfg = dir.path().join("raqib.toml");
+        std::fs::write(
+            &cfg,
+            format!("watchlist = \"watchlist.toml\"\n{text_section}"),
+        )
+        .expect("write");
+        let (code, out, err) = raqib_sync(&[
+            "--config",
+            cfg.to_str().expect("path"),
+            "eval",
+            "topic",
+            cases.to_str().expect("path"),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+        v["recall"].as_f64()
+    };
+    assert_eq!(
+        recall(""),
+        Some(1.0),
+        "رئيس and رييس are one word by default"
+    );
+    assert_eq!(
+        recall("[text]\nfold_hamza_seats = false\n"),
+        Some(0.0),
+        "not when the seat is kept"
+    );
+}
+
 /// Golden files: `tests/data/text/NAME.txt|html` → `NAME.expected.txt`.
 #[test]
 fn text_golden_files() {

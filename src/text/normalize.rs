@@ -34,6 +34,21 @@ pub fn normalize_into(input: &str, out: &mut String) {
     }
 }
 
+/// Whether ؤ and ئ fold to و and ي (the default): outlets write رئيس and
+/// رييس, مؤتمر and موتمر alike, but a user who matches on the hamza seat
+/// can turn it off (`[text] fold_hamza_seats = false`). Set once at start.
+static FOLD_SEATS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Sets whether ؤ and ئ fold (see [`FOLD_SEATS`]); call before any text is
+/// normalised.
+pub fn set_fold_hamza_seats(on: bool) {
+    FOLD_SEATS.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn seats() -> usize {
+    usize::from(FOLD_SEATS.load(std::sync::atomic::Ordering::Relaxed))
+}
+
 /// What the folding does to one character of the Arabic block.
 #[derive(Clone, Copy, PartialEq)]
 enum Fold {
@@ -47,8 +62,9 @@ enum Fold {
 /// The folding of every character of the Arabic block (U+0600–U+06FF),
 /// computed once from [`fold_char`] so both paths agree.
 fn arabic_table() -> &'static [Fold; 256] {
-    static TABLE: std::sync::OnceLock<[Fold; 256]> = std::sync::OnceLock::new();
-    TABLE.get_or_init(|| {
+    static TABLE: [std::sync::OnceLock<[Fold; 256]>; 2] =
+        [std::sync::OnceLock::new(), std::sync::OnceLock::new()];
+    TABLE[seats()].get_or_init(|| {
         let mut t = [Fold::Same; 256];
         for (i, slot) in t.iter_mut().enumerate() {
             let Some(c) = char::from_u32(0x600 + i as u32) else {
@@ -128,8 +144,9 @@ fn fast_path(input: &str, out: &mut String) -> bool {
 /// Whether each character of the Arabic block is a word character once
 /// folded (what [`crate::text::tokens::words`] sees after [`normalize`]).
 fn arabic_word_table() -> &'static [bool; 256] {
-    static TABLE: std::sync::OnceLock<[bool; 256]> = std::sync::OnceLock::new();
-    TABLE.get_or_init(|| {
+    static TABLE: [std::sync::OnceLock<[bool; 256]>; 2] =
+        [std::sync::OnceLock::new(), std::sync::OnceLock::new()];
+    TABLE[seats()].get_or_init(|| {
         let mut t = [false; 256];
         for (i, slot) in t.iter_mut().enumerate() {
             if let Some(f) = char::from_u32(0x600 + i as u32).and_then(fold_char) {
@@ -142,8 +159,9 @@ fn arabic_word_table() -> &'static [bool; 256] {
 
 /// Arabic-block characters that folding keeps and that belong to words.
 fn arabic_same_letter_table() -> &'static [bool; 256] {
-    static TABLE: std::sync::OnceLock<[bool; 256]> = std::sync::OnceLock::new();
-    TABLE.get_or_init(|| {
+    static TABLE: [std::sync::OnceLock<[bool; 256]>; 2] =
+        [std::sync::OnceLock::new(), std::sync::OnceLock::new()];
+    TABLE[seats()].get_or_init(|| {
         let (fold, word) = (arabic_table(), arabic_word_table());
         let mut t = [false; 256];
         for (i, slot) in t.iter_mut().enumerate() {
@@ -284,6 +302,8 @@ fn fold_char(c: char) -> Option<char> {
         | '\u{061C}'
         | '\u{00AD}' => return None,
         'أ' | 'إ' | 'آ' | 'ٱ' | 'ٲ' | 'ٳ' => 'ا',
+        'ئ' if seats() == 0 => 'ئ',
+        'ؤ' if seats() == 0 => 'ؤ',
         'ى' | 'ی' | 'ې' | 'ۍ' | 'ئ' | 'ے' | 'ۓ' => 'ي',
         'ؤ' => 'و',
         'ة' | 'ۀ' | 'ە' | 'ھ' | 'ہ' | 'ۂ' => 'ه',
