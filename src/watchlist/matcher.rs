@@ -10,6 +10,7 @@
 //! suffixes) and the bit set stays in the first-level cache.
 
 use rustc_hash::FxHashMap as HashMap;
+use xxhash_rust::xxh3::xxh3_64;
 
 use serde::{Deserialize, Serialize};
 
@@ -297,6 +298,7 @@ impl Dictionary {
             self.keys_in(&canonical, 0, &mut found);
         }
         WordInfo {
+            word: w.into(),
             keys: found
                 .into_iter()
                 .filter_map(|(s, e, k)| Some((u8::try_from(s).ok()?, u8::try_from(e).ok()?, k)))
@@ -412,17 +414,44 @@ pub(crate) struct Document {
 /// What the scan learns about one normalised word: its canonical form and
 /// the keys in it, as (start, end, key) within the canonical form.
 struct WordInfo {
+    word: Box<str>,
     canonical: Box<str>,
     keys: Box<[(u8, u8, u32)]>,
 }
 
 /// Words already analysed, per thread, for one dictionary. A news stream
 /// reuses its vocabulary: after the first articles nearly every word is
-/// here, and the scan costs one lookup per word.
+/// here, and the scan costs one lookup per word. Words are found by a
+/// 64-bit hash and then compared, so the table stays small.
 #[derive(Default)]
 struct WordCache {
     generation: u64,
-    words: HashMap<Box<str>, WordInfo>,
+    index: HashMap<u64, u32>,
+    words: Vec<WordInfo>,
+}
+
+impl WordCache {
+    fn get(&self, hash: u64, w: &str) -> Option<&WordInfo> {
+        let info = self.words.get(*self.index.get(&hash)? as usize)?;
+        same_bytes(info.word.as_bytes(), w.as_bytes()).then_some(info)
+    }
+
+    fn insert(&mut self, hash: u64, info: WordInfo) {
+        if let std::collections::hash_map::Entry::Vacant(e) = self.index.entry(hash) {
+            e.insert(self.words.len() as u32);
+            self.words.push(info);
+        }
+    }
+
+    fn clear(&mut self) {
+        self.index.clear();
+        self.words.clear();
+    }
+}
+
+/// Byte equality without a library call: words are a few bytes long.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// Words kept at most; the cache starts over when full.
@@ -465,20 +494,21 @@ impl Document {
         WORDS.with(|cache| {
             let mut cache = cache.borrow_mut();
             if cache.generation != dict.generation || cache.words.len() >= CACHE_WORDS {
-                cache.words.clear();
+                cache.clear();
                 cache.generation = dict.generation;
             }
             let mut word = String::new();
             for (i, text) in [title, body].into_iter().enumerate() {
                 let (spans, hits) = (doc.spans.len(), doc.hits.len());
                 let mut add = |w: &str| {
-                    if let Some(info) = cache.words.get(w) {
+                    let hash = xxh3_64(w.as_bytes());
+                    if let Some(info) = cache.get(hash, w) {
                         doc.push(info);
                     } else {
                         let info = dict.analyse(w);
                         doc.push(&info);
                         if info.canonical.len() <= usize::from(u8::MAX) {
-                            cache.words.insert(w.into(), info);
+                            cache.insert(hash, info);
                         }
                     }
                 };
@@ -487,11 +517,12 @@ impl Document {
                     let mut norm = String::with_capacity(text.len());
                     normalize_into(text, &mut norm);
                     rewind(&mut doc, spans, hits);
-                    let mut add = |w: &str| match cache.words.get(w) {
-                        Some(info) => doc.push(info),
-                        None => doc.push(&dict.analyse(w)),
-                    };
-                    words(&norm).for_each(&mut add);
+                    for w in words(&norm) {
+                        match cache.get(xxh3_64(w.as_bytes()), w) {
+                            Some(info) => doc.push(info),
+                            None => doc.push(&dict.analyse(w)),
+                        }
+                    }
                 }
                 if i == 0 {
                     doc.title_len = doc.spans.len();
