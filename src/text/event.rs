@@ -14,7 +14,7 @@
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::normalize::{canonical_token, normalize};
-use super::tokens::{clitic_prefixes_of, words};
+use super::tokens::{clitic_prefixes_of, words, FUNCTION_WORDS};
 
 /// Share of the smaller story's weight that shared words must carry.
 const SHARED_WEIGHT: f64 = 0.22;
@@ -24,28 +24,9 @@ const SHARED_RARE: usize = 4;
 /// reporting different facts.
 const TEMPLATE_WEIGHT: f64 = 0.6;
 
-/// Function words and reporting verbs: they say nothing about the event.
+/// Reporting words, besides the function words ([`FUNCTION_WORDS`]): they
+/// say nothing about the event.
 const STOP: &[&str] = &[
-    "في",
-    "من",
-    "الي",
-    "علي",
-    "عن",
-    "مع",
-    "ان",
-    "او",
-    "ما",
-    "لا",
-    "قد",
-    "بعد",
-    "قبل",
-    "خلال",
-    "بين",
-    "هذا",
-    "هذه",
-    "التي",
-    "الذي",
-    "حول",
     "كان",
     "كانت",
     "قال",
@@ -69,6 +50,10 @@ const STOP: &[&str] = &[
     "اعلنت",
 ];
 
+fn stop(w: &str) -> bool {
+    FUNCTION_WORDS.contains(&w) || STOP.contains(&w)
+}
+
 /// The content words and numbers of one document.
 #[derive(Debug, Clone, Default)]
 pub struct EventWords {
@@ -87,7 +72,7 @@ impl EventWords {
                     ev.numbers.insert(w.into_owned());
                     continue;
                 }
-                if STOP.contains(&w.as_ref()) || w.chars().count() < 3 {
+                if stop(&w) || w.chars().count() < 3 {
                     continue;
                 }
                 // The longest clitic prefix goes: the same word with and
@@ -96,7 +81,7 @@ impl EventWords {
                     Some(p) if w[p.len()..].chars().count() >= 3 => &w[p.len()..],
                     _ => &w,
                 };
-                if !STOP.contains(&stem) {
+                if !stop(stem) {
                     ev.words.insert(stem.to_string());
                 }
             }

@@ -27,7 +27,7 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use super::clean;
 use super::normalize::{canonical_token, normalize_into};
-use super::tokens::words;
+use super::tokens::{words, FUNCTION_WORDS};
 
 /// Body shingle hashes kept in a [`Sketch`]: the smallest ones.
 pub const SKETCH_BODY: usize = 16;
@@ -80,36 +80,9 @@ pub struct Comparison {
     pub facts_differ: bool,
 }
 
-/// Words that carry no identity in a headline: site-name separators and
-/// common function words. Kept short on purpose; names must never be here.
-const TITLE_STOP: &[&str] = &[
-    "في",
-    "من",
-    "الي",
-    "علي",
-    "عن",
-    "مع",
-    "ان",
-    "او",
-    "و",
-    "ما",
-    "لا",
-    "قد",
-    "بعد",
-    "قبل",
-    "خلال",
-    "بين",
-    "هذا",
-    "هذه",
-    "التي",
-    "الذي",
-    "حول",
-    "عاجل",
-    "فيديو",
-    "صور",
-    "بالفيديو",
-    "بالصور",
-];
+/// Headline words that say nothing of the story, besides the function
+/// words ([`FUNCTION_WORDS`]).
+const TITLE_STOP: &[&str] = &["عاجل", "فيديو", "صور", "بالفيديو", "بالصور"];
 
 impl Fingerprint {
     /// Fingerprints an item from its title and raw body text (cleaned first).
@@ -141,7 +114,7 @@ impl Fingerprint {
             title_tokens.push(h);
             if is_number(&c) {
                 numbers.push(h as u32);
-            } else if !TITLE_STOP.contains(&c.as_ref()) {
+            } else if !FUNCTION_WORDS.contains(&c.as_ref()) && !TITLE_STOP.contains(&c.as_ref()) {
                 title_words.push(token_hash(strip_article(&c)) as u32);
             }
         }
@@ -211,31 +184,22 @@ impl Fingerprint {
         }
     }
 
-    /// The hashes this item is findable by: its smallest body shingles,
-    /// or its title words when the body is too short to compare.
+    /// The hashes this item is findable by: its smallest body shingles and
+    /// its lead's, or its title words when the body is too short to compare.
     pub fn anchors(&self) -> Vec<u32> {
-        self.lookup_hashes(ANCHORS)
+        if self.has_body() {
+            body_anchors(&self.body, &self.lead)
+        } else {
+            title_anchors(&self.title, ANCHORS)
+        }
     }
 
     /// The hashes to look up for this item's copies.
     pub fn query_anchors(&self) -> Vec<u32> {
-        self.lookup_hashes(QUERY_ANCHORS)
-    }
-
-    fn lookup_hashes(&self, n: usize) -> Vec<u32> {
         if self.has_body() {
-            let mut v: Vec<u32> = self.body.iter().copied().take(n).collect();
-            if n == ANCHORS {
-                v.extend_from_slice(&self.lead);
-                v.sort_unstable();
-                v.dedup();
-            }
-            v
+            self.body.iter().copied().take(QUERY_ANCHORS).collect()
         } else {
-            let mut v: Vec<u32> = self.title.iter().map(|h| h ^ TITLE_SPACE).collect();
-            v.sort_unstable();
-            v.truncate(n);
-            v
+            title_anchors(&self.title, QUERY_ANCHORS)
         }
     }
 
@@ -402,6 +366,23 @@ fn mix64(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// The smallest body hashes and the lead's, sorted and distinct.
+fn body_anchors(body: &[u32], lead: &[u32]) -> Vec<u32> {
+    let mut v: Vec<u32> = body.iter().copied().take(ANCHORS).collect();
+    v.extend_from_slice(lead);
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// The `n` smallest title-word anchors (in their own hash space).
+fn title_anchors(title: &[u32], n: usize) -> Vec<u32> {
+    let mut v: Vec<u32> = title.iter().map(|h| h ^ TITLE_SPACE).collect();
+    v.sort_unstable();
+    v.truncate(n);
+    v
+}
+
 /// Sorted, distinct 16-bit forms of 32-bit hashes: a sketch's numbers are
 /// few, and one false equality in 65,536 is harmless.
 fn short_hashes(h: &[u32]) -> Vec<u16> {
@@ -489,16 +470,9 @@ impl Sketch {
     /// The hashes the item is findable by (see [`Fingerprint::anchors`]).
     pub fn anchors(&self) -> Vec<u32> {
         if self.body_len as usize >= MIN_BODY_SHINGLES {
-            let mut v: Vec<u32> = self.body.iter().copied().take(ANCHORS).collect();
-            v.extend_from_slice(&self.lead);
-            v.sort_unstable();
-            v.dedup();
-            v
+            body_anchors(&self.body, &self.lead)
         } else {
-            let mut v: Vec<u32> = self.title.iter().map(|h| h ^ TITLE_SPACE).collect();
-            v.sort_unstable();
-            v.truncate(ANCHORS);
-            v
+            title_anchors(&self.title, ANCHORS)
         }
     }
 }

@@ -128,6 +128,13 @@ pub fn noun_suffixes_of(s: &str) -> impl Iterator<Item = &str> + '_ {
     })
 }
 
+/// Function words (normalised): they carry no identity in a headline and
+/// no fact of an event. Kept short on purpose; names must never be here.
+pub const FUNCTION_WORDS: &[&str] = &[
+    "في", "من", "الي", "علي", "عن", "مع", "ان", "او", "و", "ما", "لا", "قد", "بعد", "قبل", "خلال",
+    "بين", "هذا", "هذه", "التي", "الذي", "حول",
+];
+
 /// True when `p` is one of the clitic prefix sequences.
 pub fn is_clitic_prefix(p: &str) -> bool {
     PREFIXES.contains(&p)
