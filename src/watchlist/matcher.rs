@@ -278,7 +278,7 @@ impl Dictionary {
 
     /// Every occurrence of every term, sorted by term id.
     pub(crate) fn scan(&self, doc: &Document) -> Vec<Occurrence> {
-        let mut out = Vec::new();
+        let mut out = scratch(|s| s.occurrences.pop()).unwrap_or_default();
         if self.bits.is_empty() {
             return out;
         }
@@ -459,6 +459,27 @@ const CACHE_WORDS: usize = 200_000;
 
 thread_local! {
     static WORDS: std::cell::RefCell<WordCache> = std::cell::RefCell::new(WordCache::default());
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// Buffers a classification leaves for the next one on the same thread:
+/// an item needs a dozen of them, and allocating them each time cost more
+/// than the scan of a short item.
+#[derive(Default)]
+struct Scratch {
+    docs: Vec<Document>,
+    occurrences: Vec<Vec<Occurrence>>,
+    starts: Vec<Vec<u32>>,
+}
+
+fn scratch<T>(f: impl FnOnce(&mut Scratch) -> T) -> T {
+    SCRATCH.with(|s| f(&mut s.borrow_mut()))
+}
+
+/// Gives a scan's occurrences back for reuse.
+pub(crate) fn recycle_occurrences(mut occ: Vec<Occurrence>) {
+    occ.clear();
+    scratch(|s| s.occurrences.push(occ));
 }
 
 /// The tokens of one field.
@@ -485,12 +506,12 @@ fn rewind(doc: &mut Document, spans: usize, hits: usize) {
 
 impl Document {
     pub(crate) fn new(dict: &Dictionary, title: &str, body: &str) -> Document {
-        let mut doc = Document {
+        let mut doc = scratch(|s| s.docs.pop()).unwrap_or(Document {
             buf: String::with_capacity(title.len() + body.len()),
             spans: Vec::with_capacity(body.len() / 8),
             title_len: 0,
             hits: Vec::new(),
-        };
+        });
         WORDS.with(|cache| {
             let mut cache = cache.borrow_mut();
             if cache.generation != dict.generation || cache.words.len() >= CACHE_WORDS {
@@ -532,6 +553,15 @@ impl Document {
         doc
     }
 
+    /// Gives the buffers back for the next document on this thread.
+    pub(crate) fn recycle(mut self) {
+        self.buf.clear();
+        self.spans.clear();
+        self.hits.clear();
+        self.title_len = 0;
+        scratch(|s| s.docs.push(self));
+    }
+
     fn push(&mut self, info: &WordInfo) {
         let k = self.spans.len() as u32;
         let start = self.buf.len() as u32;
@@ -566,13 +596,26 @@ pub(crate) struct Found<'a> {
 impl<'a> Found<'a> {
     /// `occ` sorted by term; `terms`: the dictionary's size.
     pub(crate) fn new(occ: &'a [Occurrence], terms: usize) -> Found<'a> {
-        let mut start = vec![u32::MAX; terms];
+        let mut start = scratch(|s| s.starts.pop()).unwrap_or_default();
+        // A reused table has every entry at MAX (see `recycle`).
+        start.resize(terms, u32::MAX);
         for (i, o) in occ.iter().enumerate().rev() {
             if let Some(s) = start.get_mut(o.term as usize) {
                 *s = i as u32;
             }
         }
         Found { occ, start }
+    }
+
+    /// Resets the entries this document set and gives the table back.
+    pub(crate) fn recycle(self) {
+        let mut start = self.start;
+        for o in self.occ {
+            if let Some(s) = start.get_mut(o.term as usize) {
+                *s = u32::MAX;
+            }
+        }
+        scratch(|s| s.starts.push(start));
     }
 
     /// Occurrences of `term` in `scope`.

@@ -34,7 +34,7 @@ use toml::Spanned;
 
 use crate::diag::Located;
 use crate::text::tokens::Affixes;
-use matcher::{Dictionary, Document, Found, Group, Near, Term};
+use matcher::{recycle_occurrences, Dictionary, Document, Found, Group, Near, Term};
 pub use matcher::{Field, Hit, Match, Scope};
 
 /// When a topic's matches are mailed.
@@ -408,12 +408,17 @@ impl Watchlist {
             }
         }
         let found = Found::new(&occ, self.dict.len());
-        self.topics
+        let matches = self
+            .topics
             .iter()
             .zip(masks)
             .filter(|(t, mask)| t.groups.len() > 64 || *mask == full_mask(t.groups.len()))
             .filter_map(|(t, _)| t.judge(&found, &self.dict).matched)
-            .collect()
+            .collect();
+        found.recycle();
+        recycle_occurrences(occ);
+        doc.recycle();
+        matches
     }
 
     /// The full verdict of one topic (by index) on an item.
@@ -421,7 +426,12 @@ impl Watchlist {
         let t = self.topics.get(topic)?;
         let doc = Document::new(&self.dict, title, body);
         let occ = self.dict.scan(&doc);
-        Some(t.judge(&Found::new(&occ, self.dict.len()), &self.dict))
+        let found = Found::new(&occ, self.dict.len());
+        let verdict = t.judge(&found, &self.dict);
+        found.recycle();
+        recycle_occurrences(occ);
+        doc.recycle();
+        Some(verdict)
     }
 
     /// The match of the topic `id` on an item, if any.
