@@ -746,6 +746,37 @@ mod tests {
     }
 
     #[test]
+    fn a_database_with_full_fingerprints_is_migrated_to_sketches() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
+        let body = "قال وزير الخارجية الروسي إن المحادثات مع الولايات المتحدة حول سوريا متوقفة منذ أسابيع طويلة.\nوأضاف أن موسكو مستعدة لاستئناف الحوار مع واشنطن في أي وقت إذا توفرت الإرادة السياسية.";
+        let fp = Fingerprint::new("عنوان الخبر", body);
+        {
+            // The layout before sketches: items, fingerprints and bands.
+            let db = sled::Config::new().path(dir.path()).open()?;
+            db.open_tree("items")?
+                .insert("a1", enc("items", &item("a1", "a1"))?)?;
+            // Fingerprints then had no lead.
+            let mut old = serde_json::to_value(&fp).map_err(|source| StoreError::Codec {
+                tree: "fingerprints",
+                source,
+            })?;
+            if let Some(o) = old.as_object_mut() {
+                o.remove("lead");
+            }
+            db.open_tree("fingerprints")?
+                .insert("a1", enc("fingerprints", &old)?)?;
+            db.open_tree("bands")?.insert([1u8; 8], "a1")?;
+            db.flush()?;
+        }
+        let s = Store::open(dir.path())?;
+        assert_eq!(s.find_copy(&fp)?, Some("a1".to_string()));
+        let names = s.db.tree_names();
+        assert!(!names.iter().any(|n| n.as_ref() == b"fingerprints"));
+        assert!(!names.iter().any(|n| n.as_ref() == b"bands"));
+        Ok(())
+    }
+
+    #[test]
     fn prune_forgets_old_items_and_their_index_entries() -> Result<(), StoreError> {
         let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
         let s = Store::open(dir.path())?;
