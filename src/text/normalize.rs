@@ -177,7 +177,21 @@ fn arabic_same_letter_table() -> &'static [bool; 256] {
 /// passed as a slice of `input`, others are built in `word`. Returns false
 /// (having called `f` for some words) when `input` needs NFKC: the caller
 /// then normalises and splits the slow way.
-pub fn fold_words(input: &str, word: &mut String, mut f: impl FnMut(&str)) -> bool {
+pub fn fold_words(input: &str, word: &mut String, f: impl FnMut(&str)) -> bool {
+    fold_words_keeping::<false>(input, word, f)
+}
+
+/// [`fold_words`] where `:` and `©` also belong to words: the words of a
+/// cleanup line key, where "تصوير:" and "© ..." mark photo credits.
+pub fn fold_key_words(input: &str, word: &mut String, f: impl FnMut(&str)) -> bool {
+    fold_words_keeping::<true>(input, word, f)
+}
+
+fn fold_words_keeping<const KEY: bool>(
+    input: &str,
+    word: &mut String,
+    mut f: impl FnMut(&str),
+) -> bool {
     let table = arabic_table();
     let is_word = arabic_word_table();
     let same_letter = arabic_same_letter_table();
@@ -208,7 +222,7 @@ pub fn fold_words(input: &str, word: &mut String, mut f: impl FnMut(&str)) -> bo
             } else {
                 Fold::Same
             };
-            (fold, 1, b.is_ascii_alphanumeric())
+            (fold, 1, b.is_ascii_alphanumeric() || (KEY && b == b':'))
         } else if (0xD8..=0xDB).contains(&b) && i + 1 < bytes.len() {
             let cp = ((usize::from(b) & 0x1F) << 6) | (usize::from(bytes[i + 1]) & 0x3F);
             (table[cp - 0x600], 2, is_word[cp - 0x600])
@@ -221,7 +235,11 @@ pub fn fold_words(input: &str, word: &mut String, mut f: impl FnMut(&str)) -> bo
             }
             match fold_char(c) {
                 None => (Fold::Drop, c.len_utf8(), false),
-                Some(f) if f == c => (Fold::Same, c.len_utf8(), super::tokens::is_word_char(c)),
+                Some(f) if f == c => (
+                    Fold::Same,
+                    c.len_utf8(),
+                    super::tokens::is_word_char(c) || (KEY && c == '©'),
+                ),
                 Some(f) => (Fold::To(f), c.len_utf8(), super::tokens::is_word_char(f)),
             }
         };
