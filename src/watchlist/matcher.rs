@@ -298,7 +298,6 @@ impl Dictionary {
             self.keys_in(&canonical, 0, &mut found);
         }
         WordInfo {
-            word: w.into(),
             keys: found
                 .into_iter()
                 .filter_map(|(s, e, k)| Some((u8::try_from(s).ok()?, u8::try_from(e).ok()?, k)))
@@ -414,9 +413,19 @@ pub(crate) struct Document {
 /// What the scan learns about one normalised word: its canonical form and
 /// the keys in it, as (start, end, key) within the canonical form.
 struct WordInfo {
-    word: Box<str>,
     canonical: Box<str>,
     keys: Box<[(u8, u8, u32)]>,
+}
+
+/// A cached word: its bytes and its canonical form side by side in the text
+/// arena, its keys in the key arena, so that a lookup touches few cache lines.
+#[derive(Clone, Copy)]
+struct Entry {
+    at: u32,
+    word_len: u16,
+    canonical_len: u16,
+    keys_at: u32,
+    keys_len: u16,
 }
 
 /// Words already analysed, per thread, for one dictionary. A news stream
@@ -427,25 +436,58 @@ struct WordInfo {
 struct WordCache {
     generation: u64,
     index: HashMap<u64, u32>,
-    words: Vec<WordInfo>,
+    entries: Vec<Entry>,
+    text: String,
+    keys: Vec<(u8, u8, u32)>,
 }
 
 impl WordCache {
-    fn get(&self, hash: u64, w: &str) -> Option<&WordInfo> {
-        let info = self.words.get(*self.index.get(&hash)? as usize)?;
-        same_bytes(info.word.as_bytes(), w.as_bytes()).then_some(info)
+    /// The canonical form and keys of `w`, if cached.
+    fn get(&self, hash: u64, w: &str) -> Option<(&str, &[(u8, u8, u32)])> {
+        let e = *self.entries.get(*self.index.get(&hash)? as usize)?;
+        let at = e.at as usize;
+        let word_end = at + usize::from(e.word_len);
+        let word = self.text.as_bytes().get(at..word_end)?;
+        if !same_bytes(word, w.as_bytes()) {
+            return None;
+        }
+        let canonical = self
+            .text
+            .get(word_end..word_end + usize::from(e.canonical_len))?;
+        let keys = self
+            .keys
+            .get(e.keys_at as usize..e.keys_at as usize + usize::from(e.keys_len))?;
+        Some((canonical, keys))
     }
 
-    fn insert(&mut self, hash: u64, info: WordInfo) {
-        if let std::collections::hash_map::Entry::Vacant(e) = self.index.entry(hash) {
-            e.insert(self.words.len() as u32);
-            self.words.push(info);
+    fn insert(&mut self, hash: u64, w: &str, info: &WordInfo) {
+        let (Ok(word_len), Ok(canonical_len), Ok(keys_len)) = (
+            u16::try_from(w.len()),
+            u16::try_from(info.canonical.len()),
+            u16::try_from(info.keys.len()),
+        ) else {
+            return;
+        };
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.index.entry(hash) {
+            slot.insert(self.entries.len() as u32);
+            self.entries.push(Entry {
+                at: self.text.len() as u32,
+                word_len,
+                canonical_len,
+                keys_at: self.keys.len() as u32,
+                keys_len,
+            });
+            self.text.push_str(w);
+            self.text.push_str(&info.canonical);
+            self.keys.extend_from_slice(&info.keys);
         }
     }
 
     fn clear(&mut self) {
         self.index.clear();
-        self.words.clear();
+        self.entries.clear();
+        self.text.clear();
+        self.keys.clear();
     }
 }
 
@@ -514,7 +556,7 @@ impl Document {
         });
         WORDS.with(|cache| {
             let mut cache = cache.borrow_mut();
-            if cache.generation != dict.generation || cache.words.len() >= CACHE_WORDS {
+            if cache.generation != dict.generation || cache.entries.len() >= CACHE_WORDS {
                 cache.clear();
                 cache.generation = dict.generation;
             }
@@ -523,13 +565,13 @@ impl Document {
                 let (spans, hits) = (doc.spans.len(), doc.hits.len());
                 let mut add = |w: &str| {
                     let hash = xxh3_64(w.as_bytes());
-                    if let Some(info) = cache.get(hash, w) {
-                        doc.push(info);
+                    if let Some((canonical, keys)) = cache.get(hash, w) {
+                        doc.push(canonical, keys);
                     } else {
                         let info = dict.analyse(w);
-                        doc.push(&info);
+                        doc.push(&info.canonical, &info.keys);
                         if info.canonical.len() <= usize::from(u8::MAX) {
-                            cache.insert(hash, info);
+                            cache.insert(hash, w, &info);
                         }
                     }
                 };
@@ -540,8 +582,11 @@ impl Document {
                     rewind(&mut doc, spans, hits);
                     for w in words(&norm) {
                         match cache.get(xxh3_64(w.as_bytes()), w) {
-                            Some(info) => doc.push(info),
-                            None => doc.push(&dict.analyse(w)),
+                            Some((canonical, keys)) => doc.push(canonical, keys),
+                            None => {
+                                let info = dict.analyse(w);
+                                doc.push(&info.canonical, &info.keys);
+                            }
                         }
                     }
                 }
@@ -562,12 +607,12 @@ impl Document {
         scratch(|s| s.docs.push(self));
     }
 
-    fn push(&mut self, info: &WordInfo) {
+    fn push(&mut self, canonical: &str, keys: &[(u8, u8, u32)]) {
         let k = self.spans.len() as u32;
         let start = self.buf.len() as u32;
-        self.buf.push_str(&info.canonical);
+        self.buf.push_str(canonical);
         self.spans.push((start, self.buf.len() as u32));
-        for &(s, e, key) in info.keys.iter() {
+        for &(s, e, key) in keys {
             self.hits
                 .push((k, start + u32::from(s), start + u32::from(e), key));
         }
