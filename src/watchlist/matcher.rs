@@ -410,11 +410,14 @@ pub(crate) struct Document {
     hits: Vec<(u32, u32, u32, u32)>,
 }
 
+/// A key found in a word: (start, end, key) within its canonical form.
+type WordKey = (u8, u8, u32);
+
 /// What the scan learns about one normalised word: its canonical form and
-/// the keys in it, as (start, end, key) within the canonical form.
+/// the keys in it.
 struct WordInfo {
     canonical: Box<str>,
-    keys: Box<[(u8, u8, u32)]>,
+    keys: Box<[WordKey]>,
 }
 
 /// A cached word: its bytes and its canonical form side by side in the text
@@ -438,12 +441,12 @@ struct WordCache {
     index: HashMap<u64, u32>,
     entries: Vec<Entry>,
     text: String,
-    keys: Vec<(u8, u8, u32)>,
+    keys: Vec<WordKey>,
 }
 
 impl WordCache {
     /// The canonical form and keys of `w`, if cached.
-    fn get(&self, hash: u64, w: &str) -> Option<(&str, &[(u8, u8, u32)])> {
+    fn get(&self, hash: u64, w: &str) -> Option<(&str, &[WordKey])> {
         let e = *self.entries.get(*self.index.get(&hash)? as usize)?;
         let at = e.at as usize;
         let word_end = at + usize::from(e.word_len);
@@ -607,7 +610,7 @@ impl Document {
         scratch(|s| s.docs.push(self));
     }
 
-    fn push(&mut self, canonical: &str, keys: &[(u8, u8, u32)]) {
+    fn push(&mut self, canonical: &str, keys: &[WordKey]) {
         let k = self.spans.len() as u32;
         let start = self.buf.len() as u32;
         self.buf.push_str(canonical);
