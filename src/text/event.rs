@@ -13,8 +13,7 @@
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::normalize::{canonical_token, normalize};
-use super::tokens::{clitic_prefixes_of, words, FUNCTION_WORDS};
+use super::tokens::{clitic_prefixes_of, tokenize, FUNCTION_WORDS};
 
 /// Share of the smaller story's weight that shared words must carry.
 const SHARED_WEIGHT: f64 = 0.22;
@@ -65,11 +64,9 @@ impl EventWords {
     pub fn new(title: &str, body: &str) -> EventWords {
         let mut ev = EventWords::default();
         for text in [title, body] {
-            let n = normalize(text);
-            for w in words(&n) {
-                let w = canonical_token(w);
+            for w in tokenize(text) {
                 if w.bytes().all(|b| b.is_ascii_digit()) {
-                    ev.numbers.insert(w.into_owned());
+                    ev.numbers.insert(w);
                     continue;
                 }
                 if stop(&w) || w.chars().count() < 3 {

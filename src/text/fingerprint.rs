@@ -209,14 +209,7 @@ impl Fingerprint {
     pub fn compare_sketch(&self, other: &Sketch) -> Option<Comparison> {
         let numbers = short_hashes(&self.numbers);
         let title_containment = containment(&self.title, &other.title);
-        let facts_differ = {
-            let (small, large) = if numbers.len() <= other.numbers.len() {
-                (&numbers, &other.numbers)
-            } else {
-                (&other.numbers, &numbers)
-            };
-            !small.is_empty() && intersection(small, large) < small.len()
-        };
+        let facts_differ = facts_differ(&numbers, &other.numbers);
         let other_has_body = other.body_len as usize >= MIN_BODY_SHINGLES;
         let mut c = Comparison {
             duplicate: false,
@@ -266,7 +259,7 @@ impl Fingerprint {
         } else {
             0.0
         };
-        let facts_differ = facts_differ(self, other);
+        let facts_differ = facts_differ(&self.numbers, &other.numbers);
         let duplicate = if both_bodies {
             !facts_differ && containment >= CONTAINMENT
         } else if !self.has_body() && !other.has_body() {
@@ -318,17 +311,11 @@ fn intersection<T: Ord>(a: &[T], b: &[T]) -> usize {
     n
 }
 
-/// True when the item with fewer numbers has one that the other lacks.
-fn facts_differ(a: &Fingerprint, b: &Fingerprint) -> bool {
-    let (small, large) = if a.numbers.len() <= b.numbers.len() {
-        (a, b)
-    } else {
-        (b, a)
-    };
-    if small.numbers.is_empty() {
-        return false;
-    }
-    intersection(&small.numbers, &large.numbers) < small.numbers.len()
+/// True when the item with fewer numbers (sorted, distinct hashes) has one
+/// that the other lacks.
+fn facts_differ<T: Ord>(a: &[T], b: &[T]) -> bool {
+    let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    !small.is_empty() && intersection(small, large) < small.len()
 }
 
 fn strip_article(t: &str) -> &str {

@@ -463,7 +463,12 @@ impl WordCache {
         Some((canonical, keys))
     }
 
+    /// Keeps `w`'s analysis, unless its canonical form is too long for the
+    /// one-byte key offsets ([`WordKey`]) to cover.
     fn insert(&mut self, hash: u64, w: &str, info: &WordInfo) {
+        if info.canonical.len() > usize::from(u8::MAX) {
+            return;
+        }
         let (Ok(word_len), Ok(canonical_len), Ok(keys_len)) = (
             u16::try_from(w.len()),
             u16::try_from(info.canonical.len()),
@@ -566,31 +571,13 @@ impl Document {
             let mut word = String::new();
             for (i, text) in [title, body].into_iter().enumerate() {
                 let (spans, hits) = (doc.spans.len(), doc.hits.len());
-                let mut add = |w: &str| {
-                    let hash = xxh3_64(w.as_bytes());
-                    if let Some((canonical, keys)) = cache.get(hash, w) {
-                        doc.push(canonical, keys);
-                    } else {
-                        let info = dict.analyse(w);
-                        doc.push(&info.canonical, &info.keys);
-                        if info.canonical.len() <= usize::from(u8::MAX) {
-                            cache.insert(hash, w, &info);
-                        }
-                    }
-                };
-                if !fold_words(text, &mut word, &mut add) {
+                if !fold_words(text, &mut word, |w| doc.add_word(dict, &mut cache, w)) {
                     // Text that needs NFKC: start the field over the slow way.
                     let mut norm = String::with_capacity(text.len());
                     normalize_into(text, &mut norm);
                     rewind(&mut doc, spans, hits);
                     for w in words(&norm) {
-                        match cache.get(xxh3_64(w.as_bytes()), w) {
-                            Some((canonical, keys)) => doc.push(canonical, keys),
-                            None => {
-                                let info = dict.analyse(w);
-                                doc.push(&info.canonical, &info.keys);
-                            }
-                        }
+                        doc.add_word(dict, &mut cache, w);
                     }
                 }
                 if i == 0 {
@@ -599,6 +586,18 @@ impl Document {
             }
         });
         doc
+    }
+
+    /// Appends the normalised word `w`, analysed once per thread.
+    fn add_word(&mut self, dict: &Dictionary, cache: &mut WordCache, w: &str) {
+        let hash = xxh3_64(w.as_bytes());
+        if let Some((canonical, keys)) = cache.get(hash, w) {
+            self.push(canonical, keys);
+        } else {
+            let info = dict.analyse(w);
+            self.push(&info.canonical, &info.keys);
+            cache.insert(hash, w, &info);
+        }
     }
 
     /// Gives the buffers back for the next document on this thread.
