@@ -37,7 +37,7 @@ fn text_pipeline(c: &mut Criterion) {
             let (title, body) = &docs[i % docs.len()];
             i += 1;
             let kept = clean::clean_keyed(body);
-            black_box(Fingerprint::from_keys(title, &kept.keys))
+            black_box(Fingerprint::from_cleaned(title, &kept))
         })
     });
     let mut k = 0;

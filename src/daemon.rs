@@ -201,7 +201,7 @@ impl Engine {
             _ => entry.text.clone(),
         };
         let cleaned = text::clean::clean_keyed(&raw_text);
-        let fingerprint = Fingerprint::from_keys(&entry.title, &cleaned.keys);
+        let fingerprint = Fingerprint::from_cleaned(&entry.title, &cleaned);
         let text = cleaned.text();
         let watchlist = self.watchlist().await;
         let matches = watchlist.classify(&entry.title, &text);

@@ -7,7 +7,7 @@
 
 use rustc_hash::FxHashMap as HashMap;
 
-use super::normalize::normalize_into;
+use super::fingerprint::TokenCache;
 
 /// Lines that start like this introduce a link to another article; the line
 /// (and a short headline right after it) is not part of the story.
@@ -72,6 +72,9 @@ const FURNITURE_LINE: &[&str] = &[
     "whatsapp",
     "telegram",
 ];
+
+/// The longest [`FURNITURE_LINE`], in words.
+const FURNITURE_LINE_WORDS: usize = 4;
 
 /// A line this short (in words) that recurs is a site name or a label.
 const SHORT_LINE_WORDS: usize = 4;
@@ -138,13 +141,18 @@ pub fn clean_lines(input: &str) -> Vec<String> {
     clean_keyed(input).lines
 }
 
-/// The kept paragraphs and, for each, its normalised key (the words of the
-/// line, normalised, separated by single spaces): the fingerprint reads the
-/// keys, so the text is normalised once.
+/// The kept paragraphs and, for each, the token hashes of its canonical
+/// words ([`fingerprint::word_token`]): the fingerprint reads them, so the
+/// text is normalised and split once.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Cleaned {
     pub lines: Vec<String>,
-    pub keys: Vec<String>,
+    /// Token hashes of the kept lines, one run per line.
+    pub tokens: Vec<u64>,
+    /// The numbers among them (as 32-bit hashes), one run per line.
+    pub numbers: Vec<u32>,
+    /// For each kept line, the end of its run in `tokens` and in `numbers`.
+    pub ends: Vec<(u32, u32)>,
 }
 
 impl Cleaned {
@@ -152,37 +160,90 @@ impl Cleaned {
     pub fn text(&self) -> String {
         self.lines.join("\n")
     }
+
+    /// Each kept line's token hashes and numbers.
+    pub fn line_tokens(&self) -> impl Iterator<Item = (&[u64], &[u32])> {
+        let mut from = (0, 0);
+        self.ends.iter().map(move |&(t, n)| {
+            let (t0, n0) = std::mem::replace(&mut from, (t as usize, n as usize));
+            (
+                self.tokens.get(t0..t as usize).unwrap_or_default(),
+                self.numbers.get(n0..n as usize).unwrap_or_default(),
+            )
+        })
+    }
 }
 
-/// [`clean_lines`] with the normalised key of each kept line.
+/// One input line, read once: where its key sits in the key arena, a hash
+/// of its tokens, its words, and where its tokens and numbers sit.
+struct Line<'a> {
+    text: &'a str,
+    key: std::ops::Range<usize>,
+    hash: u64,
+    words: usize,
+    tokens: std::ops::Range<usize>,
+    numbers: std::ops::Range<usize>,
+}
+
+/// How often a key occurs, where first and last, and whether a line with it
+/// was kept already.
+struct KeyStat {
+    count: u32,
+    first: u32,
+    last: u32,
+    kept: bool,
+}
+
+/// [`clean_lines`] with the token hashes of each kept line.
 pub fn clean_keyed(input: &str) -> Cleaned {
-    let lines: Vec<&str> = input
-        .lines()
-        .map(|l| l.trim_matches(|c: char| c.is_whitespace() || c == '\u{200F}' || c == '\u{200E}'))
-        .filter(|l| !l.is_empty())
-        .collect();
+    let mut arena = String::with_capacity(input.len());
+    let mut tokens: Vec<u64> = Vec::with_capacity(input.len() / 8);
+    let mut numbers: Vec<u32> = Vec::new();
     let mut buf = String::new();
-    let keyed: Vec<(String, usize)> = lines.iter().map(|l| line_key(l, &mut buf)).collect();
-    let word_counts: Vec<usize> = keyed.iter().map(|(_, n)| *n).collect();
-    let keys: Vec<String> = keyed.into_iter().map(|(k, _)| k).collect();
-    let mut counts: HashMap<&str, usize> = HashMap::default();
-    for k in &keys {
-        *counts.entry(k.as_str()).or_default() += 1;
+    let mut lines: Vec<Line> = Vec::with_capacity(64);
+    TokenCache::with(|cache| {
+        for text in input
+            .lines()
+            .map(|l| {
+                l.trim_matches(|c: char| c.is_whitespace() || c == '\u{200F}' || c == '\u{200E}')
+            })
+            .filter(|l| !l.is_empty())
+        {
+            let (k0, t0, n0) = (arena.len(), tokens.len(), numbers.len());
+            let words = line_key(text, &mut buf, &mut arena, &mut tokens, &mut numbers, cache);
+            lines.push(Line {
+                text,
+                key: k0..arena.len(),
+                hash: line_hash(tokens.get(t0..).unwrap_or_default()),
+                words,
+                tokens: t0..tokens.len(),
+                numbers: n0..numbers.len(),
+            });
+        }
+    });
+    let key_of = |l: &Line| arena.get(l.key.clone()).unwrap_or_default();
+    let mut stats: HashMap<u64, KeyStat> = HashMap::default();
+    stats.reserve(lines.len());
+    for (i, l) in lines.iter().enumerate() {
+        let s = stats.entry(l.hash).or_insert(KeyStat {
+            count: 0,
+            first: i as u32,
+            last: i as u32,
+            kept: false,
+        });
+        s.count += 1;
+        s.last = i as u32;
     }
 
-    let mut first_at: HashMap<&str, usize> = HashMap::default();
-    let mut last_at: HashMap<&str, usize> = HashMap::default();
-    for (i, k) in keys.iter().enumerate() {
-        first_at.entry(k.as_str()).or_insert(i);
-        last_at.insert(k.as_str(), i);
-    }
-
-    let mut seen: HashMap<&str, ()> = HashMap::default();
-    let mut out = Vec::new();
-    let mut out_keys: Vec<String> = Vec::new();
+    let mut out = Cleaned {
+        lines: Vec::with_capacity(lines.len()),
+        tokens: Vec::with_capacity(tokens.len()),
+        numbers: Vec::with_capacity(numbers.len()),
+        ends: Vec::with_capacity(lines.len()),
+    };
     let mut skip_headline_after_read_also = false;
-    for (i, (line, key)) in lines.iter().zip(&keys).enumerate() {
-        let words = word_counts[i];
+    for l in &lines {
+        let (line, key, words) = (l.text, key_of(l), l.words);
         if key.is_empty() {
             continue;
         }
@@ -197,7 +258,7 @@ pub fn clean_keyed(input: &str) -> Cleaned {
             skip_headline_after_read_also = words <= 3;
             continue;
         }
-        if FURNITURE_LINE.contains(&key.as_str())
+        if words <= FURNITURE_LINE_WORDS && FURNITURE_LINE.contains(&key)
             || FURNITURE_PREFIX.iter().any(|p| key.starts_with(p))
         {
             continue;
@@ -206,18 +267,21 @@ pub fn clean_keyed(input: &str) -> Cleaned {
             continue;
         }
         if key.starts_with("المصدر") && words <= 8 {
-            if out.len() >= SOURCE_LINE_ENDS_AFTER {
+            if out.lines.len() >= SOURCE_LINE_ENDS_AFTER {
                 break;
             }
             continue;
         }
-        let count = counts.get(key.as_str()).copied().unwrap_or(0);
-        let headline_block = last_at.get(key.as_str()).copied().unwrap_or(i) < 3;
+        let Some(stat) = stats.get_mut(&l.hash) else {
+            continue;
+        };
+        let count = stat.count;
+        let headline_block = stat.last < 3;
         if count > 1 && words <= SHORT_LINE_WORDS && !headline_block {
             // Recurring short line: the site's name or a section label.
             continue;
         }
-        if count > 1 && first_at.get(key.as_str()).copied().unwrap_or(i) > 2 && out.len() > 1 {
+        if count > 1 && stat.first as usize > 2 && out.lines.len() > 1 {
             // A line printed twice inside the article is a photo caption
             // (the page's alt text and figcaption); a caption is not text.
             continue;
@@ -225,25 +289,31 @@ pub fn clean_keyed(input: &str) -> Cleaned {
         if is_caption(key, words) {
             continue;
         }
-        if seen.insert(key.as_str(), ()).is_some() {
+        if std::mem::replace(&mut stat.kept, true) {
             continue;
         }
-        out.push((*line).to_string());
-        out_keys.push(key.clone());
+        out.lines.push(line.to_string());
+        out.tokens
+            .extend_from_slice(tokens.get(l.tokens.clone()).unwrap_or_default());
+        out.numbers
+            .extend_from_slice(numbers.get(l.numbers.clone()).unwrap_or_default());
+        out.ends
+            .push((out.tokens.len() as u32, out.numbers.len() as u32));
     }
     // A name or label left after the last paragraph ("سيريانيوز").
-    while out.len() > 1
+    while out.lines.len() > 1
         && out
+            .lines
             .last()
             .is_some_and(|l| l.split_whitespace().count() <= 2 && !ends_sentence(l))
     {
-        out.pop();
-        out_keys.pop();
+        out.lines.pop();
+        out.ends.pop();
+        let (t, n) = out.ends.last().copied().unwrap_or((0, 0));
+        out.tokens.truncate(t as usize);
+        out.numbers.truncate(n as usize);
     }
-    Cleaned {
-        lines: out,
-        keys: out_keys,
-    }
+    out
 }
 
 /// Photo credits and archive captions: "... - أرشيف", "تصوير: ...", "© ...".
@@ -257,42 +327,95 @@ fn is_caption(key: &str, words: usize) -> bool {
             || key.starts_with("صوره:"))
 }
 
-/// The comparison key of a line (normalised, punctuation folded to single
-/// spaces) and its number of words. `buf` is scratch space.
-fn line_key(line: &str, buf: &mut String) -> (String, usize) {
-    let mut key = String::with_capacity(line.len());
-    let mut words = 0;
-    let folded = super::normalize::fold_key_words(line, buf, |w| {
-        if !key.is_empty() {
-            key.push(' ');
+/// The words of a line that its key keeps: every pattern is read at the
+/// start of a line, and a caption is a short line; longer lines are told
+/// apart by their tokens.
+const KEY_WORDS: usize = 16;
+
+/// Where a line's key, tokens and numbers are written (appended).
+struct KeySink<'a> {
+    key: &'a mut String,
+    tokens: &'a mut Vec<u64>,
+    numbers: &'a mut Vec<u32>,
+    cache: &'a mut TokenCache,
+    words: usize,
+}
+
+impl KeySink<'_> {
+    fn add(&mut self, w: &str, marked: bool) {
+        if self.words < KEY_WORDS {
+            if self.words > 0 {
+                self.key.push(' ');
+            }
+            self.key.push_str(w);
         }
-        key.push_str(w);
-        words += 1;
-    });
-    if folded {
-        return (key, words);
+        self.words += 1;
+        // A key word may hold ':' or '©', which split fingerprint words.
+        if marked {
+            for part in w.split([':', '©']).filter(|p| !p.is_empty()) {
+                self.push_token(part);
+            }
+        } else {
+            self.push_token(w);
+        }
+    }
+
+    fn push_token(&mut self, w: &str) {
+        let (h, number) = self.cache.token(w);
+        self.tokens.push(h);
+        if number {
+            self.numbers.push(h as u32);
+        }
+    }
+}
+
+/// Appends the comparison key of a line (normalised, punctuation folded to
+/// single spaces; its first [`KEY_WORDS`] words) to `key`, the token hashes
+/// of its words to `tokens` and its numbers to `numbers`; returns its
+/// number of words. `buf` is scratch space.
+fn line_key(
+    line: &str,
+    buf: &mut String,
+    key: &mut String,
+    tokens: &mut Vec<u64>,
+    numbers: &mut Vec<u32>,
+    cache: &mut TokenCache,
+) -> usize {
+    let (k0, t0, n0) = (key.len(), tokens.len(), numbers.len());
+    let mut sink = KeySink {
+        key,
+        tokens,
+        numbers,
+        cache,
+        words: 0,
+    };
+    if super::normalize::fold_key_words(line, buf, |w, marked| sink.add(w, marked)) {
+        return sink.words;
     }
     // Text that needs NFKC: normalise the line, then split it.
-    line_key_normalised(line, buf)
+    sink.key.truncate(k0);
+    sink.tokens.truncate(t0);
+    sink.numbers.truncate(n0);
+    line_key_normalised(line, sink)
 }
 
 /// [`line_key`] the long way: the whole line normalised, then split.
-fn line_key_normalised(line: &str, buf: &mut String) -> (String, usize) {
-    buf.clear();
-    normalize_into(line, buf);
-    let mut key = String::with_capacity(buf.len());
-    let mut words = 0;
-    for w in buf.split(|c: char| !(super::tokens::is_word_char(c) || c == ':' || c == '©')) {
-        if w.is_empty() {
-            continue;
+fn line_key_normalised(line: &str, mut sink: KeySink) -> usize {
+    let normalised = super::normalize::normalize(line);
+    for w in normalised.split(|c: char| !(super::tokens::is_word_char(c) || c == ':' || c == '©'))
+    {
+        if !w.is_empty() {
+            sink.add(w, w.contains([':', '©']));
         }
-        if !key.is_empty() {
-            key.push(' ');
-        }
-        key.push_str(w);
-        words += 1;
     }
-    (key, words)
+    sink.words
+}
+
+/// Tells lines apart by their canonical words.
+fn line_hash(tokens: &[u64]) -> u64 {
+    tokens.iter().fold(tokens.len() as u64, |h, &t| {
+        (h ^ t).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(31)
+    })
 }
 
 /// "السبت , أبريل 20 2024", "2024-04-20": a line with a date and nothing else.
@@ -332,12 +455,21 @@ mod tests {
             "Tags: Syria, Russia | XS SM MD LG",
             "",
         ] {
-            let mut other = String::new();
-            assert_eq!(
-                line_key(line, &mut buf),
-                line_key_normalised(line, &mut other),
-                "{line}"
+            let mut cache = TokenCache::default();
+            let (mut k1, mut t1, mut n1) = (String::new(), Vec::new(), Vec::new());
+            let w1 = line_key(line, &mut buf, &mut k1, &mut t1, &mut n1, &mut cache);
+            let (mut k2, mut t2, mut n2) = (String::new(), Vec::new(), Vec::new());
+            let w2 = line_key_normalised(
+                line,
+                KeySink {
+                    key: &mut k2,
+                    tokens: &mut t2,
+                    numbers: &mut n2,
+                    cache: &mut cache,
+                    words: 0,
+                },
             );
+            assert_eq!((w1, k1, t1, n1), (w2, k2, t2, n2), "{line}");
         }
     }
     use crate::text::normalize::normalize;
@@ -408,6 +540,9 @@ mod tests {
                 *p,
                 "pattern {p:?} can never match a normalised line"
             );
+        }
+        for p in FURNITURE_LINE {
+            assert!(p.split(' ').count() <= FURNITURE_LINE_WORDS, "{p}");
         }
     }
 

@@ -90,19 +90,43 @@ impl Fingerprint {
         Fingerprint::from_clean(title, &clean::clean(body))
     }
 
-    /// Fingerprints an item from its title and the keys of its cleaned body
-    /// ([`clean::clean_keyed`]): the body is not normalised again.
-    pub fn from_keys(title: &str, keys: &[String]) -> Fingerprint {
-        Fingerprint::build(title, keys.iter().map(|k| (k.as_str(), true)))
+    /// Fingerprints an item from its cleaned body ([`clean::clean_keyed`]):
+    /// the body's tokens were hashed while it was cleaned.
+    pub fn from_cleaned(title: &str, cleaned: &clean::Cleaned) -> Fingerprint {
+        Fingerprint::build(title, cleaned.line_tokens())
     }
 
     /// Fingerprints an item whose body is already cleaned text.
     pub fn from_clean(title: &str, body: &str) -> Fingerprint {
-        Fingerprint::build(title, body.lines().map(|l| (l, false)))
+        let mut buf = String::with_capacity(256);
+        let mut tokens: Vec<u64> = Vec::new();
+        let mut numbers: Vec<u32> = Vec::new();
+        let mut ends: Vec<(usize, usize)> = Vec::new();
+        for line in body.lines() {
+            buf.clear();
+            normalize_into(line, &mut buf);
+            for w in words(&buf) {
+                let (h, number) = word_token(w);
+                tokens.push(h);
+                if number {
+                    numbers.push(h as u32);
+                }
+            }
+            ends.push((tokens.len(), numbers.len()));
+        }
+        let mut from = (0, 0);
+        let lines = ends.iter().map(|&(t, n)| {
+            let (t0, n0) = std::mem::replace(&mut from, (t, n));
+            (
+                tokens.get(t0..t).unwrap_or_default(),
+                numbers.get(n0..n).unwrap_or_default(),
+            )
+        });
+        Fingerprint::build(title, lines)
     }
 
-    /// `lines`: (text, already normalised).
-    fn build<'a>(title: &str, lines: impl Iterator<Item = (&'a str, bool)>) -> Fingerprint {
+    /// `lines`: each body line's token hashes and numbers.
+    fn build<'a>(title: &str, lines: impl Iterator<Item = (&'a [u64], &'a [u32])>) -> Fingerprint {
         let mut buf = String::with_capacity(256);
         let mut title_tokens: Vec<u64> = Vec::new();
         let mut numbers: Vec<u32> = Vec::new();
@@ -120,29 +144,13 @@ impl Fingerprint {
         }
 
         let mut body_tokens: Vec<u64> = Vec::with_capacity(512);
-        let mut line_tokens: Vec<u64> = Vec::new();
-        for (line, normalised) in lines {
-            let text = if normalised {
-                line
-            } else {
-                buf.clear();
-                normalize_into(line, &mut buf);
-                buf.as_str()
-            };
-            line_tokens.clear();
-            for w in words(text) {
-                let c = canonical_token(w);
-                let h = token_hash(&c);
-                if is_number(&c) {
-                    numbers.push(h as u32);
-                }
-                line_tokens.push(h);
-            }
+        for (line_tokens, line_numbers) in lines {
+            numbers.extend_from_slice(line_numbers);
             // The headline printed again at the top of the body says nothing new.
-            if line_tokens == title_tokens {
+            if line_tokens == title_tokens.as_slice() {
                 continue;
             }
-            body_tokens.extend_from_slice(&line_tokens);
+            body_tokens.extend_from_slice(line_tokens);
         }
         numbers.sort_unstable();
         numbers.dedup();
@@ -333,6 +341,69 @@ fn token_hash(t: &str) -> u64 {
     xxh3_64_with_seed(t.as_bytes(), 5)
 }
 
+/// The token hash of a normalised word (of its canonical form), and whether
+/// it is a number.
+pub fn word_token(w: &str) -> (u64, bool) {
+    let c = canonical_token(w);
+    (token_hash(&c), is_number(&c))
+}
+
+/// Slots of a [`TokenCache`]: 128 KiB, which holds the words a stream of
+/// news uses most.
+const TOKEN_CACHE_SLOTS: usize = 1 << 13;
+
+/// [`word_token`] remembered: the hash of a word that is its own canonical
+/// form (nearly all) is its token hash, but telling so costs more than the
+/// hash. A direct-mapped table from word hash to token hash answers for the
+/// words seen before; 64-bit hashes make a wrong answer as unlikely as a
+/// collision in the fingerprint itself.
+pub struct TokenCache {
+    slots: Vec<(u64, u64)>,
+}
+
+impl Default for TokenCache {
+    fn default() -> Self {
+        // An empty slot holds a hash that belongs in the next slot, so it
+        // answers for no word.
+        TokenCache {
+            slots: (1..=TOKEN_CACHE_SLOTS as u64).map(|h| (h, 0)).collect(),
+        }
+    }
+}
+
+impl TokenCache {
+    /// Runs `f` with this thread's cache.
+    pub fn with<R>(f: impl FnOnce(&mut TokenCache) -> R) -> R {
+        thread_local! {
+            static CACHE: std::cell::RefCell<Option<TokenCache>> = const { std::cell::RefCell::new(None) };
+        }
+        CACHE.with(|c| match c.try_borrow_mut() {
+            Ok(mut c) => f(c.get_or_insert_with(TokenCache::default)),
+            // Re-entered (f itself asked for the cache): a fresh one.
+            Err(_) => f(&mut TokenCache::default()),
+        })
+    }
+
+    /// [`word_token`] of `w`.
+    #[inline]
+    pub fn token(&mut self, w: &str) -> (u64, bool) {
+        let h = token_hash(w);
+        let number = is_number(w);
+        let slot = (h as usize) & (TOKEN_CACHE_SLOTS - 1);
+        if let Some(&(word, token)) = self.slots.get(slot) {
+            if word == h {
+                return (token, number);
+            }
+        }
+        let c = canonical_token(w);
+        let token = if c == w { h } else { token_hash(&c) };
+        if let Some(s) = self.slots.get_mut(slot) {
+            *s = (h, token);
+        }
+        (token, number)
+    }
+}
+
 /// Word 3-gram shingles (single words when the text is shorter).
 fn shingles(tokens: &[u64]) -> Vec<u32> {
     if tokens.len() < 3 {
@@ -505,15 +576,15 @@ mod tests {
     }
 
     #[test]
-    fn keys_and_text_give_the_same_fingerprint() {
+    fn cleaned_tokens_and_text_give_the_same_fingerprint() {
         let raw = format!("العنوان\nشام تايمز\n{BODY}\nشام تايمز\nاقرأ أيضاً: خبر آخر");
         let cleaned = clean::clean_keyed(&raw);
         assert_eq!(
-            Fingerprint::from_keys("العنوان", &cleaned.keys),
+            Fingerprint::from_cleaned("العنوان", &cleaned),
             Fingerprint::from_clean("العنوان", &cleaned.text())
         );
         assert_eq!(
-            Fingerprint::from_keys("العنوان", &cleaned.keys),
+            Fingerprint::from_cleaned("العنوان", &cleaned),
             Fingerprint::new("العنوان", &raw)
         );
     }

@@ -177,20 +177,21 @@ fn arabic_same_letter_table() -> &'static [bool; 256] {
 /// passed as a slice of `input`, others are built in `word`. Returns false
 /// (having called `f` for some words) when `input` needs NFKC: the caller
 /// then normalises and splits the slow way.
-pub fn fold_words(input: &str, word: &mut String, f: impl FnMut(&str)) -> bool {
-    fold_words_keeping::<false>(input, word, f)
+pub fn fold_words(input: &str, word: &mut String, mut f: impl FnMut(&str)) -> bool {
+    fold_words_keeping::<false>(input, word, |w, _| f(w))
 }
 
 /// [`fold_words`] where `:` and `©` also belong to words: the words of a
-/// cleanup line key, where "تصوير:" and "© ..." mark photo credits.
-pub fn fold_key_words(input: &str, word: &mut String, f: impl FnMut(&str)) -> bool {
+/// cleanup line key, where "تصوير:" and "© ..." mark photo credits. `f`
+/// also learns whether the word holds one of them.
+pub fn fold_key_words(input: &str, word: &mut String, f: impl FnMut(&str, bool)) -> bool {
     fold_words_keeping::<true>(input, word, f)
 }
 
 fn fold_words_keeping<const KEY: bool>(
     input: &str,
     word: &mut String,
-    mut f: impl FnMut(&str),
+    mut f: impl FnMut(&str, bool),
 ) -> bool {
     let table = arabic_table();
     let is_word = arabic_word_table();
@@ -200,29 +201,39 @@ fn fold_words_keeping<const KEY: bool>(
     // in `word` (a character in it was folded or dropped).
     let mut start: Option<usize> = None;
     let mut built = false;
+    // Whether the current word holds ':' or '©' (KEY only).
+    let mut marked = false;
     let mut i = 0;
     while i < bytes.len() {
-        let b = bytes[i];
-        // The common case first, with no table of folds: an Arabic letter
-        // that stays as it is, inside a word.
-        if (0xD8..=0xD9).contains(&b) && i + 1 < bytes.len() {
-            let cp = ((usize::from(b) & 0x1F) << 6) | (usize::from(bytes[i + 1]) & 0x3F);
-            if same_letter[cp - 0x600] {
-                start.get_or_insert(i);
-                if built {
-                    word.push_str(&input[i..i + 2]);
-                }
-                i += 2;
-                continue;
+        // The common case first, with no table of folds: a run of Arabic
+        // letters that stay as they are, inside a word.
+        let run = i;
+        while let (Some(&b @ 0xD8..=0xD9), Some(&b2)) = (bytes.get(i), bytes.get(i + 1)) {
+            let cp = ((usize::from(b) & 0x1F) << 6) | (usize::from(b2) & 0x3F);
+            if !same_letter[(cp - 0x600) & 0xFF] {
+                break;
+            }
+            i += 2;
+        }
+        if i > run {
+            start.get_or_insert(run);
+            if built {
+                word.push_str(&input[run..i]);
+            }
+            if i >= bytes.len() {
+                break;
             }
         }
+        let b = bytes[i];
         let (fold, len, word_char) = if b < 0x80 {
             let fold = if b.is_ascii_uppercase() {
                 Fold::To(char::from(b.to_ascii_lowercase()))
             } else {
                 Fold::Same
             };
-            (fold, 1, b.is_ascii_alphanumeric() || (KEY && b == b':'))
+            let mark = KEY && b == b':';
+            marked |= mark;
+            (fold, 1, b.is_ascii_alphanumeric() || mark)
         } else if (0xD8..=0xDB).contains(&b) && i + 1 < bytes.len() {
             let cp = ((usize::from(b) & 0x1F) << 6) | (usize::from(bytes[i + 1]) & 0x3F);
             (table[cp - 0x600], 2, is_word[cp - 0x600])
@@ -235,11 +246,15 @@ fn fold_words_keeping<const KEY: bool>(
             }
             match fold_char(c) {
                 None => (Fold::Drop, c.len_utf8(), false),
-                Some(f) if f == c => (
-                    Fold::Same,
-                    c.len_utf8(),
-                    super::tokens::is_word_char(c) || (KEY && c == '©'),
-                ),
+                Some(f) if f == c => {
+                    let mark = KEY && c == '©';
+                    marked |= mark;
+                    (
+                        Fold::Same,
+                        c.len_utf8(),
+                        super::tokens::is_word_char(c) || mark,
+                    )
+                }
                 Some(f) => (Fold::To(f), c.len_utf8(), super::tokens::is_word_char(f)),
             }
         };
@@ -271,15 +286,16 @@ fn fold_words_keeping<const KEY: bool>(
             }
             _ => {
                 if let Some(s) = start.take() {
-                    f(if built { word.as_str() } else { &input[s..i] });
+                    f(if built { word.as_str() } else { &input[s..i] }, marked);
                     built = false;
                 }
+                marked = false;
             }
         }
         i += len;
     }
     if let Some(s) = start {
-        f(if built { word.as_str() } else { &input[s..] });
+        f(if built { word.as_str() } else { &input[s..] }, marked);
     }
     true
 }
@@ -379,10 +395,33 @@ const TOKEN_VARIANTS: &[(&str, &str)] = &[
 const STEM_VARIANTS: &[(&str, &str)] = &[("اميرك", "امريك"), ("امركي", "امريكي")];
 
 struct Variants {
-    map: rustc_hash::FxHashMap<&'static str, &'static str>,
-    /// The last two letters (four bytes) of every variant, sorted: a token
-    /// that does not end with one of them cannot be a (prefixed) variant.
-    tails: Vec<u32>,
+    /// Every variant as (its last two letters, four bytes; from; to), sorted
+    /// by the tail: a token is looked up by how it ends.
+    by_tail: Vec<(u32, &'static str, &'static str)>,
+    /// A 256-bit filter of the tails ([`tail_bit`]): most tokens are turned
+    /// away without a search, which is most of the cost of a token.
+    tail_bits: [u64; 4],
+}
+
+fn tail_bit(t: u32) -> (usize, u64) {
+    let b = t.wrapping_mul(0x9E37_79B1) >> 24;
+    ((b >> 6) as usize, 1 << (b & 63))
+}
+
+impl Variants {
+    /// The variants `token` may end with.
+    fn ending(&self, token: &[u8]) -> &[(u32, &'static str, &'static str)] {
+        let Some(t) = tail(token) else {
+            return &[];
+        };
+        let (word, bit) = tail_bit(t);
+        if self.tail_bits[word] & bit == 0 {
+            return &[];
+        }
+        let from = self.by_tail.partition_point(|v| v.0 < t);
+        let to = self.by_tail.partition_point(|v| v.0 <= t);
+        self.by_tail.get(from..to).unwrap_or_default()
+    }
 }
 
 fn tail(bytes: &[u8]) -> Option<u32> {
@@ -393,38 +432,60 @@ fn tail(bytes: &[u8]) -> Option<u32> {
 fn variants() -> &'static Variants {
     static V: std::sync::OnceLock<Variants> = std::sync::OnceLock::new();
     V.get_or_init(|| {
-        let mut tails: Vec<u32> = TOKEN_VARIANTS
+        let mut by_tail: Vec<(u32, &str, &str)> = TOKEN_VARIANTS
             .iter()
-            .filter_map(|(k, _)| tail(k.as_bytes()))
+            .filter_map(|&(from, to)| Some((tail(from.as_bytes())?, from, to)))
             .collect();
-        tails.sort_unstable();
-        tails.dedup();
-        Variants {
-            map: TOKEN_VARIANTS.iter().copied().collect(),
-            tails,
+        by_tail.sort_unstable();
+        let mut tail_bits = [0; 4];
+        for &(t, _, _) in &by_tail {
+            let (word, bit) = tail_bit(t);
+            tail_bits[word] |= bit;
         }
+        Variants { by_tail, tail_bits }
     })
 }
 
 /// True when `token` may contain a stem variant: both start with "ام".
+#[inline]
 fn may_have_stem_variant(token: &str) -> bool {
-    token.as_bytes().windows(4).any(|w| w == "ام".as_bytes())
+    const ALEF_MEEM: u32 = u32::from_le_bytes([0xD8, 0xA7, 0xD9, 0x85]);
+    token
+        .as_bytes()
+        .windows(4)
+        .any(|w| matches!(w, &[a, b, c, d] if u32::from_le_bytes([a, b, c, d]) == ALEF_MEEM))
 }
 
 /// Returns the canonical spelling of a normalised token.
+#[inline]
 pub fn canonical_token(token: &str) -> std::borrow::Cow<'_, str> {
-    use std::borrow::Cow;
+    // Nearly every token is its own canonical form: turned away here,
+    // without a call.
     let v = variants();
     let bytes = token.as_bytes();
-    if tail(bytes).is_some_and(|t| v.tails.binary_search(&t).is_ok()) {
-        if let Some(to) = v.map.get(token) {
+    let ends_like_a_variant = tail(bytes).is_some_and(|t| {
+        let (word, bit) = tail_bit(t);
+        v.tail_bits[word] & bit != 0
+    });
+    if !ends_like_a_variant && !may_have_stem_variant(token) {
+        return std::borrow::Cow::Borrowed(token);
+    }
+    canonical_variant(token)
+}
+
+#[inline(never)]
+fn canonical_variant(token: &str) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    for &(_, from, to) in variants().ending(token.as_bytes()) {
+        let Some(prefix) = token.strip_suffix(from) else {
+            continue;
+        };
+        if prefix.is_empty() {
             return Cow::Borrowed(to);
         }
         // Clitic-prefixed forms of a variant (وسوريه، لسوريه، البنتاجون).
-        for prefix in crate::text::tokens::clitic_prefixes_of(token) {
-            if let Some(to) = v.map.get(&token[prefix.len()..]) {
-                return Cow::Owned(format!("{prefix}{to}"));
-            }
+        if crate::text::tokens::clitic_prefixes_of(token).any(|p| p == prefix) {
+            return Cow::Owned(format!("{prefix}{to}"));
         }
     }
     if may_have_stem_variant(token) {
