@@ -159,7 +159,7 @@ impl Fingerprint {
         lead.sort_unstable();
         lead.dedup();
         lead.truncate(LEAD_ANCHORS);
-        body.sort_unstable();
+        sort_hashes(&mut body);
         body.dedup();
         title_words.sort_unstable();
         title_words.dedup();
@@ -418,6 +418,48 @@ fn shingles(tokens: &[u64]) -> Vec<u32> {
         .collect()
 }
 
+/// Sorts uniformly distributed hashes: a counting pass on their top bits
+/// (about one hash per bucket) leaves them nearly sorted, and insertion
+/// finishes. A 4 KB article has a few hundred shingles, where this does a
+/// fifth of the work of a comparison sort (and of a byte-wise radix sort,
+/// which clears four 256-entry tables per call). Other inputs only cost
+/// more: the result is sorted whatever the distribution.
+fn sort_hashes(v: &mut Vec<u32>) {
+    const MAX_BITS: u32 = 10;
+    let n = v.len();
+    if !(32..=1 << (MAX_BITS + 2)).contains(&n) {
+        v.sort_unstable();
+        return;
+    }
+    let bits = n.next_power_of_two().trailing_zeros().min(MAX_BITS);
+    let shift = 32 - bits;
+    let mut starts = [0u16; (1 << MAX_BITS) + 1];
+    for &h in v.iter() {
+        starts[(h >> shift) as usize + 1] += 1;
+    }
+    for b in 1..starts.len() {
+        starts[b] += starts[b - 1];
+    }
+    let mut out = vec![0u32; n];
+    for &h in v.iter() {
+        let at = &mut starts[(h >> shift) as usize];
+        if let Some(o) = out.get_mut(usize::from(*at)) {
+            *o = h;
+        }
+        *at += 1;
+    }
+    for i in 1..n {
+        let h = out[i];
+        let mut j = i;
+        while j > 0 && out[j - 1] > h {
+            out[j] = out[j - 1];
+            j -= 1;
+        }
+        out[j] = h;
+    }
+    *v = out;
+}
+
 fn mix64(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -587,6 +629,29 @@ mod tests {
             Fingerprint::from_cleaned("العنوان", &cleaned),
             Fingerprint::new("العنوان", &raw)
         );
+    }
+
+    #[test]
+    fn hashes_sort_like_a_comparison_sort() {
+        let mut x: u64 = 7;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for n in [0, 1, 31, 32, 33, 390, 1000, 4096, 5000] {
+            // Uniform hashes, then clustered ones and repeats: the bucket
+            // pass must not rely on the distribution for its result.
+            for spread in [32, 12, 3] {
+                let v: Vec<u32> = (0..n).map(|_| (next() >> (64 - spread)) as u32).collect();
+                let mut a = v.clone();
+                sort_hashes(&mut a);
+                let mut b = v;
+                b.sort_unstable();
+                assert_eq!(a, b, "n {n} spread {spread}");
+            }
+        }
     }
 
     #[test]

@@ -225,6 +225,16 @@ fn fold_words_keeping<const KEY: bool>(
             }
         }
         let b = bytes[i];
+        if b == b' ' {
+            // The common word end.
+            if let Some(s) = start.take() {
+                f(if built { word.as_str() } else { &input[s..i] }, marked);
+                built = false;
+            }
+            marked = false;
+            i += 1;
+            continue;
+        }
         let (fold, len, word_char) = if b < 0x80 {
             let fold = if b.is_ascii_uppercase() {
                 Fold::To(char::from(b.to_ascii_lowercase()))
