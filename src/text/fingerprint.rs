@@ -96,24 +96,39 @@ impl Fingerprint {
         Fingerprint::build(title, cleaned.line_tokens())
     }
 
-    /// Fingerprints an item whose body is already cleaned text.
+    /// Fingerprints an item whose body is already cleaned text (a stored
+    /// item, when a sketch cannot decide: it is on the lookup path).
     pub fn from_clean(title: &str, body: &str) -> Fingerprint {
-        let mut buf = String::with_capacity(256);
-        let mut tokens: Vec<u64> = Vec::new();
+        let mut word = String::new();
+        let mut tokens: Vec<u64> = Vec::with_capacity(body.len() / 8);
         let mut numbers: Vec<u32> = Vec::new();
         let mut ends: Vec<(usize, usize)> = Vec::new();
-        for line in body.lines() {
-            buf.clear();
-            normalize_into(line, &mut buf);
-            for w in words(&buf) {
-                let (h, number) = word_token(w);
-                tokens.push(h);
-                if number {
-                    numbers.push(h as u32);
+        TokenCache::with(|cache| {
+            for line in body.lines() {
+                let (t0, n0) = (tokens.len(), numbers.len());
+                let mut push = |w: &str, tokens: &mut Vec<u64>, numbers: &mut Vec<u32>| {
+                    let (h, number) = cache.token(w);
+                    tokens.push(h);
+                    if number {
+                        numbers.push(h as u32);
+                    }
+                };
+                let folded = super::normalize::fold_words(line, &mut word, |w| {
+                    push(w, &mut tokens, &mut numbers)
+                });
+                if !folded {
+                    // Text that needs NFKC: normalise the line, then split it.
+                    tokens.truncate(t0);
+                    numbers.truncate(n0);
+                    let mut buf = String::new();
+                    normalize_into(line, &mut buf);
+                    for w in words(&buf) {
+                        push(w, &mut tokens, &mut numbers);
+                    }
                 }
+                ends.push((tokens.len(), numbers.len()));
             }
-            ends.push((tokens.len(), numbers.len()));
-        }
+        });
         let mut from = (0, 0);
         let lines = ends.iter().map(|&(t, n)| {
             let (t0, n0) = std::mem::replace(&mut from, (t, n));
@@ -629,6 +644,30 @@ mod tests {
             Fingerprint::from_cleaned("العنوان", &cleaned),
             Fingerprint::new("العنوان", &raw)
         );
+    }
+
+    #[test]
+    fn text_fingerprints_equal_the_normalise_then_split_way() {
+        // Diacritics, hamza forms, a presentation-form line (NFKC), digits.
+        let body = format!(
+            "{BODY}\nقالَ الرئيسُ الأميركيّ إنّ «سورية» ـــ مهمة، و٢٠١٦ كان عاماً صعباً.\n\u{FEB3}\u{FEEE}\u{FEAD}\u{FEF3}\u{FE8E} \u{FEF7}\u{FEE3}\u{FEE3}"
+        );
+        let lines: Vec<(Vec<u64>, Vec<u32>)> = body
+            .lines()
+            .map(|l| {
+                let n = crate::text::normalize::normalize(l);
+                let tokens: Vec<(u64, bool)> = words(&n).map(word_token).collect();
+                (
+                    tokens.iter().map(|t| t.0).collect(),
+                    tokens.iter().filter(|t| t.1).map(|t| t.0 as u32).collect(),
+                )
+            })
+            .collect();
+        let expected = Fingerprint::build(
+            "عنوان",
+            lines.iter().map(|(t, n)| (t.as_slice(), n.as_slice())),
+        );
+        assert_eq!(Fingerprint::from_clean("عنوان", &body), expected);
     }
 
     #[test]
