@@ -105,6 +105,7 @@ fn store_article(
         seen: Utc::now(),
         story: id.to_string(),
         matches: Vec::new(),
+        sample: Vec::new(),
     };
     let story = Story {
         id: id.to_string(),

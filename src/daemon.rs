@@ -285,6 +285,7 @@ impl Engine {
             seen: now,
             story: story.id.clone(),
             matches,
+            sample: Vec::new(),
         };
         let inserted = self.store.insert(&NewItem {
             item,

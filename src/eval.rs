@@ -196,9 +196,14 @@ pub fn dedup(input: &str, baseline: bool, details: &mut Vec<String>) -> Result<S
             let b = Fingerprint::new(&case.b.title, &case.b.body);
             let wanted = a.query_anchors();
             let found = b.anchors().iter().any(|x| wanted.contains(x));
-            let (c, by) = match a.compare_sketch(&b.sketch()) {
+            let sketch = b.sketch();
+            let wide = sketch.widened(&b.wide_sample());
+            let (c, by) = match a.compare_sketch(&sketch) {
                 Some(c) => (c, "sketch"),
-                None => (a.compare(&b), "full"),
+                None => match wide.and_then(|w| a.compare_sketch(&w)) {
+                    Some(c) => (c, "sample"),
+                    None => (a.compare(&b), "full"),
+                },
             };
             (
                 found && c.duplicate,

@@ -63,6 +63,18 @@ pub struct Item {
     pub story: String,
     #[serde(default)]
     pub matches: Vec<Match>,
+    /// The smallest shingle hashes of the body
+    /// ([`Fingerprint::wide_sample`]), set by [`Store::insert`]: a copy
+    /// lookup reads them when the item's sketch cannot decide.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sample: Vec<u32>,
+}
+
+/// The part of a stored item a copy lookup reads first.
+#[derive(Deserialize)]
+struct SampleOnly {
+    #[serde(default)]
+    sample: Vec<u32>,
 }
 
 /// An outlet's copy of a story.
@@ -411,10 +423,23 @@ impl Store {
             let c = match fp.compare_sketch(&rec.sketch) {
                 Some(c) => c,
                 None => {
-                    let Some(item) = self.item(&rec.item)? else {
+                    let Some(raw) = self.items.get(rec.item.as_bytes())? else {
                         continue;
                     };
-                    fp.compare(&Fingerprint::from_clean(&item.title, &item.text))
+                    // The item's wider sample first: reading it skips the
+                    // text, and fingerprinting the text is most of the cost.
+                    let wide: SampleOnly = dec("items", &raw)?;
+                    match rec
+                        .sketch
+                        .widened(&wide.sample)
+                        .and_then(|w| fp.compare_sketch(&w))
+                    {
+                        Some(c) => c,
+                        None => {
+                            let item: Item = dec("items", &raw)?;
+                            fp.compare(&Fingerprint::from_clean(&item.title, &item.text))
+                        }
+                    }
                 }
             };
             if c.duplicate {
@@ -428,7 +453,13 @@ impl Store {
     /// transaction. An alert that exists in the outbox or was sent is kept
     /// as it is. Returns false when the item was already stored.
     pub fn insert(&self, new: &NewItem) -> Result<bool, StoreError> {
-        let item = enc("items", &new.item)?;
+        let item = if new.item.sample.is_empty() {
+            let mut item = new.item.clone();
+            item.sample = new.fingerprint.wide_sample();
+            enc("items", &item)?
+        } else {
+            enc("items", &new.item)?
+        };
         let story = enc("stories", &new.story)?;
         let slot = self.new_slot()?;
         let sketch = SketchRecord {
@@ -717,6 +748,7 @@ mod tests {
             seen: Utc::now(),
             story: story.into(),
             matches: vec![],
+            sample: Vec::new(),
         }
     }
 
@@ -808,6 +840,62 @@ mod tests {
         assert_eq!(s.find_copy(&fp)?, None, "the copy index forgot it");
         assert_eq!(s.sketches.len(), 0);
         assert_eq!(s.index_size().1, 0);
+        Ok(())
+    }
+
+    #[test]
+    fn a_copy_cut_to_its_lead_is_decided_on_the_stored_sample() -> Result<(), StoreError> {
+        // A long article from a varied vocabulary, and its first two lines.
+        let vocab: Vec<String> = (0..400u32)
+            .map(|i| {
+                let letters: Vec<char> = "بتثجحخدذرزسشصضطظعغفقكلمنهي".chars().collect();
+                (0..5)
+                    .map(|k| letters[((i * 7 + k * 11 + i / 26) % 26) as usize])
+                    .collect()
+            })
+            .collect();
+        let mut x: u64 = 99;
+        let lines: Vec<String> = (0..30)
+            .map(|_| {
+                (0..16)
+                    .map(|_| {
+                        x = x
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        vocab[(x >> 33) as usize % vocab.len()].as_str()
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    + "."
+            })
+            .collect();
+        let body = lines.join("\n");
+        let full = Fingerprint::from_clean("عنوان", &body);
+        let cut = Fingerprint::from_clean("عنوان آخر", &lines[..3].join("\n"));
+        // The sketch cannot tell; the wider sample can.
+        assert!(cut.compare_sketch(&full.sketch()).is_none());
+        let wide = full.sketch().widened(&full.wide_sample());
+        let by_sample = wide.and_then(|w| cut.compare_sketch(&w));
+        assert!(by_sample.is_some_and(|c| c.duplicate), "{by_sample:?}");
+
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
+        let s = Store::open(dir.path())?;
+        let mut stored = item("a", "s1");
+        stored.text = body.clone();
+        assert!(s.insert(&NewItem {
+            item: stored,
+            fingerprint: full.clone(),
+            story: Story {
+                id: "s1".into(),
+                title: "t".into(),
+                created: Utc::now(),
+                copies: vec![],
+            },
+            alerts: vec![],
+            queued: vec![],
+        })?);
+        assert_eq!(s.item("a")?.map(|i| i.sample), Some(full.wide_sample()));
+        assert_eq!(s.find_copy(&cut)?, Some("s1".to_string()));
         Ok(())
     }
 

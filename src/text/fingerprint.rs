@@ -42,8 +42,12 @@ pub const QUERY_ANCHORS: usize = 64;
 /// A containment estimated from fewer sampled shingles is not trusted.
 const MIN_SAMPLE: usize = 8;
 /// Nor is an estimate this close to the threshold (about one standard
-/// error of a 16-shingle sample near 0.8).
+/// error of a 16-shingle sample near 0.8; a larger sample's band narrows
+/// as the square root of its size).
 const UNSURE: f64 = 0.1;
+/// Body shingle hashes kept with the stored item (not in the index): the
+/// second look when the sketch cannot decide, before the full text.
+pub const WIDE_SAMPLE: usize = 128;
 /// Containment at or above this makes two bodies copies.
 const CONTAINMENT: f64 = 0.8;
 /// Title words are anchors in their own space, apart from body shingles.
@@ -207,6 +211,12 @@ impl Fingerprint {
         }
     }
 
+    /// The smallest [`WIDE_SAMPLE`] body hashes: stored with the item, they
+    /// widen its sketch ([`Sketch::widened`]) when the sketch cannot decide.
+    pub fn wide_sample(&self) -> Vec<u32> {
+        self.body.iter().copied().take(WIDE_SAMPLE).collect()
+    }
+
     /// The hashes this item is findable by: its smallest body shingles and
     /// its lead's, or its title words when the body is too short to compare.
     pub fn anchors(&self) -> Vec<u32> {
@@ -260,7 +270,8 @@ impl Fingerprint {
                 let n = intersection(&self.body[..upto], &other.body);
                 (n as f64 / upto as f64, false)
             };
-            if !exact && !facts_differ && (estimate - CONTAINMENT).abs() < UNSURE {
+            let band = UNSURE * (SKETCH_BODY as f64 / other.body.len().max(1) as f64).sqrt();
+            if !exact && !facts_differ && (estimate - CONTAINMENT).abs() < band {
                 return None;
             }
             c.containment = estimate;
@@ -580,6 +591,15 @@ impl Sketch {
             },
             r.0,
         ))
+    }
+
+    /// This sketch with a larger sample of the same item's smallest body
+    /// hashes ([`Fingerprint::wide_sample`]), when it has one.
+    pub fn widened(&self, sample: &[u32]) -> Option<Sketch> {
+        (sample.len() > self.body.len()).then(|| Sketch {
+            body: sample.to_vec(),
+            ..self.clone()
+        })
     }
 
     /// The hashes the item is findable by (see [`Fingerprint::anchors`]).
