@@ -1,7 +1,8 @@
 //! Persistent state in sled. The only module that imports sled.
 //!
 //! Trees:
-//! - `items`: item id → [`Item`]
+//! - `items`: item id → [`Item`] (with its 128 smallest shingle hashes: a
+//!   copy lookup reads them when a sketch cannot decide, before the text)
 //! - `stories`: story id → [`Story`] (the first item and every copy)
 //! - `sketches`: slot (u32, big-endian) → [`Sketch`] ‖ time seen ‖ item id ‖
 //!   story id: the copy index, with the in-memory [`AnchorIndex`] over it

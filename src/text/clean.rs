@@ -4,6 +4,10 @@
 //! photo captions twice, sprinkle the site's name between paragraphs and end
 //! with "read also", tags and share blocks. The cleaner keeps the article's
 //! own paragraphs, once each and in order.
+//!
+//! Each line is folded and split once: the same pass gives the line's key
+//! (what the patterns read), the token hashes of its canonical words and
+//! its numbers, which the fingerprint takes as they are.
 
 use rustc_hash::FxHashMap as HashMap;
 
