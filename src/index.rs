@@ -1,8 +1,10 @@
-//! The in-memory anchor index over stored sketches: anchor hash → slots.
+//! The in-memory anchor index over stored sketches: anchor hash → slots,
+//! and slot → the sketch's bytes.
 //!
-//! The sketches themselves live in sled (see `store`); this table is
+//! The sketches themselves live in sled (see `store`); the index is
 //! rebuilt from them when the store opens and after pruning, and answers
-//! "which stored items share one of these hashes" without touching disk.
+//! "which stored items share one of these hashes, and what are their
+//! sketches" without touching disk.
 //! It is an open-addressing table of `u64` entries (anchor in the high half,
 //! slot in the low half), probed linearly: one entry is eight bytes, and an
 //! anchor's entries sit next to each other, so a lookup reads one or two
@@ -22,14 +24,85 @@ pub struct AnchorIndex {
     entries: usize,
     /// Anchors that reached [`STOP_AFTER`] items.
     stopped: rustc_hash::FxHashSet<u32>,
+    sketches: SketchArena,
 }
 
-/// Entries per table slot at most, before the table doubles.
+/// Entries per table slot at most, before the table grows by half.
 const MAX_LOAD: f64 = 0.75;
 
-fn home(anchor: u32, mask: usize) -> usize {
+/// Where `anchor`'s probe starts in a table of `cap` slots: the high bits of
+/// a multiply, scaled to `cap` (any size, not only powers of two, so that
+/// the table stays between half and three quarters full).
+fn home(anchor: u32, cap: usize) -> usize {
     // Anchors are uniform hashes already; the multiply spreads any that are not.
-    ((u64::from(anchor).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 20) as usize) & mask
+    let spread = u64::from(anchor).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
+    ((spread * cap as u64) >> 32) as usize
+}
+
+fn next(i: usize, cap: usize) -> usize {
+    if i + 1 == cap {
+        0
+    } else {
+        i + 1
+    }
+}
+
+/// The sketches' bytes, one after another in slot order: slot `base + i`
+/// has `bytes[starts[i]..starts[i + 1]]` (empty for a slot with none).
+/// Slots only grow (the store hands them out in order), so a sketch costs
+/// its bytes and four more.
+/// Makes room for `more` elements, growing by an eighth rather than
+/// doubling: a million sketches would otherwise leave up to half the arena
+/// unused.
+fn grow_by_eighths<T>(v: &mut Vec<T>, more: usize) {
+    if v.capacity() - v.len() < more {
+        v.reserve_exact(more.max(v.len() / 8).max(1024));
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct SketchArena {
+    base: u32,
+    starts: Vec<u32>,
+    bytes: Vec<u8>,
+}
+
+impl SketchArena {
+    fn put(&mut self, slot: u32, sketch: &[u8]) -> bool {
+        if self.starts.is_empty() {
+            self.base = slot;
+            self.starts.push(0);
+        }
+        let Some(i) = slot.checked_sub(self.base).map(|i| i as usize) else {
+            return false;
+        };
+        let end = self.bytes.len() as u32;
+        // Only a slot after the last one can be added (a gap stays empty).
+        if i + 1 < self.starts.len() {
+            return false;
+        }
+        while self.starts.len() < i + 1 {
+            grow_by_eighths(&mut self.starts, 1);
+            self.starts.push(end);
+        }
+        grow_by_eighths(&mut self.bytes, sketch.len());
+        self.bytes.extend_from_slice(sketch);
+        grow_by_eighths(&mut self.starts, 1);
+        self.starts.push(self.bytes.len() as u32);
+        true
+    }
+
+    fn get(&self, slot: u32) -> Option<&[u8]> {
+        let i = slot.checked_sub(self.base)? as usize;
+        let (&from, &to) = (self.starts.get(i)?, self.starts.get(i + 1)?);
+        self.bytes
+            .get(from as usize..to as usize)
+            .filter(|b| !b.is_empty())
+    }
+
+    fn memory(&self) -> usize {
+        self.starts.capacity() * 4 + self.bytes.capacity()
+    }
 }
 
 impl AnchorIndex {
@@ -46,9 +119,30 @@ impl AnchorIndex {
         self.entries == 0
     }
 
-    /// Bytes held by the table.
+    /// Bytes held by the table and the sketches.
     pub fn memory(&self) -> usize {
-        self.table.len() * std::mem::size_of::<u64>()
+        self.table.len() * std::mem::size_of::<u64>() + self.sketches.memory()
+    }
+
+    /// Keeps a copy of `slot`'s sketch bytes, so that a lookup reads no
+    /// disk. False (and nothing kept) when `slot` is not after every slot
+    /// kept so far: the caller then reads the sketch from the store.
+    pub fn keep_sketch(&mut self, slot: u32, sketch: &[u8]) -> bool {
+        self.sketches.put(slot, sketch)
+    }
+
+    /// The sketch bytes kept for `slot`.
+    pub fn sketch(&self, slot: u32) -> Option<&[u8]> {
+        self.sketches.get(slot)
+    }
+
+    /// Sizes the table for `entries` entries at most three quarters full:
+    /// a rebuild knows how many there will be.
+    pub fn reserve(&mut self, entries: usize) {
+        let needed = self.entries + entries;
+        if needed as f64 > self.table.len() as f64 * MAX_LOAD {
+            self.resize((needed as f64 / MAX_LOAD) as usize + 1);
+        }
     }
 
     /// Adds an item's anchors under `slot`. Slot 0 is never used by the
@@ -59,18 +153,20 @@ impl AnchorIndex {
         }
         let needed = self.entries + anchors.len();
         if self.table.is_empty() || needed as f64 > self.table.len() as f64 * MAX_LOAD {
-            self.grow(needed);
+            // Grown by half, it is half full again.
+            let cap = (self.table.len() + self.table.len() / 2).max(1024);
+            self.resize(cap.max((needed as f64 / MAX_LOAD) as usize + 1));
         }
-        let mask = self.table.len() - 1;
+        let cap = self.table.len();
         for &a in anchors {
             if self.stopped.contains(&a) {
                 continue;
             }
-            let mut i = home(a, mask);
+            let mut i = home(a, cap);
             let mut same = 0;
             while self.table[i] != 0 {
                 same += usize::from((self.table[i] >> 32) as u32 == a);
-                i = (i + 1) & mask;
+                i = next(i, cap);
             }
             if same >= STOP_AFTER {
                 self.stopped.insert(a);
@@ -81,17 +177,12 @@ impl AnchorIndex {
         }
     }
 
-    fn grow(&mut self, needed: usize) {
-        let mut cap = self.table.len().max(1024);
-        while needed as f64 > cap as f64 * MAX_LOAD {
-            cap *= 2;
-        }
+    fn resize(&mut self, cap: usize) {
         let old = std::mem::replace(&mut self.table, vec![0; cap]);
-        let mask = cap - 1;
         for e in old.into_iter().filter(|&e| e != 0) {
-            let mut i = home((e >> 32) as u32, mask);
+            let mut i = home((e >> 32) as u32, cap);
             while self.table[i] != 0 {
-                i = (i + 1) & mask;
+                i = next(i, cap);
             }
             self.table[i] = e;
         }
@@ -103,12 +194,12 @@ impl AnchorIndex {
         if self.table.is_empty() {
             return Vec::new();
         }
-        let mask = self.table.len() - 1;
+        let cap = self.table.len();
         // Every anchor's home slot is read first, in a loop whose loads do
         // not depend on each other, so that their cache misses overlap
         // (a million items make a table far larger than the caches); the
         // probes then start from lines already fetched.
-        let homes: Vec<usize> = anchors.iter().map(|&a| home(a, mask)).collect();
+        let homes: Vec<usize> = anchors.iter().map(|&a| home(a, cap)).collect();
         let warm: u64 = homes
             .iter()
             .fold(0, |acc, &i| acc ^ self.table.get(i).copied().unwrap_or(0));
@@ -127,7 +218,7 @@ impl AnchorIndex {
                 if (e >> 32) as u32 == a {
                     these.push(e as u32);
                 }
-                i = (i + 1) & mask;
+                i = next(i, cap);
             }
             let rare = these.len() <= RARE;
             found.extend(these.iter().map(|&s| (s, rare)));
@@ -156,6 +247,21 @@ impl AnchorIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sketches_are_kept_by_slot_in_order() {
+        let mut ix = AnchorIndex::new();
+        assert!(ix.keep_sketch(5, b"five"));
+        assert!(ix.keep_sketch(9, b"nine!"));
+        // Before the first, or not after the last: not kept.
+        assert!(!ix.keep_sketch(4, b"four"));
+        assert!(!ix.keep_sketch(9, b"again"));
+        assert_eq!(ix.sketch(5), Some(&b"five"[..]));
+        assert_eq!(ix.sketch(9), Some(&b"nine!"[..]));
+        for gap in [0, 4, 6, 8, 10, u32::MAX] {
+            assert_eq!(ix.sketch(gap), None, "slot {gap}");
+        }
+    }
 
     #[test]
     fn finds_what_shares_an_anchor_most_first() {

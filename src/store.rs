@@ -346,6 +346,7 @@ impl Store {
             let Some(slot) = slot_of(&k) else { continue };
             let rec = SketchRecord::from_bytes(slot, &v)?;
             ix.insert(slot, &rec.sketch.anchors());
+            ix.keep_sketch(slot, &rec.sketch.to_bytes());
         }
         *self.index() = ix;
         Ok(())
@@ -392,7 +393,9 @@ impl Store {
         };
         let slot = self.new_slot()?;
         self.sketches.insert(slot.to_be_bytes(), rec.to_bytes())?;
-        self.index().insert(slot, &fp.anchors());
+        let mut ix = self.index();
+        ix.insert(slot, &fp.anchors());
+        ix.keep_sketch(slot, &fp.sketch().to_bytes());
         Ok(())
     }
 
@@ -441,13 +444,35 @@ impl Store {
     /// items sharing the most anchors with it are compared first, on their
     /// sketches, and on their full text when a sketch cannot decide.
     pub fn find_copy(&self, fp: &Fingerprint) -> Result<Option<String>, StoreError> {
-        let candidates = self.index().candidates(&fp.query_anchors());
-        for (slot, _) in candidates.into_iter().take(MAX_CANDIDATES) {
+        // The candidates' sketches are in memory: most are turned away
+        // without reading the store.
+        let looked: Vec<(u32, Option<Sketch>)> = {
+            let ix = self.index();
+            ix.candidates(&fp.query_anchors())
+                .into_iter()
+                .take(MAX_CANDIDATES)
+                .map(|(slot, _)| {
+                    let kept = ix
+                        .sketch(slot)
+                        .and_then(|b| Sketch::from_bytes(b).ok())
+                        .map(|(sketch, _)| sketch);
+                    (slot, kept)
+                })
+                .collect()
+        };
+        for (slot, kept) in looked {
+            let by_kept = kept.map(|k| fp.compare_sketch(&k));
+            if let Some(Some(c)) = by_kept {
+                if !c.duplicate {
+                    continue;
+                }
+            }
             let Some(v) = self.sketches.get(slot.to_be_bytes())? else {
                 continue;
             };
             let rec = SketchRecord::from_bytes(slot, &v)?;
-            let c = match fp.compare_sketch(&rec.sketch) {
+            let by_sketch = by_kept.unwrap_or_else(|| fp.compare_sketch(&rec.sketch));
+            let c = match by_sketch {
                 Some(c) => c,
                 None => {
                     let Some(raw) = self.items.get(rec.item.as_bytes())? else {
@@ -538,7 +563,9 @@ impl Store {
                 Ok::<_, ConflictableTransactionError<StoreError>>(true)
             })?;
         if inserted {
-            self.index().insert(slot, &new.fingerprint.anchors());
+            let mut ix = self.index();
+            ix.insert(slot, &new.fingerprint.anchors());
+            ix.keep_sketch(slot, &new.fingerprint.sketch().to_bytes());
         }
         Ok(inserted)
     }

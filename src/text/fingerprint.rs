@@ -47,7 +47,7 @@ const MIN_SAMPLE: usize = 8;
 const UNSURE: f64 = 0.1;
 /// Body shingle hashes kept with the stored item (not in the index): the
 /// second look when the sketch cannot decide, before the full text.
-pub const WIDE_SAMPLE: usize = 128;
+pub const WIDE_SAMPLE: usize = 256;
 /// Containment at or above this makes two bodies copies.
 const CONTAINMENT: f64 = 0.8;
 /// Title words are anchors in their own space, apart from body shingles.
