@@ -174,10 +174,7 @@ impl Fingerprint {
         numbers.sort_unstable();
         numbers.dedup();
         let mut body = shingles(&body_tokens);
-        let mut lead: Vec<u32> = body.iter().copied().take(LEAD).collect();
-        lead.sort_unstable();
-        lead.dedup();
-        lead.truncate(LEAD_ANCHORS);
+        let lead = smallest_distinct(body.iter().copied().take(LEAD), LEAD_ANCHORS);
         sort_hashes(&mut body);
         body.dedup();
         title_words.sort_unstable();
@@ -444,6 +441,22 @@ fn shingles(tokens: &[u64]) -> Vec<u32> {
         .collect()
 }
 
+/// The `k` smallest distinct values of `values`, sorted.
+fn smallest_distinct(values: impl Iterator<Item = u32>, k: usize) -> Vec<u32> {
+    let mut out: Vec<u32> = Vec::with_capacity(k + 1);
+    for h in values {
+        if out.len() == k && out.last().is_some_and(|&l| h >= l) {
+            continue;
+        }
+        let at = out.partition_point(|&x| x < h);
+        if out.get(at) != Some(&h) {
+            out.insert(at, h);
+            out.truncate(k);
+        }
+    }
+    out
+}
+
 /// Sorts uniformly distributed hashes: a counting pass on their top bits
 /// (about one hash per bucket) leaves them nearly sorted, and insertion
 /// finishes. A 4 KB article has a few hundred shingles, where this does a
@@ -688,6 +701,18 @@ mod tests {
             lines.iter().map(|(t, n)| (t.as_slice(), n.as_slice())),
         );
         assert_eq!(Fingerprint::from_clean("عنوان", &body), expected);
+    }
+
+    #[test]
+    fn smallest_distinct_equals_sort_dedup_truncate() {
+        let v = [9u32, 3, 3, 7, 1, 9, 12, 0, 5, 5, 2];
+        for k in 0..12 {
+            let mut want = v.to_vec();
+            want.sort_unstable();
+            want.dedup();
+            want.truncate(k);
+            assert_eq!(smallest_distinct(v.iter().copied(), k), want, "k {k}");
+        }
     }
 
     #[test]
