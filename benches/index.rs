@@ -1,7 +1,8 @@
 //! The copy index at scale: `cargo bench --bench index [-- N]` stores N
 //! (default 1,000,000) item sketches in a sled database in a temporary
 //! directory, then times copy lookups and reports the percentiles, the
-//! database's bytes on disk and the anchor table's bytes in memory per item.
+//! database's bytes on disk and the in-memory index's bytes (anchor table and
+//! sketches) per item.
 //!
 //! Most items are synthetic fingerprints (shingle hashes drawn at random,
 //! one in twenty from a pool of phrases every outlet writes), so that
@@ -217,13 +218,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         times.len()
     );
     println!(
-        "index/lookup, copy (stored text read when the sketch cannot decide): p50 {:.1} µs, p99 {:.1} µs ({} lookups)",
+        "index/lookup, copy (stored sample or text read when the sketch cannot decide): p50 {:.1} µs, p99 {:.1} µs ({} lookups)",
         pct(&copy_times, 0.50),
         pct(&copy_times, 0.99),
         copy_times.len()
     );
     println!(
-        "index/bytes per item: {:.0} on disk (sled, whole database), {:.0} in memory (anchor table, {} entries)",
+        "index/bytes per item: {:.0} on disk (sled, whole database), {:.0} in memory (anchor table and sketches; {} anchor entries)",
         disk as f64 / n as f64,
         memory as f64 / n as f64,
         entries
