@@ -13,7 +13,8 @@
 //! - [`watchlist`]: PURE: the watchlist TOML compiled into a matcher with explanations.
 //! - [`fetch`]: reqwest client, conditional GET, charsets, size caps; backoff schedule.
 //! - [`feed`]: feed-rs → entries with stable ids.
-//! - [`index`]: PURE: the in-memory anchor table over the stored sketches (copy candidates).
+//! - [`index`]: PURE: the in-memory anchor table over the stored sketches, and a copy of each
+//!   sketch (copy candidates, judged without reading sled).
 //! - [`store`]: sled: items, stories, sketches, outbox, feed state (the only sled user).
 //! - [`dedup`]: story assignment: a copy joins the first item's story.
 //! - [`notify`]: email rendering (RTL HTML + text), outbox drain, SMTP or maildir (the only lettre user).
