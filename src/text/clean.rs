@@ -146,7 +146,7 @@ pub fn clean_lines(input: &str) -> Vec<String> {
 }
 
 /// The kept paragraphs and, for each, the token hashes of its canonical
-/// words ([`fingerprint::word_token`]): the fingerprint reads them, so the
+/// words ([`crate::text::fingerprint::word_token`]): the fingerprint reads them, so the
 /// text is normalised and split once.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Cleaned {

@@ -39,7 +39,7 @@ pub fn normalize_into(input: &str, out: &mut String) {
 /// can turn it off (`[text] fold_hamza_seats = false`). Set once at start.
 static FOLD_SEATS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
 
-/// Sets whether ؤ and ئ fold (see [`FOLD_SEATS`]); call before any text is
+/// Sets whether ؤ and ئ fold (see `FOLD_SEATS`); call before any text is
 /// normalised.
 pub fn set_fold_hamza_seats(on: bool) {
     FOLD_SEATS.store(on, std::sync::atomic::Ordering::Relaxed);
