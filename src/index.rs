@@ -47,10 +47,6 @@ fn next(i: usize, cap: usize) -> usize {
     }
 }
 
-/// The sketches' bytes, one after another in slot order: slot `base + i`
-/// has `bytes[starts[i]..starts[i + 1]]` (empty for a slot with none).
-/// Slots only grow (the store hands them out in order), so a sketch costs
-/// its bytes and four more.
 /// Makes room for `more` elements, growing by an eighth rather than
 /// doubling: a million sketches would otherwise leave up to half the arena
 /// unused.
@@ -60,6 +56,10 @@ fn grow_by_eighths<T>(v: &mut Vec<T>, more: usize) {
     }
 }
 
+/// The sketches' bytes, one after another in slot order: slot `base + i`
+/// has `bytes[starts[i]..starts[i + 1]]` (empty for a slot with none).
+/// Slots only grow (the store hands them out in order), so a sketch costs
+/// its bytes and four more.
 #[derive(Debug, Clone, Default)]
 struct SketchArena {
     base: u32,
@@ -76,11 +76,12 @@ impl SketchArena {
         let Some(i) = slot.checked_sub(self.base).map(|i| i as usize) else {
             return false;
         };
-        let end = self.bytes.len() as u32;
-        // Only a slot after the last one can be added (a gap stays empty).
-        if i + 1 < self.starts.len() {
+        // Only a slot after the last one can be added (a gap stays empty),
+        // and offsets are 32-bit.
+        if i + 1 < self.starts.len() || self.bytes.len() + sketch.len() > u32::MAX as usize {
             return false;
         }
+        let end = self.bytes.len() as u32;
         while self.starts.len() < i + 1 {
             grow_by_eighths(&mut self.starts, 1);
             self.starts.push(end);
@@ -134,15 +135,6 @@ impl AnchorIndex {
     /// The sketch bytes kept for `slot`.
     pub fn sketch(&self, slot: u32) -> Option<&[u8]> {
         self.sketches.get(slot)
-    }
-
-    /// Sizes the table for `entries` entries at most three quarters full:
-    /// a rebuild knows how many there will be.
-    pub fn reserve(&mut self, entries: usize) {
-        let needed = self.entries + entries;
-        if needed as f64 > self.table.len() as f64 * MAX_LOAD {
-            self.resize((needed as f64 / MAX_LOAD) as usize + 1);
-        }
     }
 
     /// Adds an item's anchors under `slot`. Slot 0 is never used by the
