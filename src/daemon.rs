@@ -202,7 +202,7 @@ impl Engine {
         };
         let cleaned = text::clean::clean_keyed(&raw_text);
         let fingerprint = Fingerprint::from_cleaned(&entry.title, &cleaned);
-        let text = cleaned.text();
+        let text = cleaned.text;
         let watchlist = self.watchlist().await;
         let matches = watchlist.classify(&entry.title, &text);
 

@@ -137,12 +137,12 @@ const WEEKDAYS: &[&str] = &[
 
 /// Returns the main text of `input`, one paragraph per line.
 pub fn clean(input: &str) -> String {
-    clean_lines(input).join("\n")
+    clean_keyed(input).text
 }
 
 /// Returns the kept paragraphs of `input`.
 pub fn clean_lines(input: &str) -> Vec<String> {
-    clean_keyed(input).lines
+    clean_keyed(input).lines().map(String::from).collect()
 }
 
 /// The kept paragraphs and, for each, the token hashes of its canonical
@@ -150,7 +150,8 @@ pub fn clean_lines(input: &str) -> Vec<String> {
 /// text is normalised and split once.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Cleaned {
-    pub lines: Vec<String>,
+    /// The kept paragraphs, one per line.
+    pub text: String,
     /// Token hashes of the kept lines, one run per line.
     pub tokens: Vec<u64>,
     /// The numbers among them (as 32-bit hashes), one run per line.
@@ -160,9 +161,10 @@ pub struct Cleaned {
 }
 
 impl Cleaned {
-    /// The kept text, one paragraph per line.
-    pub fn text(&self) -> String {
-        self.lines.join("\n")
+    /// The kept paragraphs.
+    pub fn lines(&self) -> impl Iterator<Item = &str> {
+        // Kept lines come from `str::lines`: none holds a line break.
+        self.text.split('\n').filter(|l| !l.is_empty())
     }
 
     /// Each kept line's token hashes and numbers.
@@ -239,8 +241,10 @@ pub fn clean_keyed(input: &str) -> Cleaned {
         s.last = i as u32;
     }
 
+    // Where each kept line starts in `out.text`.
+    let mut kept_at: Vec<usize> = Vec::with_capacity(lines.len());
     let mut out = Cleaned {
-        lines: Vec::with_capacity(lines.len()),
+        text: String::with_capacity(input.len()),
         tokens: Vec::with_capacity(tokens.len()),
         numbers: Vec::with_capacity(numbers.len()),
         ends: Vec::with_capacity(lines.len()),
@@ -271,7 +275,7 @@ pub fn clean_keyed(input: &str) -> Cleaned {
             continue;
         }
         if key.starts_with("المصدر") && words <= 8 {
-            if out.lines.len() >= SOURCE_LINE_ENDS_AFTER {
+            if kept_at.len() >= SOURCE_LINE_ENDS_AFTER {
                 break;
             }
             continue;
@@ -285,7 +289,7 @@ pub fn clean_keyed(input: &str) -> Cleaned {
             // Recurring short line: the site's name or a section label.
             continue;
         }
-        if count > 1 && stat.first as usize > 2 && out.lines.len() > 1 {
+        if count > 1 && stat.first as usize > 2 && kept_at.len() > 1 {
             // A line printed twice inside the article is a photo caption
             // (the page's alt text and figcaption); a caption is not text.
             continue;
@@ -296,7 +300,11 @@ pub fn clean_keyed(input: &str) -> Cleaned {
         if std::mem::replace(&mut stat.kept, true) {
             continue;
         }
-        out.lines.push(line.to_string());
+        if !kept_at.is_empty() {
+            out.text.push('\n');
+        }
+        kept_at.push(out.text.len());
+        out.text.push_str(line);
         out.tokens
             .extend_from_slice(tokens.get(l.tokens.clone()).unwrap_or_default());
         out.numbers
@@ -305,13 +313,16 @@ pub fn clean_keyed(input: &str) -> Cleaned {
             .push((out.tokens.len() as u32, out.numbers.len() as u32));
     }
     // A name or label left after the last paragraph ("سيريانيوز").
-    while out.lines.len() > 1
-        && out
-            .lines
+    while kept_at.len() > 1
+        && kept_at
             .last()
+            .and_then(|&at| out.text.get(at..))
             .is_some_and(|l| l.split_whitespace().count() <= 2 && !ends_sentence(l))
     {
-        out.lines.pop();
+        if let Some(at) = kept_at.pop() {
+            // The line and the line break before it.
+            out.text.truncate(at.saturating_sub(1));
+        }
         out.ends.pop();
         let (t, n) = out.ends.last().copied().unwrap_or((0, 0));
         out.tokens.truncate(t as usize);

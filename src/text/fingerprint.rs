@@ -671,7 +671,7 @@ mod tests {
         let cleaned = clean::clean_keyed(&raw);
         assert_eq!(
             Fingerprint::from_cleaned("العنوان", &cleaned),
-            Fingerprint::from_clean("العنوان", &cleaned.text())
+            Fingerprint::from_clean("العنوان", &cleaned.text)
         );
         assert_eq!(
             Fingerprint::from_cleaned("العنوان", &cleaned),
