@@ -27,12 +27,12 @@ pub struct AnchorIndex {
     sketches: SketchArena,
 }
 
-/// Entries per table slot at most, before the table grows by half.
+/// Entries per table slot at most, before the table grows by a third.
 const MAX_LOAD: f64 = 0.75;
 
 /// Where `anchor`'s probe starts in a table of `cap` slots: the high bits of
 /// a multiply, scaled to `cap` (any size, not only powers of two, so that
-/// the table stays between half and three quarters full).
+/// the table stays between 56 % and 75 % full).
 fn home(anchor: u32, cap: usize) -> usize {
     // Anchors are uniform hashes already; the multiply spreads any that are not.
     let spread = u64::from(anchor).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
@@ -145,8 +145,8 @@ impl AnchorIndex {
         }
         let needed = self.entries + anchors.len();
         if self.table.is_empty() || needed as f64 > self.table.len() as f64 * MAX_LOAD {
-            // Grown by half, it is half full again.
-            let cap = (self.table.len() + self.table.len() / 2).max(1024);
+            // Grown by a third, it is three quarters of 0.75 full again.
+            let cap = (self.table.len() + self.table.len() / 3).max(1024);
             self.resize(cap.max((needed as f64 / MAX_LOAD) as usize + 1));
         }
         let cap = self.table.len();

@@ -307,6 +307,16 @@ fn get_id(b: &[u8]) -> Option<(String, &[u8])> {
     }
 }
 
+/// A sketch as the in-memory index keeps it: without the lead anchors,
+/// which only place it in the anchor table (comparisons never read them).
+fn in_memory(sketch: &Sketch) -> Vec<u8> {
+    Sketch {
+        lead: Vec::new(),
+        ..sketch.clone()
+    }
+    .to_bytes()
+}
+
 fn slot_of(key: &[u8]) -> Option<u32> {
     Some(u32::from_be_bytes(key.try_into().ok()?))
 }
@@ -347,7 +357,7 @@ impl Store {
             let Some(slot) = slot_of(&k) else { continue };
             let rec = SketchRecord::from_bytes(slot, &v)?;
             ix.insert(slot, &rec.sketch.anchors());
-            ix.keep_sketch(slot, &rec.sketch.to_bytes());
+            ix.keep_sketch(slot, &in_memory(&rec.sketch));
         }
         *self.index() = ix;
         Ok(())
@@ -396,7 +406,7 @@ impl Store {
         self.sketches.insert(slot.to_be_bytes(), rec.to_bytes())?;
         let mut ix = self.index();
         ix.insert(slot, &fp.anchors());
-        ix.keep_sketch(slot, &fp.sketch().to_bytes());
+        ix.keep_sketch(slot, &in_memory(&fp.sketch()));
         Ok(())
     }
 
@@ -566,7 +576,7 @@ impl Store {
         if inserted {
             let mut ix = self.index();
             ix.insert(slot, &new.fingerprint.anchors());
-            ix.keep_sketch(slot, &new.fingerprint.sketch().to_bytes());
+            ix.keep_sketch(slot, &in_memory(&new.fingerprint.sketch()));
         }
         Ok(inserted)
     }
