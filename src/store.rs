@@ -406,7 +406,7 @@ impl Store {
         self.sketches.insert(slot.to_be_bytes(), rec.to_bytes())?;
         let mut ix = self.index();
         ix.insert(slot, &fp.anchors());
-        ix.keep_sketch(slot, &in_memory(&fp.sketch()));
+        ix.keep_sketch(slot, &in_memory(&rec.sketch));
         Ok(())
     }
 
@@ -525,13 +525,13 @@ impl Store {
         };
         let story = enc("stories", &new.story)?;
         let slot = self.new_slot()?;
-        let sketch = SketchRecord {
+        let record = SketchRecord {
             sketch: new.fingerprint.sketch(),
             seen: new.item.seen.timestamp(),
             item: new.item.id.clone(),
             story: new.story.id.clone(),
-        }
-        .to_bytes();
+        };
+        let sketch = record.to_bytes();
         let alerts: Vec<(String, Vec<u8>)> = new
             .alerts
             .iter()
@@ -576,7 +576,7 @@ impl Store {
         if inserted {
             let mut ix = self.index();
             ix.insert(slot, &new.fingerprint.anchors());
-            ix.keep_sketch(slot, &in_memory(&new.fingerprint.sketch()));
+            ix.keep_sketch(slot, &in_memory(&record.sketch));
         }
         Ok(inserted)
     }

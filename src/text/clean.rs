@@ -191,8 +191,8 @@ struct Line<'a> {
     numbers: std::ops::Range<usize>,
 }
 
-/// How often a key occurs, where first and last, and whether a line with it
-/// was kept already.
+/// How often a line occurs (told by its tokens), where first and last, and
+/// whether it was kept already.
 struct KeyStat {
     count: u32,
     first: u32,
@@ -376,11 +376,7 @@ impl KeySink<'_> {
     }
 
     fn push_token(&mut self, w: &str) {
-        let (h, number) = self.cache.token(w);
-        self.tokens.push(h);
-        if number {
-            self.numbers.push(h as u32);
-        }
+        self.cache.push_token(w, self.tokens, self.numbers);
     }
 }
 

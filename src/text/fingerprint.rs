@@ -104,21 +104,13 @@ impl Fingerprint {
     /// item, when a sketch cannot decide: it is on the lookup path).
     pub fn from_clean(title: &str, body: &str) -> Fingerprint {
         let mut word = String::new();
-        let mut tokens: Vec<u64> = Vec::with_capacity(body.len() / 8);
-        let mut numbers: Vec<u32> = Vec::new();
-        let mut ends: Vec<(usize, usize)> = Vec::new();
+        let mut lines = clean::Cleaned::default();
+        let (tokens, numbers) = (&mut lines.tokens, &mut lines.numbers);
         TokenCache::with(|cache| {
             for line in body.lines() {
                 let (t0, n0) = (tokens.len(), numbers.len());
-                let mut push = |w: &str, tokens: &mut Vec<u64>, numbers: &mut Vec<u32>| {
-                    let (h, number) = cache.token(w);
-                    tokens.push(h);
-                    if number {
-                        numbers.push(h as u32);
-                    }
-                };
                 let folded = super::normalize::fold_words(line, &mut word, |w| {
-                    push(w, &mut tokens, &mut numbers)
+                    cache.push_token(w, tokens, numbers)
                 });
                 if !folded {
                     // Text that needs NFKC: normalise the line, then split it.
@@ -127,21 +119,13 @@ impl Fingerprint {
                     let mut buf = String::new();
                     normalize_into(line, &mut buf);
                     for w in words(&buf) {
-                        push(w, &mut tokens, &mut numbers);
+                        cache.push_token(w, tokens, numbers);
                     }
                 }
-                ends.push((tokens.len(), numbers.len()));
+                lines.ends.push((tokens.len() as u32, numbers.len() as u32));
             }
         });
-        let mut from = (0, 0);
-        let lines = ends.iter().map(|&(t, n)| {
-            let (t0, n0) = std::mem::replace(&mut from, (t, n));
-            (
-                tokens.get(t0..t).unwrap_or_default(),
-                numbers.get(n0..n).unwrap_or_default(),
-            )
-        });
-        Fingerprint::build(title, lines)
+        Fingerprint::from_cleaned(title, &lines)
     }
 
     /// `lines`: each body line's token hashes and numbers.
@@ -405,6 +389,16 @@ impl TokenCache {
             // Re-entered (f itself asked for the cache): a fresh one.
             Err(_) => f(&mut TokenCache::default()),
         })
+    }
+
+    /// Appends the token hash of `w` to `tokens`, and to `numbers` (as 32
+    /// bits) when it is a number.
+    pub fn push_token(&mut self, w: &str, tokens: &mut Vec<u64>, numbers: &mut Vec<u32>) {
+        let (h, number) = self.token(w);
+        tokens.push(h);
+        if number {
+            numbers.push(h as u32);
+        }
     }
 
     /// [`word_token`] of `w`.

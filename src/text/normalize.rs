@@ -457,7 +457,6 @@ fn variants() -> &'static Variants {
 }
 
 /// True when `token` may contain a stem variant: both start with "ام".
-#[inline]
 fn may_have_stem_variant(token: &str) -> bool {
     const ALEF_MEEM: u32 = u32::from_le_bytes([0xD8, 0xA7, 0xD9, 0x85]);
     token
@@ -467,25 +466,10 @@ fn may_have_stem_variant(token: &str) -> bool {
 }
 
 /// Returns the canonical spelling of a normalised token.
-#[inline]
 pub fn canonical_token(token: &str) -> std::borrow::Cow<'_, str> {
-    // Nearly every token is its own canonical form: turned away here,
-    // without a call.
-    let v = variants();
-    let bytes = token.as_bytes();
-    let ends_like_a_variant = tail(bytes).is_some_and(|t| {
-        let (word, bit) = tail_bit(t);
-        v.tail_bits[word] & bit != 0
-    });
-    if !ends_like_a_variant && !may_have_stem_variant(token) {
-        return std::borrow::Cow::Borrowed(token);
-    }
-    canonical_variant(token)
-}
-
-#[inline(never)]
-fn canonical_variant(token: &str) -> std::borrow::Cow<'_, str> {
     use std::borrow::Cow;
+    // Nearly every token ends like no variant: `ending` turns it away on
+    // its tail filter.
     for &(_, from, to) in variants().ending(token.as_bytes()) {
         let Some(prefix) = token.strip_suffix(from) else {
             continue;
