@@ -4,10 +4,15 @@
 //! - `items`: item id → [`Item`] (with its 256 smallest shingle hashes: a
 //!   copy lookup reads them when a sketch cannot decide, before the text)
 //! - `stories`: story id → [`Story`] (the first item and every copy)
-//! - `sketches`: slot (u32, big-endian) → [`Sketch`] ‖ time seen ‖ item id ‖
-//!   story id: the copy index, with the in-memory [`AnchorIndex`] over it
-//!   (anchor table and a copy of every sketch; rebuilt on open and after
-//!   pruning)
+//! - `sketches`: the copy index's records (time seen ‖ item id ‖ story id
+//!   when it is not the item's ‖ [`Sketch`]). A record is written under its
+//!   slot (u32, big-endian); once the inserts have moved past its block of
+//!   [`BLOCK_SLOTS`] slots, the block's records are folded into one value
+//!   under the block's key (`0xFF` ‖ block number): sled spends about 75
+//!   bytes and 70 % of the value on each entry on disk, which one key per
+//!   ~95-byte record would pay 64 times over. The in-memory
+//!   [`AnchorIndex`] (anchor table and a copy of every sketch) is rebuilt
+//!   from them on open and after pruning.
 //! - `outbox`: alert id → [`Alert`], removed only once the mail server accepted it
 //! - `sent`: alert id → time sent, so an alert is never created twice
 //! - `feeds`: feed URL → [`FeedState`]
@@ -23,7 +28,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
 use crate::index::AnchorIndex;
-use crate::text::fingerprint::{Fingerprint, Sketch};
+use crate::text::fingerprint::{get_varint, put_varint, Fingerprint, Sketch};
 use crate::watchlist::Match;
 
 #[derive(Debug, thiserror::Error)]
@@ -211,6 +216,9 @@ pub struct Store {
     stories: sled::Tree,
     sketches: sled::Tree,
     index: Arc<Mutex<AnchorIndex>>,
+    /// Blocks below this one have no single sketch records left (held
+    /// while folding or pruning them).
+    folded: Arc<Mutex<u32>>,
     outbox: sled::Tree,
     sent: sled::Tree,
     feeds: sled::Tree,
@@ -237,6 +245,47 @@ fn queue_key(topic: &str, story: &str) -> Vec<u8> {
 /// Candidates read from the copy index per new item at most.
 const MAX_CANDIDATES: usize = 16;
 
+/// Slots per block of folded sketch records.
+const BLOCK_SLOTS: u32 = 64;
+
+/// The key of a block of sketch records: one byte longer than a slot's.
+fn block_key(block: u32) -> [u8; 5] {
+    let [a, b, c, d] = block.to_be_bytes();
+    [0xFF, a, b, c, d]
+}
+
+fn block_of(key: &[u8]) -> Option<u32> {
+    match key {
+        [0xFF, rest @ ..] => Some(u32::from_be_bytes(rest.try_into().ok()?)),
+        _ => None,
+    }
+}
+
+/// The records of a block: each is its slot's offset in the block, its
+/// length and its bytes.
+fn block_records(block: u32, b: &[u8]) -> Result<Vec<(u32, &[u8])>, StoreError> {
+    let mut out = Vec::with_capacity(BLOCK_SLOTS as usize);
+    let mut rest = b;
+    while let Some((&offset, after)) = rest.split_first() {
+        let bad = || StoreError::Sketch(block.saturating_mul(BLOCK_SLOTS));
+        let (len, after) = get_varint(after).ok_or_else(bad)?;
+        let (rec, after) = after.split_at_checked(len as usize).ok_or_else(bad)?;
+        let slot = block
+            .checked_mul(BLOCK_SLOTS)
+            .and_then(|s| s.checked_add(u32::from(offset)))
+            .ok_or_else(bad)?;
+        out.push((slot, rec));
+        rest = after;
+    }
+    Ok(out)
+}
+
+fn put_block_record(out: &mut Vec<u8>, slot: u32, rec: &[u8]) {
+    out.push((slot % BLOCK_SLOTS) as u8);
+    put_varint(out, rec.len() as u32);
+    out.extend_from_slice(rec);
+}
+
 /// A sketch as stored: the sketch, when its item was seen, the item and
 /// its story.
 struct SketchRecord {
@@ -246,22 +295,52 @@ struct SketchRecord {
     story: String,
 }
 
+/// Record formats: 1 began with the sketch (version 1 itself); 2 and 3
+/// begin with the time seen (u32 seconds) and the item id, and 3 then has
+/// the story id, which 2 leaves out because the item started its story.
 impl SketchRecord {
     fn to_bytes(&self) -> Vec<u8> {
-        let mut out = self.sketch.to_bytes();
-        out.extend_from_slice(&self.seen.to_le_bytes());
+        let own_story = self.story == self.item;
+        let mut out = Vec::with_capacity(128);
+        out.push(if own_story { 2 } else { 3 });
+        let seen = u32::try_from(self.seen.max(0)).unwrap_or(u32::MAX);
+        out.extend_from_slice(&seen.to_le_bytes());
         put_id(&mut out, &self.item);
-        put_id(&mut out, &self.story);
+        if !own_story {
+            put_id(&mut out, &self.story);
+        }
+        out.extend_from_slice(&self.sketch.to_bytes());
         out
     }
 
     fn from_bytes(slot: u32, b: &[u8]) -> Result<SketchRecord, StoreError> {
         let bad = || StoreError::Sketch(slot);
-        let (sketch, rest) = Sketch::from_bytes(b).map_err(|_| bad())?;
-        let (seen, rest) = rest.split_at_checked(8).ok_or_else(bad)?;
-        let seen = i64::from_le_bytes(seen.try_into().map_err(|_| bad())?);
+        let (&format, rest) = b.split_first().ok_or_else(bad)?;
+        if format == 1 {
+            let (sketch, rest) = Sketch::from_bytes(b).map_err(|_| bad())?;
+            let (seen, rest) = rest.split_at_checked(8).ok_or_else(bad)?;
+            let seen = i64::from_le_bytes(seen.try_into().map_err(|_| bad())?);
+            let (item, rest) = get_id(rest).ok_or_else(bad)?;
+            let (story, _) = get_id(rest).ok_or_else(bad)?;
+            return Ok(SketchRecord {
+                sketch,
+                seen,
+                item,
+                story,
+            });
+        }
+        if !matches!(format, 2 | 3) {
+            return Err(bad());
+        }
+        let (seen, rest) = rest.split_at_checked(4).ok_or_else(bad)?;
+        let seen = i64::from(u32::from_le_bytes(seen.try_into().map_err(|_| bad())?));
         let (item, rest) = get_id(rest).ok_or_else(bad)?;
-        let (story, _) = get_id(rest).ok_or_else(bad)?;
+        let (story, rest) = if format == 3 {
+            get_id(rest).ok_or_else(bad)?
+        } else {
+            (item.clone(), rest)
+        };
+        let (sketch, _) = Sketch::from_bytes(rest).map_err(|_| bad())?;
         Ok(SketchRecord {
             sketch,
             seen,
@@ -330,6 +409,7 @@ impl Store {
             stories: db.open_tree("stories")?,
             sketches: db.open_tree("sketches")?,
             index: Arc::new(Mutex::new(AnchorIndex::new())),
+            folded: Arc::new(Mutex::new(0)),
             outbox: db.open_tree("outbox")?,
             sent: db.open_tree("sent")?,
             feeds: db.open_tree("feeds")?,
@@ -354,12 +434,87 @@ impl Store {
         let mut ix = AnchorIndex::new();
         for entry in self.sketches.iter() {
             let (k, v) = entry?;
-            let Some(slot) = slot_of(&k) else { continue };
-            let rec = SketchRecord::from_bytes(slot, &v)?;
-            ix.insert(slot, &rec.sketch.anchors());
-            ix.keep_sketch(slot, &in_memory(&rec.sketch));
+            self.for_each_record(&k, &v, |slot, rec| {
+                ix.insert(slot, &rec.sketch.anchors());
+                ix.keep_sketch(slot, &in_memory(&rec.sketch));
+                Ok(())
+            })?;
         }
         *self.index() = ix;
+        Ok(())
+    }
+
+    /// Calls `f` with each record under a key of the sketches tree: one
+    /// for a slot's key, each of a block's.
+    fn for_each_record(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        mut f: impl FnMut(u32, SketchRecord) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        if let Some(slot) = slot_of(key) {
+            return f(slot, SketchRecord::from_bytes(slot, value)?);
+        }
+        if let Some(block) = block_of(key) {
+            for (slot, rec) in block_records(block, value)? {
+                f(slot, SketchRecord::from_bytes(slot, rec)?)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The stored record of `slot`, single or in its block.
+    fn record(&self, slot: u32) -> Result<Option<SketchRecord>, StoreError> {
+        if let Some(v) = self.sketches.get(slot.to_be_bytes())? {
+            return SketchRecord::from_bytes(slot, &v).map(Some);
+        }
+        let block = slot / BLOCK_SLOTS;
+        let Some(v) = self.sketches.get(block_key(block))? else {
+            return Ok(None);
+        };
+        block_records(block, &v)?
+            .into_iter()
+            .find(|&(s, _)| s == slot)
+            .map(|(s, rec)| SketchRecord::from_bytes(s, rec))
+            .transpose()
+    }
+
+    /// Once inserts have reached `slot`'s block, folds the single records
+    /// of the blocks before it into their blocks (merging with what a
+    /// block holds already: a record written late, or left by a crash).
+    fn fold_behind(&self, slot: u32) -> Result<(), StoreError> {
+        let block = slot / BLOCK_SLOTS;
+        let mut folded = self.folded.lock().unwrap_or_else(|e| e.into_inner());
+        if block <= *folded {
+            return Ok(());
+        }
+        let limit = block * BLOCK_SLOTS;
+        let mut singles: Vec<(u32, sled::IVec)> = Vec::new();
+        for entry in self.sketches.range(..limit.to_be_bytes()) {
+            let (k, v) = entry?;
+            if let Some(s) = slot_of(&k) {
+                singles.push((s, v));
+            }
+        }
+        for group in singles.chunk_by(|a, b| a.0 / BLOCK_SLOTS == b.0 / BLOCK_SLOTS) {
+            let Some(&(first, _)) = group.first() else {
+                continue;
+            };
+            let key = block_key(first / BLOCK_SLOTS);
+            let mut value = self
+                .sketches
+                .get(key)?
+                .map(|v| v.to_vec())
+                .unwrap_or_default();
+            let mut batch = sled::Batch::default();
+            for (s, rec) in group {
+                put_block_record(&mut value, *s, rec);
+                batch.remove(&s.to_be_bytes());
+            }
+            batch.insert(&key, value);
+            self.sketches.apply_batch(batch)?;
+        }
+        *folded = block;
         Ok(())
     }
 
@@ -404,10 +559,12 @@ impl Store {
         };
         let slot = self.new_slot()?;
         self.sketches.insert(slot.to_be_bytes(), rec.to_bytes())?;
-        let mut ix = self.index();
-        ix.insert(slot, &fp.anchors());
-        ix.keep_sketch(slot, &in_memory(&rec.sketch));
-        Ok(())
+        {
+            let mut ix = self.index();
+            ix.insert(slot, &fp.anchors());
+            ix.keep_sketch(slot, &in_memory(&rec.sketch));
+        }
+        self.fold_behind(slot)
     }
 
     /// A fresh slot for a sketch (never 0).
@@ -478,10 +635,9 @@ impl Store {
                     continue;
                 }
             }
-            let Some(v) = self.sketches.get(slot.to_be_bytes())? else {
+            let Some(rec) = self.record(slot)? else {
                 continue;
             };
-            let rec = SketchRecord::from_bytes(slot, &v)?;
             let by_sketch = by_kept.unwrap_or_else(|| fp.compare_sketch(&rec.sketch));
             let c = match by_sketch {
                 Some(c) => c,
@@ -574,9 +730,12 @@ impl Store {
                 Ok::<_, ConflictableTransactionError<StoreError>>(true)
             })?;
         if inserted {
-            let mut ix = self.index();
-            ix.insert(slot, &new.fingerprint.anchors());
-            ix.keep_sketch(slot, &in_memory(&record.sketch));
+            {
+                let mut ix = self.index();
+                ix.insert(slot, &new.fingerprint.anchors());
+                ix.keep_sketch(slot, &in_memory(&record.sketch));
+            }
+            self.fold_behind(slot)?;
         }
         Ok(inserted)
     }
@@ -751,11 +910,26 @@ impl Store {
         }
         // The copy index forgets the same items.
         let cutoff = before.timestamp();
+        let _folding = self.folded.lock().unwrap_or_else(|e| e.into_inner());
         for entry in self.sketches.iter() {
             let (k, v) = entry?;
-            let Some(slot) = slot_of(&k) else { continue };
-            if SketchRecord::from_bytes(slot, &v)?.seen < cutoff {
-                self.sketches.remove(k)?;
+            if let Some(slot) = slot_of(&k) {
+                if SketchRecord::from_bytes(slot, &v)?.seen < cutoff {
+                    self.sketches.remove(k)?;
+                }
+            } else if let Some(block) = block_of(&k) {
+                let records = block_records(block, &v)?;
+                let mut kept = Vec::with_capacity(v.len());
+                for &(slot, rec) in &records {
+                    if SketchRecord::from_bytes(slot, rec)?.seen >= cutoff {
+                        put_block_record(&mut kept, slot, rec);
+                    }
+                }
+                if kept.is_empty() {
+                    self.sketches.remove(k)?;
+                } else if kept.len() < v.len() {
+                    self.sketches.insert(k, kept)?;
+                }
             }
         }
         if pruned > 0 {
@@ -839,6 +1013,118 @@ mod tests {
             );
         }
         assert!(SketchRecord::from_bytes(1, &[1, 2, 3]).is_err());
+        assert!(SketchRecord::from_bytes(1, &[2, 0, 0]).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn records_of_the_first_format_still_read() -> Result<(), StoreError> {
+        let sketch = Fingerprint::new("عنوان", "نص قصير من كلمات قليلة").sketch();
+        // Format 1: version-1 sketch, i64 time seen, item id, story id.
+        let mut b = vec![1u8];
+        b.extend_from_slice(&sketch.body_len.to_le_bytes());
+        for list in [&sketch.body, &sketch.lead, &sketch.title] {
+            b.push(list.len() as u8);
+            for h in list.iter() {
+                b.extend_from_slice(&h.to_le_bytes());
+            }
+        }
+        b.push(sketch.numbers.len() as u8);
+        for h in &sketch.numbers {
+            b.extend_from_slice(&h.to_le_bytes());
+        }
+        b.extend_from_slice(&1_700_000_000i64.to_le_bytes());
+        put_id(&mut b, "00ff00ff00ff00ff00ff00ff");
+        put_id(&mut b, "s");
+        let back = SketchRecord::from_bytes(1, &b)?;
+        assert_eq!(back.sketch, sketch);
+        assert_eq!(
+            (back.seen, back.item.as_str(), back.story.as_str()),
+            (1_700_000_000, "00ff00ff00ff00ff00ff00ff", "s")
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn sketch_records_fold_into_blocks_and_stay_findable() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
+        let s = Store::open(dir.path())?;
+        let letters: Vec<char> = "بتثجحخدذرزسشصضطظعغفقكلمنهي".chars().collect();
+        // A word per number: its digits in base 27, scrambled.
+        let word = |i: u32| -> String {
+            let mut x = i.wrapping_mul(2_654_435_761);
+            (0..5)
+                .map(|_| {
+                    let c = letters[(x % letters.len() as u32) as usize];
+                    x /= letters.len() as u32;
+                    c
+                })
+                .collect()
+        };
+        // Distinct articles: each its own run of words.
+        let fps: Vec<Fingerprint> = (0..150u32)
+            .map(|n| {
+                let body: Vec<String> = (0..40).map(|i| word(n * 1000 + i)).collect();
+                Fingerprint::new(&format!("خبر {n}"), &body.join(" "))
+            })
+            .collect();
+        let old = Utc::now() - chrono::Duration::days(40);
+        for (n, fp) in fps.iter().enumerate() {
+            // The first 100 are old, and items of their own; the rest copies.
+            let (seen, story) = if n < 100 {
+                (old, format!("{n:024x}"))
+            } else {
+                (Utc::now(), "story".to_string())
+            };
+            s.add_sketch(&format!("{n:024x}"), &story, seen, fp)?;
+        }
+        let singles = s
+            .sketches
+            .iter()
+            .keys()
+            .flatten()
+            .filter(|k| k.len() == 4)
+            .count();
+        let blocks = s
+            .sketches
+            .iter()
+            .keys()
+            .flatten()
+            .filter(|k| k.len() == 5)
+            .count();
+        assert!(
+            blocks >= 2 && singles < 64,
+            "{blocks} blocks, {singles} singles"
+        );
+        for (n, fp) in fps.iter().enumerate() {
+            let want = if n < 100 {
+                format!("{n:024x}")
+            } else {
+                "story".to_string()
+            };
+            assert_eq!(s.find_copy(fp)?, Some(want), "item {n}");
+        }
+        let entries = s.index_size().1;
+        drop(s);
+        let s = Store::open(dir.path())?;
+        assert_eq!(
+            s.index_size().1,
+            entries,
+            "reopened from blocks and singles"
+        );
+        assert_eq!(s.find_copy(&fps[10])?, Some(format!("{:024x}", 10)));
+        s.prune(Utc::now() - chrono::Duration::days(30))?;
+        let mut left = 0;
+        for entry in s.sketches.iter() {
+            let (k, v) = entry?;
+            s.for_each_record(&k, &v, |_, _| {
+                left += 1;
+                Ok(())
+            })?;
+        }
+        assert_eq!(left, 50);
+        assert_eq!(s.find_copy(&fps[10])?, None, "pruned from its block");
+        assert_eq!(s.find_copy(&fps[120])?, Some("story".to_string()));
         Ok(())
     }
 

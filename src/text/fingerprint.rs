@@ -546,21 +546,31 @@ pub struct Sketch {
 pub struct SketchError;
 
 impl Sketch {
-    /// Little-endian: version, body_len, then three counted lists.
+    /// Version 2: the version, `body_len` as a varint, the body's sorted
+    /// hashes Rice-coded as gaps (they are the smallest of `body_len`
+    /// uniform hashes, so their gaps are small: ~25 bits each instead of
+    /// 32), then the lead, title and numbers as counted little-endian
+    /// lists. A body that is not strictly ascending is written in version 1
+    /// (each list as it is), so no sketch is ever altered by writing it.
     pub fn to_bytes(&self) -> Vec<u8> {
+        let ascending = self.body.windows(2).all(|w| w[0] < w[1]);
         let mut out = Vec::with_capacity(
             11 + 4 * (self.body.len() + self.lead.len() + self.title.len())
                 + 2 * self.numbers.len(),
         );
-        out.push(1);
-        out.extend_from_slice(&self.body_len.to_le_bytes());
-        for list in [&self.body, &self.lead, &self.title] {
-            let n = list.len().min(255);
-            out.push(n as u8);
-            for h in list.iter().take(n) {
-                out.extend_from_slice(&h.to_le_bytes());
-            }
+        let body = &self.body[..self.body.len().min(255)];
+        if ascending {
+            out.push(2);
+            put_varint(&mut out, self.body_len);
+            out.push(body.len() as u8);
+            rice::encode(body, &mut out);
+        } else {
+            out.push(1);
+            out.extend_from_slice(&self.body_len.to_le_bytes());
+            put_list(&mut out, body);
         }
+        put_list(&mut out, &self.lead);
+        put_list(&mut out, &self.title);
         let n = self.numbers.len().min(255);
         out.push(n as u8);
         for h in self.numbers.iter().take(n) {
@@ -569,25 +579,29 @@ impl Sketch {
         out
     }
 
-    /// Reads a sketch back; returns the bytes after it.
+    /// Reads a sketch back (either version); returns the bytes after it.
     pub fn from_bytes(b: &[u8]) -> Result<(Sketch, &[u8]), SketchError> {
         let mut r = Reader(b);
-        if r.take::<1>()? != [1] {
-            return Err(SketchError);
-        }
-        let body_len = u32::from_le_bytes(r.take()?);
-        let mut lists = [Vec::new(), Vec::new(), Vec::new()];
-        for list in &mut lists {
-            let n = r.take::<1>()?[0] as usize;
-            *list = (0..n)
-                .map(|_| r.take().map(u32::from_le_bytes))
-                .collect::<Result<_, _>>()?;
-        }
+        let (body_len, body) = match r.take::<1>()? {
+            [1] => {
+                let body_len = u32::from_le_bytes(r.take()?);
+                (body_len, r.list()?)
+            }
+            [2] => {
+                let body_len = r.varint()?;
+                let n = r.take::<1>()?[0] as usize;
+                let (body, rest) = rice::decode(r.0, n)?;
+                r.0 = rest;
+                (body_len, body)
+            }
+            _ => return Err(SketchError),
+        };
+        let lead = r.list()?;
+        let title = r.list()?;
         let n = r.take::<1>()?[0] as usize;
         let numbers = (0..n)
             .map(|_| r.take().map(u16::from_le_bytes))
             .collect::<Result<_, _>>()?;
-        let [body, lead, title] = lists;
         Ok((
             Sketch {
                 body_len,
@@ -619,6 +633,31 @@ impl Sketch {
     }
 }
 
+/// A counted list of at most 255 hashes.
+fn put_list(out: &mut Vec<u8>, list: &[u32]) {
+    let n = list.len().min(255);
+    out.push(n as u8);
+    for h in list.iter().take(n) {
+        out.extend_from_slice(&h.to_le_bytes());
+    }
+}
+
+/// LEB128: seven bits a byte, low bits first.
+pub fn put_varint(out: &mut Vec<u8>, mut v: u32) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Reads a [`put_varint`] number; returns it and the bytes after it.
+pub fn get_varint(b: &[u8]) -> Option<(u32, &[u8])> {
+    let mut r = Reader(b);
+    let v = r.varint().ok()?;
+    Some((v, r.0))
+}
+
 struct Reader<'a>(&'a [u8]);
 
 impl Reader<'_> {
@@ -626,6 +665,141 @@ impl Reader<'_> {
         let (head, rest) = self.0.split_at_checked(N).ok_or(SketchError)?;
         self.0 = rest;
         head.try_into().map_err(|_| SketchError)
+    }
+
+    fn list(&mut self) -> Result<Vec<u32>, SketchError> {
+        let n = self.take::<1>()?[0] as usize;
+        (0..n)
+            .map(|_| self.take().map(u32::from_le_bytes))
+            .collect()
+    }
+
+    fn varint(&mut self) -> Result<u32, SketchError> {
+        let mut v: u32 = 0;
+        for shift in (0..35).step_by(7) {
+            let [b] = self.take::<1>()?;
+            v |= u32::from(b & 0x7F).checked_shl(shift).ok_or(SketchError)?;
+            if b < 0x80 {
+                return Ok(v);
+            }
+        }
+        Err(SketchError)
+    }
+}
+
+/// Rice codes for a short ascending list of hashes: each gap from the
+/// previous value (the first from 0) as its quotient by 2^k in unary and
+/// its k low bits, k chosen from the mean gap and written first. Bits fill
+/// each byte from its lowest; the code ends on a byte boundary.
+mod rice {
+    use super::SketchError;
+
+    pub fn encode(sorted: &[u32], out: &mut Vec<u8>) {
+        let last = sorted.last().copied().unwrap_or(0);
+        let mean = u64::from(last) / sorted.len().max(1) as u64;
+        // The best k for geometric gaps is about log2(mean · ln 2).
+        let k = (mean * 7 / 10).max(1).ilog2();
+        out.push(k as u8);
+        let mut bits = Bits {
+            out,
+            acc: 0,
+            used: 0,
+        };
+        let mut prev = 0u32;
+        for &v in sorted {
+            let gap = v.wrapping_sub(prev);
+            prev = v;
+            for _ in 0..(gap >> k) {
+                bits.put(1, 1);
+            }
+            bits.put(0, 1);
+            bits.put(u64::from(gap) & ((1 << k) - 1), k);
+        }
+        bits.finish();
+    }
+
+    struct Bits<'a> {
+        out: &'a mut Vec<u8>,
+        acc: u64,
+        used: u32,
+    }
+
+    impl Bits<'_> {
+        fn put(&mut self, v: u64, n: u32) {
+            self.acc |= v << self.used;
+            self.used += n;
+            while self.used >= 8 {
+                self.out.push(self.acc as u8);
+                self.acc >>= 8;
+                self.used -= 8;
+            }
+        }
+
+        fn finish(&mut self) {
+            if self.used > 0 {
+                self.out.push(self.acc as u8);
+            }
+        }
+    }
+
+    /// Reads `n` values; returns them and the bytes after the code.
+    pub fn decode(b: &[u8], n: usize) -> Result<(Vec<u32>, &[u8]), SketchError> {
+        let (&k, code) = b.split_first().ok_or(SketchError)?;
+        if k > 31 {
+            return Err(SketchError);
+        }
+        let k = u32::from(k);
+        let mut at = 0usize;
+        let mut prev = 0u32;
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            let mut q = 0usize;
+            loop {
+                let (w, valid) = peek(code, at);
+                if valid == 0 {
+                    return Err(SketchError);
+                }
+                let ones = w.trailing_ones().min(valid) as usize;
+                q += ones;
+                at += ones;
+                if ones < valid as usize {
+                    break;
+                }
+            }
+            // The 0 that ends the unary part.
+            at += 1;
+            let (w, valid) = peek(code, at);
+            if valid < k {
+                return Err(SketchError);
+            }
+            let low = (w & ((1u64 << k) - 1)) as u32;
+            at += k as usize;
+            let gap = u32::try_from(q)
+                .ok()
+                .and_then(|q| q.checked_shl(k).filter(|g| g >> k == q))
+                .ok_or(SketchError)?
+                | low;
+            prev = prev.wrapping_add(gap);
+            out.push(prev);
+        }
+        Ok((out, code.get(at.div_ceil(8)..).ok_or(SketchError)?))
+    }
+
+    /// The bits of `code` from bit `at` on, and how many of them there are
+    /// (at most 57).
+    fn peek(code: &[u8], at: usize) -> (u64, u32) {
+        let byte = at / 8;
+        let Some(rest) = code.get(byte..) else {
+            return (0, 0);
+        };
+        let n = rest.len().min(8);
+        let mut buf = [0u8; 8];
+        buf[..n].copy_from_slice(&rest[..n]);
+        let shift = (at % 8) as u32;
+        (
+            u64::from_le_bytes(buf) >> shift,
+            (n as u32 * 8).saturating_sub(shift),
+        )
     }
 }
 
@@ -730,6 +904,73 @@ mod tests {
                 assert_eq!(a, b, "n {n} spread {spread}");
             }
         }
+    }
+
+    #[test]
+    fn sketches_round_trip_through_both_versions() {
+        let mut x: u64 = 11;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for body_len in [0u32, 1, 3, 16, 40, 390, 5000, u32::MAX] {
+            // The smallest of `body_len` uniform hashes, as a sketch keeps.
+            let mut all: Vec<u32> = (0..body_len.min(5000)).map(|_| next() as u32).collect();
+            all.sort_unstable();
+            all.dedup();
+            all.truncate(SKETCH_BODY);
+            let extremes = vec![0, 1, u32::MAX - 1, u32::MAX];
+            let unsorted = vec![5, 3, 3, 9];
+            for body in [all, extremes, unsorted] {
+                let sketch = Sketch {
+                    body_len,
+                    body: body.clone(),
+                    lead: vec![next() as u32, 7],
+                    title: vec![],
+                    numbers: vec![3, next() as u16],
+                };
+                let mut b = sketch.to_bytes();
+                let ascending = body.windows(2).all(|w| w[0] < w[1]);
+                assert_eq!(b[0], if ascending { 2 } else { 1 }, "{body:?}");
+                b.extend_from_slice(b"rest");
+                let (back, rest) = Sketch::from_bytes(&b).expect("a written sketch reads back");
+                assert_eq!(back, sketch);
+                assert_eq!(rest, b"rest");
+            }
+        }
+    }
+
+    #[test]
+    fn a_rice_coded_body_is_smaller_than_its_words() {
+        let fp = Fingerprint::new("عنوان", BODY);
+        let sketch = fp.sketch();
+        let body = sketch.body.len() * 4;
+        let plain = 11 + body + 4 * sketch.lead.len() + 2 * sketch.numbers.len();
+        assert!(
+            sketch.to_bytes().len() < plain,
+            "{} vs {plain}",
+            sketch.to_bytes().len()
+        );
+    }
+
+    #[test]
+    fn cut_or_altered_sketch_bytes_are_errors_not_panics() {
+        let sketch = Fingerprint::new("عنوان", BODY).sketch();
+        let b = sketch.to_bytes();
+        for cut in 0..b.len() {
+            let _ = Sketch::from_bytes(&b[..cut]);
+        }
+        for at in 0..b.len() {
+            for v in [0u8, 0x7F, 0x80, 0xFF] {
+                let mut c = b.clone();
+                c[at] = v;
+                let _ = Sketch::from_bytes(&c);
+            }
+        }
+        assert!(Sketch::from_bytes(&b[..b.len() - 1]).is_err());
+        assert!(Sketch::from_bytes(&[2, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]).is_err());
     }
 
     #[test]
