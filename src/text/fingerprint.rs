@@ -97,7 +97,7 @@ impl Fingerprint {
     /// Fingerprints an item from its cleaned body ([`clean::clean_keyed`]):
     /// the body's tokens were hashed while it was cleaned.
     pub fn from_cleaned(title: &str, cleaned: &clean::Cleaned) -> Fingerprint {
-        Fingerprint::build(title, cleaned.line_tokens())
+        Fingerprint::build(title, cleaned)
     }
 
     /// Fingerprints an item whose body is already cleaned text (a stored
@@ -128,8 +128,7 @@ impl Fingerprint {
         Fingerprint::from_cleaned(title, &lines)
     }
 
-    /// `lines`: each body line's token hashes and numbers.
-    fn build<'a>(title: &str, lines: impl Iterator<Item = (&'a [u64], &'a [u32])>) -> Fingerprint {
+    fn build(title: &str, cleaned: &clean::Cleaned) -> Fingerprint {
         let mut buf = String::with_capacity(256);
         let mut title_tokens: Vec<u64> = Vec::new();
         let mut numbers: Vec<u32> = Vec::new();
@@ -146,15 +145,20 @@ impl Fingerprint {
             }
         }
 
-        let mut body_tokens: Vec<u64> = Vec::with_capacity(512);
-        for (line_tokens, line_numbers) in lines {
-            numbers.extend_from_slice(line_numbers);
-            // The headline printed again at the top of the body says nothing new.
-            if line_tokens == title_tokens.as_slice() {
-                continue;
-            }
-            body_tokens.extend_from_slice(line_tokens);
-        }
+        numbers.extend_from_slice(&cleaned.numbers);
+        // The headline printed again at the top of the body says nothing
+        // new; most bodies do not repeat it, and are shingled as they are.
+        let is_title = |t: &[u64]| t == title_tokens.as_slice();
+        let body_tokens: std::borrow::Cow<[u64]> =
+            if cleaned.line_tokens().any(|(t, _)| is_title(t)) {
+                let mut v = Vec::with_capacity(cleaned.tokens.len());
+                for (t, _) in cleaned.line_tokens().filter(|(t, _)| !is_title(t)) {
+                    v.extend_from_slice(t);
+                }
+                v.into()
+            } else {
+                cleaned.tokens.as_slice().into()
+            };
         numbers.sort_unstable();
         numbers.dedup();
         let mut body = shingles(&body_tokens);
@@ -344,6 +348,17 @@ fn is_number(t: &str) -> bool {
     !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// A word's key in the [`TokenCache`]: a faster hash than the token hash
+/// (which is part of the stored sketches and cannot change), as good for
+/// telling words apart.
+#[inline]
+fn word_key(w: &str) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = foldhash::fast::FixedState::with_seed(0x0072_6171_6962).build_hasher();
+    h.write(w.as_bytes());
+    h.finish()
+}
+
 fn token_hash(t: &str) -> u64 {
     xxh3_64_with_seed(t.as_bytes(), 5)
 }
@@ -404,7 +419,7 @@ impl TokenCache {
     /// [`word_token`] of `w`.
     #[inline]
     pub fn token(&mut self, w: &str) -> (u64, bool) {
-        let h = token_hash(w);
+        let h = word_key(w);
         let number = is_number(w);
         let slot = (h as usize) & (TOKEN_CACHE_SLOTS - 1);
         if let Some(&(word, token)) = self.slots.get(slot) {
@@ -412,8 +427,7 @@ impl TokenCache {
                 return (token, number);
             }
         }
-        let c = canonical_token(w);
-        let token = if c == w { h } else { token_hash(&c) };
+        let token = token_hash(&canonical_token(w));
         if let Some(s) = self.slots.get_mut(slot) {
             *s = (h, token);
         }
@@ -864,11 +878,26 @@ mod tests {
                 )
             })
             .collect();
-        let expected = Fingerprint::build(
-            "عنوان",
-            lines.iter().map(|(t, n)| (t.as_slice(), n.as_slice())),
-        );
+        let mut cleaned = clean::Cleaned::default();
+        for (t, n) in &lines {
+            cleaned.tokens.extend_from_slice(t);
+            cleaned.numbers.extend_from_slice(n);
+            cleaned
+                .ends
+                .push((cleaned.tokens.len() as u32, cleaned.numbers.len() as u32));
+        }
+        let expected = Fingerprint::build("عنوان", &cleaned);
         assert_eq!(Fingerprint::from_clean("عنوان", &body), expected);
+    }
+
+    #[test]
+    fn the_headline_repeated_in_the_body_is_not_shingled() {
+        let title = "موسكو تعلق المحادثات مع واشنطن";
+        let plain = Fingerprint::from_clean(title, BODY);
+        let repeated = Fingerprint::from_clean(title, &format!("{title}\n{BODY}"));
+        assert_eq!(repeated, plain);
+        let other = Fingerprint::from_clean(title, &format!("عنوان آخر تماما\n{BODY}"));
+        assert_ne!(other.body, plain.body);
     }
 
     #[test]
