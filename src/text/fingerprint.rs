@@ -497,8 +497,12 @@ fn sort_hashes(v: &mut Vec<u32>) {
     for &h in v.iter() {
         starts[(h >> shift) as usize + 1] += 1;
     }
-    for b in 1..starts.len() {
-        starts[b] += starts[b - 1];
+    // Over the buckets in use, with the running sum in a register (summing
+    // in place waits on each store).
+    let mut sum = 0u16;
+    for s in starts.iter_mut().take((1 << bits) + 1) {
+        sum += *s;
+        *s = sum;
     }
     let mut out = vec![0u32; n];
     for &h in v.iter() {
