@@ -202,10 +202,42 @@ struct KeyStat {
 
 /// [`clean_lines`] with the token hashes of each kept line.
 pub fn clean_keyed(input: &str) -> Cleaned {
-    let mut arena = String::with_capacity(input.len());
-    let mut tokens: Vec<u64> = Vec::with_capacity(input.len() / 8);
-    let mut numbers: Vec<u32> = Vec::new();
-    let mut buf = String::new();
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+    }
+    SCRATCH.with(|s| match s.try_borrow_mut() {
+        Ok(mut s) => clean_with(input, &mut s),
+        Err(_) => clean_with(input, &mut Scratch::default()),
+    })
+}
+
+/// Buffers [`clean_keyed`] fills and empties on every call, kept per
+/// thread so that an article costs no allocations but its result's.
+#[derive(Default)]
+struct Scratch {
+    arena: String,
+    tokens: Vec<u64>,
+    numbers: Vec<u32>,
+    buf: String,
+    stats: HashMap<u64, KeyStat>,
+    /// Where each kept line starts in the result's text.
+    kept_at: Vec<usize>,
+}
+
+fn clean_with(input: &str, scratch: &mut Scratch) -> Cleaned {
+    let Scratch {
+        arena,
+        tokens,
+        numbers,
+        buf,
+        stats,
+        kept_at,
+    } = scratch;
+    arena.clear();
+    tokens.clear();
+    numbers.clear();
+    stats.clear();
+    kept_at.clear();
     let mut lines: Vec<Line> = Vec::with_capacity(64);
     TokenCache::with(|cache| {
         for text in input
@@ -216,7 +248,7 @@ pub fn clean_keyed(input: &str) -> Cleaned {
             .filter(|l| !l.is_empty())
         {
             let (k0, t0, n0) = (arena.len(), tokens.len(), numbers.len());
-            let words = line_key(text, &mut buf, &mut arena, &mut tokens, &mut numbers, cache);
+            let words = line_key(text, buf, arena, tokens, numbers, cache);
             lines.push(Line {
                 text,
                 key: k0..arena.len(),
@@ -228,7 +260,6 @@ pub fn clean_keyed(input: &str) -> Cleaned {
         }
     });
     let key_of = |l: &Line| arena.get(l.key.clone()).unwrap_or_default();
-    let mut stats: HashMap<u64, KeyStat> = HashMap::default();
     stats.reserve(lines.len());
     for (i, l) in lines.iter().enumerate() {
         let s = stats.entry(l.hash).or_insert(KeyStat {
@@ -241,8 +272,6 @@ pub fn clean_keyed(input: &str) -> Cleaned {
         s.last = i as u32;
     }
 
-    // Where each kept line starts in `out.text`.
-    let mut kept_at: Vec<usize> = Vec::with_capacity(lines.len());
     let mut out = Cleaned {
         text: String::with_capacity(input.len()),
         tokens: Vec::with_capacity(tokens.len()),
