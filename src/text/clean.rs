@@ -206,10 +206,20 @@ pub fn clean_keyed(input: &str) -> Cleaned {
         static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
     }
     SCRATCH.with(|s| match s.try_borrow_mut() {
-        Ok(mut s) => clean_with(input, &mut s),
+        Ok(mut s) => {
+            let out = clean_with(input, &mut s);
+            // A huge page's buffers are not kept for the articles after it.
+            if input.len() > MAX_KEPT_SCRATCH {
+                *s = Scratch::default();
+            }
+            out
+        }
         Err(_) => clean_with(input, &mut Scratch::default()),
     })
 }
+
+/// Inputs longer than this (bytes) leave no buffers behind.
+const MAX_KEPT_SCRATCH: usize = 256 * 1024;
 
 /// Buffers [`clean_keyed`] fills and empties on every call, kept per
 /// thread so that an article costs no allocations but its result's.
