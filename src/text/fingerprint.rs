@@ -129,21 +129,36 @@ impl Fingerprint {
     }
 
     fn build(title: &str, cleaned: &clean::Cleaned) -> Fingerprint {
-        let mut buf = String::with_capacity(256);
-        let mut title_tokens: Vec<u64> = Vec::new();
-        let mut numbers: Vec<u32> = Vec::new();
-        let mut title_words: Vec<u32> = Vec::new();
-        normalize_into(title, &mut buf);
-        for w in words(&buf) {
-            let c = canonical_token(w);
-            let h = token_hash(&c);
-            title_tokens.push(h);
-            if is_number(&c) {
-                numbers.push(h as u32);
-            } else if !FUNCTION_WORDS.contains(&c.as_ref()) && !TITLE_STOP.contains(&c.as_ref()) {
-                title_words.push(token_hash(strip_article(&c)) as u32);
+        let mut title_tokens: Vec<u64> = Vec::with_capacity(32);
+        let mut numbers: Vec<u32> = Vec::with_capacity(cleaned.numbers.len() + 4);
+        let mut title_words: Vec<u32> = Vec::with_capacity(32);
+        TokenCache::with(|cache| {
+            let mut add =
+                |w: &str, tokens: &mut Vec<u64>, numbers: &mut Vec<u32>, words: &mut Vec<u32>| {
+                    let (h, number) = cache.token(w);
+                    tokens.push(h);
+                    if number {
+                        numbers.push(h as u32);
+                    } else if let Some(t) = cache.title_word(w) {
+                        words.push(t);
+                    }
+                };
+            let mut word = String::new();
+            let folded = super::normalize::fold_words(title, &mut word, |w| {
+                add(w, &mut title_tokens, &mut numbers, &mut title_words)
+            });
+            if !folded {
+                // A title that needs NFKC: normalise it, then split it.
+                title_tokens.clear();
+                numbers.clear();
+                title_words.clear();
+                let mut buf = String::new();
+                normalize_into(title, &mut buf);
+                for w in words(&buf) {
+                    add(w, &mut title_tokens, &mut numbers, &mut title_words);
+                }
             }
-        }
+        });
 
         numbers.extend_from_slice(&cleaned.numbers);
         // The headline printed again at the top of the body says nothing
@@ -382,7 +397,13 @@ const TOKEN_CACHE_SETS: usize = 1 << 13;
 /// answer as unlikely as a collision in the fingerprint itself.
 pub struct TokenCache {
     sets: Vec<CacheSet>,
+    /// Word key → [`TokenCache::title_word`], direct-mapped: titles use
+    /// few words.
+    titles: Vec<(u64, u64)>,
 }
+
+/// Slots of the title-word table: 32 KiB.
+const TITLE_CACHE_SLOTS: usize = 1 << 11;
 
 /// Two (word key, token hash) pairs, the most recent first, on one cache
 /// line.
@@ -398,6 +419,7 @@ impl Default for TokenCache {
             sets: (1..=TOKEN_CACHE_SETS as u64)
                 .map(|k| CacheSet([(k, 0), (k, 0)]))
                 .collect(),
+            titles: (1..=TITLE_CACHE_SLOTS as u64).map(|k| (k, 0)).collect(),
         }
     }
 }
@@ -445,6 +467,28 @@ impl TokenCache {
         let token = token_hash(&canonical_token(w));
         *second = std::mem::replace(first, (h, token));
         (token, number)
+    }
+
+    /// The hash a title keeps for the (non-number) word `w`: its canonical
+    /// form without the article; `None` for function words and title
+    /// labels ("عاجل"), which tell no two stories apart.
+    pub fn title_word(&mut self, w: &str) -> Option<u32> {
+        let h = word_key(w);
+        let slot = self
+            .titles
+            .get_mut((h as usize) & (TITLE_CACHE_SLOTS - 1))?;
+        if slot.0 != h {
+            let c = canonical_token(w);
+            let kept = !FUNCTION_WORDS.contains(&c.as_ref()) && !TITLE_STOP.contains(&c.as_ref());
+            // The hash in the low 32 bits, whether the word counts above.
+            let v = if kept {
+                1 << 32 | u64::from(token_hash(strip_article(&c)) as u32)
+            } else {
+                0
+            };
+            *slot = (h, v);
+        }
+        (slot.1 >> 32 == 1).then_some(slot.1 as u32)
     }
 }
 
@@ -973,6 +1017,39 @@ mod tests {
             }
             for w in ["سوريه", "وسوريه", "الاميركيه", "2024", "١٢"] {
                 assert_eq!(cache.token(w), word_token(w), "{w}");
+            }
+        }
+    }
+
+    #[test]
+    fn title_words_equal_the_normalise_then_split_way() {
+        for title in [
+            "عاجل: الرئيسُ الأميركيّ يبحث مع بوتين الملفَّ «السوري» في ٢٠٢٤",
+            "Kremlin: Putin and Biden — 12 talks",
+            "ﺳﻮﺭﻳﺎ presentation forms في العنوان",
+            "",
+        ] {
+            let mut want_words: Vec<u32> = Vec::new();
+            let mut want_numbers: Vec<u32> = Vec::new();
+            for w in words(&crate::text::normalize::normalize(title)) {
+                let c = canonical_token(w);
+                let h = token_hash(&c);
+                if is_number(&c) {
+                    want_numbers.push(h as u32);
+                } else if !FUNCTION_WORDS.contains(&c.as_ref()) && !TITLE_STOP.contains(&c.as_ref())
+                {
+                    want_words.push(token_hash(strip_article(&c)) as u32);
+                }
+            }
+            want_words.sort_unstable();
+            want_words.dedup();
+            want_numbers.sort_unstable();
+            want_numbers.dedup();
+            // Twice: the second time from the caches.
+            for _ in 0..2 {
+                let fp = Fingerprint::from_clean(title, "");
+                assert_eq!(fp.title, want_words, "{title}");
+                assert_eq!(fp.numbers, want_numbers, "{title}");
             }
         }
     }
