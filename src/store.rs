@@ -1154,20 +1154,14 @@ mod tests {
             };
             s.add_sketch(&format!("{n:024x}"), &story, seen, fp)?;
         }
-        let singles = s
+        let (singles, blocks) = s
             .sketches
             .iter()
             .keys()
             .flatten()
-            .filter(|k| k.len() == 4)
-            .count();
-        let blocks = s
-            .sketches
-            .iter()
-            .keys()
-            .flatten()
-            .filter(|k| k.len() == 5)
-            .count();
+            .fold((0, 0), |(n, b), k| {
+                (n + usize::from(k.len() == 4), b + usize::from(k.len() == 5))
+            });
         assert!(
             blocks >= 2 && singles < 64,
             "{blocks} blocks, {singles} singles"

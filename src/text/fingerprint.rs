@@ -975,15 +975,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn hashes_sort_like_a_comparison_sort() {
-        let mut x: u64 = 7;
-        let mut next = move || {
+    /// A xorshift generator: uniform 64-bit values, the same every run.
+    fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+        let mut x = seed;
+        move || {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
             x
-        };
+        }
+    }
+
+    #[test]
+    fn hashes_sort_like_a_comparison_sort() {
+        let mut next = xorshift(7);
         for n in [0, 1, 31, 32, 33, 390, 1000, 4096, 5000] {
             // Uniform hashes, then clustered ones and repeats: the bucket
             // pass must not rely on the distribution for its result.
@@ -1058,13 +1063,7 @@ mod tests {
 
     #[test]
     fn sketches_round_trip_through_both_versions() {
-        let mut x: u64 = 11;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = xorshift(11);
         for body_len in [0u32, 1, 3, 16, 40, 390, 5000, u32::MAX] {
             // The smallest of `body_len` uniform hashes, as a sketch keeps.
             let mut all: Vec<u32> = (0..body_len.min(5000)).map(|_| next() as u32).collect();
