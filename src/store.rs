@@ -400,6 +400,24 @@ fn slot_of(key: &[u8]) -> Option<u32> {
     Some(u32::from_be_bytes(key.try_into().ok()?))
 }
 
+/// Calls `f` with each record under a key of the sketches tree: one
+/// for a slot's key, each of a block's.
+fn for_each_record(
+    key: &[u8],
+    value: &[u8],
+    mut f: impl FnMut(u32, SketchRecord) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    if let Some(slot) = slot_of(key) {
+        return f(slot, SketchRecord::from_bytes(slot, value)?);
+    }
+    if let Some(block) = block_of(key) {
+        for (slot, rec) in block_records(block, value)? {
+            f(slot, SketchRecord::from_bytes(slot, rec)?)?;
+        }
+    }
+    Ok(())
+}
+
 impl Store {
     /// Opens (or creates) the database in `path`.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
@@ -434,32 +452,13 @@ impl Store {
         let mut ix = AnchorIndex::new();
         for entry in self.sketches.iter() {
             let (k, v) = entry?;
-            self.for_each_record(&k, &v, |slot, rec| {
+            for_each_record(&k, &v, |slot, rec| {
                 ix.insert(slot, &rec.sketch.anchors());
                 ix.keep_sketch(slot, &in_memory(&rec.sketch));
                 Ok(())
             })?;
         }
         *self.index() = ix;
-        Ok(())
-    }
-
-    /// Calls `f` with each record under a key of the sketches tree: one
-    /// for a slot's key, each of a block's.
-    fn for_each_record(
-        &self,
-        key: &[u8],
-        value: &[u8],
-        mut f: impl FnMut(u32, SketchRecord) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
-        if let Some(slot) = slot_of(key) {
-            return f(slot, SketchRecord::from_bytes(slot, value)?);
-        }
-        if let Some(block) = block_of(key) {
-            for (slot, rec) in block_records(block, value)? {
-                f(slot, SketchRecord::from_bytes(slot, rec)?)?;
-            }
-        }
         Ok(())
     }
 
@@ -1187,7 +1186,7 @@ mod tests {
         let mut left = 0;
         for entry in s.sketches.iter() {
             let (k, v) = entry?;
-            s.for_each_record(&k, &v, |_, _| {
+            for_each_record(&k, &v, |_, _| {
                 left += 1;
                 Ok(())
             })?;

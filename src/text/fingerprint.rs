@@ -136,11 +136,12 @@ impl Fingerprint {
         TokenCache::with(|cache| {
             let mut add =
                 |w: &str, tokens: &mut Vec<u64>, numbers: &mut Vec<u32>, words: &mut Vec<u32>| {
-                    let (h, number) = cache.token(w);
+                    let key = word_key(w);
+                    let (h, number) = cache.token_keyed(key, w);
                     tokens.push(h);
                     if number {
                         numbers.push(h as u32);
-                    } else if let Some(t) = cache.title_word(w) {
+                    } else if let Some(t) = cache.title_word(key, w) {
                         words.push(t);
                     }
                 };
@@ -452,7 +453,12 @@ impl TokenCache {
     /// [`word_token`] of `w`.
     #[inline]
     pub fn token(&mut self, w: &str) -> (u64, bool) {
-        let h = word_key(w);
+        self.token_keyed(word_key(w), w)
+    }
+
+    /// [`TokenCache::token`] of `w`, whose [`word_key`] is `h`.
+    #[inline]
+    fn token_keyed(&mut self, h: u64, w: &str) -> (u64, bool) {
         let number = is_number(w);
         let Some(set) = self.sets.get_mut((h as usize) & (TOKEN_CACHE_SETS - 1)) else {
             return (token_hash(&canonical_token(w)), number);
@@ -473,9 +479,9 @@ impl TokenCache {
 
     /// The hash a title keeps for the (non-number) word `w`: its canonical
     /// form without the article; `None` for function words and title
-    /// labels ("عاجل"), which tell no two stories apart.
-    pub fn title_word(&mut self, w: &str) -> Option<u32> {
-        let h = word_key(w);
+    /// labels ("عاجل"), which tell no two stories apart. `h`: its
+    /// [`word_key`].
+    fn title_word(&mut self, h: u64, w: &str) -> Option<u32> {
         let slot = self
             .titles
             .get_mut((h as usize) & (TITLE_CACHE_SLOTS - 1))?;
