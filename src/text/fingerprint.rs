@@ -369,7 +369,7 @@ fn is_number(t: &str) -> bool {
 /// (which is part of the stored sketches and cannot change), as good for
 /// telling words apart.
 #[inline]
-fn word_key(w: &str) -> u64 {
+pub fn word_key(w: &str) -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = foldhash::fast::FixedState::with_seed(0x0072_6171_6962).build_hasher();
     h.write(w.as_bytes());
@@ -391,6 +391,19 @@ pub fn word_token(w: &str) -> (u64, bool) {
 /// words a stream of news uses most.
 const TOKEN_CACHE_SETS: usize = 1 << 13;
 
+/// The low bits of a word key choose its set, so a way keeps flags there
+/// instead.
+const SET_BITS: u64 = TOKEN_CACHE_SETS as u64 - 1;
+/// The way holds a word (an empty way answers for none).
+const OCCUPIED: u64 = 1;
+/// The word is a number.
+const NUMBER: u64 = 1 << 1;
+/// The key is also that of a chunk of raw text (between two spaces) that
+/// folds to exactly one word, with no `:` or `©`, whose token this is.
+const CHUNK: u64 = 1 << 2;
+/// ... and the chunk folds to itself: it is its own key word.
+const PLAIN: u64 = 1 << 3;
+
 /// [`word_token`] remembered: the hash of a word that is its own canonical
 /// form (nearly all) is its token hash, but telling so costs more than the
 /// hash. A two-way set-associative table from word key to token hash
@@ -398,6 +411,10 @@ const TOKEN_CACHE_SETS: usize = 1 << 13;
 /// 8,192 slots loses about 1 − e^(−3000/8192), a third, of a 3,000-word
 /// vocabulary to collisions); 64-bit keys make a wrong
 /// answer as unlikely as a collision in the fingerprint itself.
+///
+/// The same table answers for chunks of raw text ([`TokenCache::chunk`]):
+/// most words of a text were seen before spelt the same way, and a chunk
+/// found needs no folding at all.
 pub struct TokenCache {
     sets: Vec<CacheSet>,
     /// Word key → [`TokenCache::title_word`], direct-mapped: titles use
@@ -408,20 +425,27 @@ pub struct TokenCache {
 /// Slots of the title-word table: 32 KiB.
 const TITLE_CACHE_SLOTS: usize = 1 << 11;
 
-/// Two (word key, token hash) pairs, the most recent first, on one cache
-/// line.
-#[derive(Clone, Copy)]
+/// Two (word key's high bits | flags, token hash) pairs, the most recent
+/// first, on one cache line.
+#[derive(Clone, Copy, Default)]
 #[repr(align(32))]
 struct CacheSet([(u64, u64); 2]);
 
+/// What [`TokenCache::chunk`] knows of a chunk of raw text.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Chunk {
+    /// The token hash of its one word.
+    pub token: u64,
+    /// Whether that word is a number.
+    pub number: bool,
+    /// Whether the chunk is that word as it is (it folds to itself).
+    pub plain: bool,
+}
+
 impl Default for TokenCache {
     fn default() -> Self {
-        // An empty way holds a key that belongs to the next set, so it
-        // answers for no word.
         TokenCache {
-            sets: (1..=TOKEN_CACHE_SETS as u64)
-                .map(|k| CacheSet([(k, 0), (k, 0)]))
-                .collect(),
+            sets: vec![CacheSet::default(); TOKEN_CACHE_SETS],
             titles: (1..=TITLE_CACHE_SLOTS as u64).map(|k| (k, 0)).collect(),
         }
     }
@@ -456,25 +480,74 @@ impl TokenCache {
         self.token_keyed(word_key(w), w)
     }
 
+    /// The way holding key `h` (moved to the front of its set) and its
+    /// flags.
+    #[inline]
+    fn find(&mut self, h: u64) -> Option<(&mut (u64, u64), u64)> {
+        let set = self.sets.get_mut((h & SET_BITS) as usize)?;
+        let want = (h & !SET_BITS) | OCCUPIED;
+        let mask = !SET_BITS | OCCUPIED;
+        let [first, second] = &mut set.0;
+        if first.0 & mask == want {
+            let flags = first.0 & SET_BITS;
+            return Some((first, flags));
+        }
+        if second.0 & mask == want {
+            std::mem::swap(first, second);
+            let flags = first.0 & SET_BITS;
+            return Some((first, flags));
+        }
+        None
+    }
+
+    /// Puts key `h` in front of its set, dropping the set's older way.
+    fn insert(&mut self, h: u64, token: u64, flags: u64) {
+        if let Some(set) = self.sets.get_mut((h & SET_BITS) as usize) {
+            let [first, second] = &mut set.0;
+            *second = std::mem::replace(first, ((h & !SET_BITS) | flags | OCCUPIED, token));
+        }
+    }
+
     /// [`TokenCache::token`] of `w`, whose [`word_key`] is `h`.
     #[inline]
     fn token_keyed(&mut self, h: u64, w: &str) -> (u64, bool) {
+        if let Some((way, flags)) = self.find(h) {
+            return (way.1, flags & NUMBER != 0);
+        }
         let number = is_number(w);
-        let Some(set) = self.sets.get_mut((h as usize) & (TOKEN_CACHE_SETS - 1)) else {
-            return (token_hash(&canonical_token(w)), number);
-        };
-        let [first, second] = &mut set.0;
-        if first.0 == h {
-            return (first.1, number);
-        }
-        if second.0 == h {
-            let token = second.1;
-            std::mem::swap(first, second);
-            return (token, number);
-        }
         let token = token_hash(&canonical_token(w));
-        *second = std::mem::replace(first, (h, token));
+        self.insert(h, token, if number { NUMBER } else { 0 });
         (token, number)
+    }
+
+    /// What is known of the chunk of raw text whose [`word_key`] is `h`
+    /// (see [`TokenCache::remember_chunk`]); `None` when it must be folded.
+    #[inline]
+    pub fn chunk(&mut self, h: u64) -> Option<Chunk> {
+        let (way, flags) = self.find(h)?;
+        (flags & CHUNK != 0).then_some(Chunk {
+            token: way.1,
+            number: flags & NUMBER != 0,
+            plain: flags & PLAIN != 0,
+        })
+    }
+
+    /// Remembers that the chunk of raw text whose [`word_key`] is `h`
+    /// folds to exactly one word (itself when `chunk.plain`), with no `:`
+    /// or `©`, and without NFKC.
+    pub fn remember_chunk(&mut self, h: u64, chunk: Chunk) {
+        let mut flags = CHUNK;
+        if chunk.number {
+            flags |= NUMBER;
+        }
+        if chunk.plain {
+            flags |= PLAIN;
+        }
+        match self.find(h) {
+            // A plain chunk's key is its word's, usually just looked up.
+            Some((way, _)) if way.1 == chunk.token => way.0 |= flags,
+            _ => self.insert(h, chunk.token, flags),
+        }
     }
 
     /// The hash a title keeps for the (non-number) word `w`: its canonical
