@@ -188,6 +188,8 @@ struct Line<'a> {
     key: std::ops::Range<usize>,
     hash: u64,
     words: usize,
+    /// A photo credit or archive caption ([`KeySink::caption`]).
+    caption: bool,
     tokens: std::ops::Range<usize>,
     numbers: std::ops::Range<usize>,
 }
@@ -229,7 +231,7 @@ struct Scratch {
     arena: String,
     tokens: Vec<u64>,
     numbers: Vec<u32>,
-    buf: String,
+    key_scratch: KeyScratch,
     stats: HashMap<u64, KeyStat>,
     /// Where each kept line starts in the result's text.
     kept_at: Vec<usize>,
@@ -240,7 +242,7 @@ fn clean_with(input: &str, scratch: &mut Scratch) -> Cleaned {
         arena,
         tokens,
         numbers,
-        buf,
+        key_scratch,
         stats,
         kept_at,
     } = scratch;
@@ -258,12 +260,13 @@ fn clean_with(input: &str, scratch: &mut Scratch) -> Cleaned {
             .filter(|l| !l.is_empty())
         {
             let (k0, t0, n0) = (arena.len(), tokens.len(), numbers.len());
-            let words = line_key(text, buf, arena, tokens, numbers, cache);
+            let facts = line_key(text, key_scratch, arena, tokens, numbers, cache);
             lines.push(Line {
                 text,
                 key: k0..arena.len(),
                 hash: line_hash(tokens.get(t0..).unwrap_or_default()),
-                words,
+                words: facts.words,
+                caption: facts.caption,
                 tokens: t0..tokens.len(),
                 numbers: n0..numbers.len(),
             });
@@ -333,7 +336,7 @@ fn clean_with(input: &str, scratch: &mut Scratch) -> Cleaned {
             // (the page's alt text and figcaption); a caption is not text.
             continue;
         }
-        if is_caption(key, words) {
+        if l.caption {
             continue;
         }
         if std::mem::replace(&mut stat.kept, true) {
@@ -427,21 +430,28 @@ fn split_spaces(line: &str) -> impl Iterator<Item = &str> {
     })
 }
 
-/// Photo credits and archive captions: "... - أرشيف", "تصوير: ...", "© ...".
-fn is_caption(key: &str, words: usize) -> bool {
-    words <= 16
-        && (key.ends_with("ارشيف")
-            || key.ends_with("صوره ارشيفيه")
-            || key.contains("تصوير:")
-            || key.contains('©')
-            || key.ends_with("getty images")
-            || key.starts_with("صوره:"))
+/// The words of a line that its key keeps: the patterns read a line's
+/// start, and a date line has at most six words; a caption is told by its
+/// last words and marks ([`KeySink::caption`]), longer lines by their
+/// tokens.
+const KEY_WORDS: usize = 6;
+
+/// The most words a photo caption has.
+const CAPTION_WORDS: usize = 16;
+
+/// What [`line_key`] learns of a line besides its key.
+struct LineFacts {
+    words: usize,
+    caption: bool,
 }
 
-/// The words of a line that its key keeps: every pattern is read at the
-/// start of a line, and a caption is a short line; longer lines are told
-/// apart by their tokens.
-const KEY_WORDS: usize = 16;
+/// Buffers [`line_key`] reuses: one for words being folded, two for a
+/// line's last two words.
+#[derive(Default)]
+struct KeyScratch {
+    word: String,
+    last: [String; 2],
+}
 
 /// Where a line's key, tokens and numbers are written (appended).
 struct KeySink<'a> {
@@ -450,6 +460,8 @@ struct KeySink<'a> {
     numbers: &'a mut Vec<u32>,
     cache: &'a mut TokenCache,
     words: usize,
+    /// A word holds a photo credit's mark ("تصوير:", "©").
+    credit: bool,
 }
 
 impl KeySink<'_> {
@@ -457,6 +469,7 @@ impl KeySink<'_> {
         self.push_key(w);
         // A key word may hold ':' or '©', which split fingerprint words.
         if marked {
+            self.credit |= w.contains("تصوير:") || w.contains('©');
             for part in w.split([':', '©']).filter(|p| !p.is_empty()) {
                 self.push_token(part);
             }
@@ -522,20 +535,81 @@ impl KeySink<'_> {
         }
         true
     }
+
+    /// Whether the line whose words were added (its key from `k0`, its
+    /// last two words `last`) is a photo credit or an archive caption:
+    /// "... - أرشيف", "تصوير: ...", "© ...".
+    fn caption(&self, k0: usize, last: [&str; 2]) -> bool {
+        let [before, last] = last;
+        self.words <= CAPTION_WORDS
+            && (self.credit
+                || self.key.get(k0..).is_some_and(|k| k.starts_with("صوره:"))
+                || last.ends_with("ارشيف")
+                || (before.ends_with("صوره") && last == "ارشيفيه")
+                || (before.ends_with("getty") && last == "images"))
+    }
+}
+
+/// The last two words of `line` (whose chunks all fold) into `scratch`'s
+/// `last`, the last one second; a word is "" when the line has fewer.
+fn last_two_words(line: &str, cache: &mut TokenCache, scratch: &mut KeyScratch) {
+    let KeyScratch { word, last } = scratch;
+    let [before, after] = last;
+    before.clear();
+    after.clear();
+    // Chunks from the end: the first with words gives the last word (or
+    // two), the next the one before.
+    let mut found = 0;
+    for chunk in line.rsplit(' ').filter(|c| !c.is_empty()) {
+        let target = if found == 0 {
+            &mut *after
+        } else {
+            &mut *before
+        };
+        let n = match cache.chunk(word_key(chunk)) {
+            Some(c) if c.plain => {
+                target.push_str(chunk);
+                1
+            }
+            _ if found == 0 => {
+                let mut n = 0;
+                fold_key_words(chunk, word, |w, _| {
+                    std::mem::swap(before, after);
+                    after.clear();
+                    after.push_str(w);
+                    n += 1;
+                });
+                n
+            }
+            _ => {
+                let mut n = 0;
+                fold_key_words(chunk, word, |w, _| {
+                    before.clear();
+                    before.push_str(w);
+                    n += 1;
+                });
+                n
+            }
+        };
+        found += n;
+        if found >= 2 {
+            return;
+        }
+    }
 }
 
 /// Appends the comparison key of a line (normalised, punctuation folded to
 /// single spaces; its first [`KEY_WORDS`] words) to `key`, the token hashes
 /// of its words to `tokens` and its numbers to `numbers`; returns its
-/// number of words. `buf` is scratch space.
+/// number of words and whether it is a caption.
 fn line_key(
     line: &str,
-    buf: &mut String,
+    scratch: &mut KeyScratch,
     key: &mut String,
     tokens: &mut Vec<u64>,
     numbers: &mut Vec<u32>,
     cache: &mut TokenCache,
-) -> usize {
+) -> LineFacts {
     let (k0, t0, n0) = (key.len(), tokens.len(), numbers.len());
     let mut sink = KeySink {
         key,
@@ -543,31 +617,47 @@ fn line_key(
         numbers,
         cache,
         words: 0,
+        credit: false,
     };
     if split_spaces(line)
         .filter(|c| !c.is_empty())
-        .all(|c| sink.add_chunk(c, buf))
+        .all(|c| sink.add_chunk(c, &mut scratch.word))
     {
-        return sink.words;
+        let caption = sink.words <= CAPTION_WORDS && {
+            last_two_words(line, sink.cache, scratch);
+            let [b, a] = &scratch.last;
+            sink.caption(k0, [b, a])
+        };
+        return LineFacts {
+            words: sink.words,
+            caption,
+        };
     }
     // Text that needs NFKC: normalise the line, then split it.
     sink.key.truncate(k0);
     sink.words = 0;
+    sink.credit = false;
     sink.tokens.truncate(t0);
     sink.numbers.truncate(n0);
     line_key_normalised(line, sink)
 }
 
 /// [`line_key`] the long way: the whole line normalised, then split.
-fn line_key_normalised(line: &str, mut sink: KeySink) -> usize {
+fn line_key_normalised(line: &str, mut sink: KeySink) -> LineFacts {
+    let k0 = sink.key.len();
     let normalised = super::normalize::normalize(line);
+    let mut last = ["", ""];
     for w in normalised.split(|c: char| !(super::tokens::is_word_char(c) || c == ':' || c == '©'))
     {
         if !w.is_empty() {
             sink.add(w, w.contains([':', '©']));
+            last = [last[1], w];
         }
     }
-    sink.words
+    LineFacts {
+        words: sink.words,
+        caption: sink.caption(k0, last),
+    }
 }
 
 /// Tells lines apart by their canonical words.
@@ -603,34 +693,82 @@ fn ends_sentence(line: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// A line's words, key, tokens and numbers and whether it is a
+    /// caption, by [`line_key`] and by [`line_key_normalised`]; the caption
+    /// also by the rule as written over the whole normalised line.
+    type Keyed = (usize, bool, String, Vec<u64>, Vec<u32>);
+    fn keyed_both_ways(line: &str, cache: &mut TokenCache, scratch: &mut KeyScratch) -> [Keyed; 2] {
+        let (mut k1, mut t1, mut n1) = (String::new(), Vec::new(), Vec::new());
+        let f1 = line_key(line, scratch, &mut k1, &mut t1, &mut n1, cache);
+        let (mut k2, mut t2, mut n2) = (String::new(), Vec::new(), Vec::new());
+        let f2 = line_key_normalised(
+            line,
+            KeySink {
+                key: &mut k2,
+                tokens: &mut t2,
+                numbers: &mut n2,
+                cache: &mut TokenCache::default(),
+                words: 0,
+                credit: false,
+            },
+        );
+        let normalised = normalize(line);
+        let whole: Vec<&str> = normalised
+            .split(|c: char| !(crate::text::tokens::is_word_char(c) || c == ':' || c == '©'))
+            .filter(|w| !w.is_empty())
+            .collect();
+        let whole = whole.join(" ");
+        let caption = f2.words <= 16
+            && (whole.ends_with("ارشيف")
+                || whole.ends_with("صوره ارشيفيه")
+                || whole.contains("تصوير:")
+                || whole.contains('©')
+                || whole.ends_with("getty images")
+                || whole.starts_with("صوره:"));
+        assert_eq!(f2.caption, caption, "{line}");
+        [
+            (f1.words, f1.caption, k1, t1, n1),
+            (f2.words, f2.caption, k2, t2, n2),
+        ]
+    }
+
     #[test]
     fn line_keys_in_one_pass_equal_the_long_way() {
-        let mut buf = String::new();
+        let mut scratch = KeyScratch::default();
         for line in [
             "تصوير: أحمد — © رويترز 2024",
             "اقرأ أيضاً: أسعار الذهب في الأسواق المحلية",
             "السبت , أبريل 20 2024",
             "قالَ الرئيسُ الأمريكيّ إنّ «سورية» ـــ مهمة، و٢٠١٦ كان عاماً صعباً.",
             "Tags: Syria, Russia | XS SM MD LG",
+            "الوزير في بروكسل - أرشيف",
+            "الوزير في بروكسل (صورة أرشيفية)",
+            "الوزير في بروكسل. Getty Images",
+            "صورة: الوزير في بروكسل",
             "",
         ] {
-            let mut cache = TokenCache::default();
-            let (mut k1, mut t1, mut n1) = (String::new(), Vec::new(), Vec::new());
-            let w1 = line_key(line, &mut buf, &mut k1, &mut t1, &mut n1, &mut cache);
-            let (mut k2, mut t2, mut n2) = (String::new(), Vec::new(), Vec::new());
-            let w2 = line_key_normalised(
-                line,
-                KeySink {
-                    key: &mut k2,
-                    tokens: &mut t2,
-                    numbers: &mut n2,
-                    cache: &mut cache,
-                    words: 0,
-                },
-            );
-            assert_eq!((w1, k1, t1, n1), (w2, k2, t2, n2), "{line}");
+            let [fast, long] = keyed_both_ways(line, &mut TokenCache::default(), &mut scratch);
+            assert_eq!(fast, long, "{line}");
         }
     }
+
+    #[test]
+    fn captions_are_short_lines_with_credits_or_archive_marks() {
+        let mut scratch = KeyScratch::default();
+        let mut cache = TokenCache::default();
+        let mut caption = |line: &str| keyed_both_ways(line, &mut cache, &mut scratch)[0].1;
+        assert!(caption("الوزير يلقي كلمة في بروكسل. تصوير: رويترز"));
+        assert!(caption("الوزير في بروكسل - أرشيف"));
+        assert!(caption("الوزير في بروكسل (صورة أرشيفية)"));
+        assert!(caption("© AFP"));
+        assert!(caption("الوزير في بروكسل Getty Images"));
+        assert!(!caption(
+            "الوزير يلقي كلمة في بروكسل عن الأرشيف الوطني اليوم."
+        ));
+        let long = format!("{} - أرشيف", ["كلمة"; 16].join(" "));
+        assert!(!caption(&long), "a 17-word line is text");
+    }
+
     use crate::text::normalize::normalize;
     /// Lines drawn from chunks of every kind the fold treats apart, keyed
     /// twice with one cache (the second time mostly from remembered
@@ -666,6 +804,13 @@ mod tests {
             "\u{0651}",
             "ارشيف",
             "والارشيف.",
+            "أرشيف",
+            "صورة",
+            "أرشيفية",
+            "أرشيفية)",
+            "Getty",
+            "Images",
+            "صورة:",
         ];
         let mut next = {
             let mut seed: u64 = 0x5EED;
@@ -684,23 +829,11 @@ mod tests {
             })
             .collect();
         let mut cache = TokenCache::default();
-        let mut buf = String::new();
+        let mut scratch = KeyScratch::default();
         for round in 0..2 {
             for line in &lines {
-                let (mut k1, mut t1, mut n1) = (String::new(), Vec::new(), Vec::new());
-                let w1 = line_key(line, &mut buf, &mut k1, &mut t1, &mut n1, &mut cache);
-                let (mut k2, mut t2, mut n2) = (String::new(), Vec::new(), Vec::new());
-                let w2 = line_key_normalised(
-                    line,
-                    KeySink {
-                        key: &mut k2,
-                        tokens: &mut t2,
-                        numbers: &mut n2,
-                        cache: &mut TokenCache::default(),
-                        words: 0,
-                    },
-                );
-                assert_eq!((w1, k1, t1, n1), (w2, k2, t2, n2), "round {round}: {line}");
+                let [fast, long] = keyed_both_ways(line, &mut cache, &mut scratch);
+                assert_eq!(fast, long, "round {round}: {line}");
             }
         }
     }
