@@ -550,9 +550,14 @@ impl KeySink<'_> {
     }
 }
 
-/// The last two words of `line` (whose chunks all fold) into `scratch`'s
+/// The last two words of a line (whose chunks all fold) into `scratch`'s
 /// `last`, the last one second; a word is "" when the line has fewer.
-fn last_two_words(line: &str, cache: &mut TokenCache, scratch: &mut KeyScratch) {
+/// `from_end`: the line's chunks, from the last.
+fn last_two_words<'a>(
+    from_end: impl Iterator<Item = &'a str>,
+    cache: &mut TokenCache,
+    scratch: &mut KeyScratch,
+) {
     let KeyScratch { word, last } = scratch;
     let [before, after] = last;
     before.clear();
@@ -560,7 +565,7 @@ fn last_two_words(line: &str, cache: &mut TokenCache, scratch: &mut KeyScratch) 
     // Chunks from the end: the first with words gives the last word (or
     // two), the next the one before.
     let mut found = 0;
-    for chunk in line.rsplit(' ').filter(|c| !c.is_empty()) {
+    for chunk in from_end.filter(|c| !c.is_empty()) {
         let target = if found == 0 {
             &mut *after
         } else {
@@ -619,12 +624,19 @@ fn line_key(
         words: 0,
         credit: false,
     };
-    if split_spaces(line)
-        .filter(|c| !c.is_empty())
-        .all(|c| sink.add_chunk(c, &mut scratch.word))
-    {
+    // The last two chunks, which usually hold the last two words.
+    let mut tail = ["", ""];
+    if split_spaces(line).filter(|c| !c.is_empty()).all(|c| {
+        tail = [tail[1], c];
+        sink.add_chunk(c, &mut scratch.word)
+    }) {
         let caption = sink.words <= CAPTION_WORDS && {
-            last_two_words(line, sink.cache, scratch);
+            let rest = line.rsplit(' ').filter(|c| !c.is_empty()).skip(2);
+            last_two_words(
+                [tail[1], tail[0]].into_iter().chain(rest),
+                sink.cache,
+                scratch,
+            );
             let [b, a] = &scratch.last;
             sink.caption(k0, [b, a])
         };
