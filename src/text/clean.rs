@@ -303,24 +303,20 @@ fn clean_with(input: &str, scratch: &mut Scratch) -> Cleaned {
                 continue;
             }
         }
-        if READ_ALSO.iter().any(|p| key.starts_with(p)) {
-            // "اقرأ أيضاً:" alone on its line is followed by the linked headline.
-            skip_headline_after_read_also = words <= 3;
-            continue;
-        }
-        if words <= FURNITURE_LINE_WORDS && FURNITURE_LINE.contains(&key)
-            || FURNITURE_PREFIX.iter().any(|p| key.starts_with(p))
-        {
-            continue;
-        }
-        if is_date_line(key, words) {
-            continue;
-        }
-        if key.starts_with("المصدر") && words <= 8 {
-            if kept_at.len() >= SOURCE_LINE_ENDS_AFTER {
-                break;
+        match line_kind(key, words) {
+            LineKind::ReadAlso => {
+                // "اقرأ أيضاً:" alone on its line is followed by the linked headline.
+                skip_headline_after_read_also = words <= 3;
+                continue;
             }
-            continue;
+            LineKind::Furniture | LineKind::Date => continue,
+            LineKind::Source => {
+                if kept_at.len() >= SOURCE_LINE_ENDS_AFTER {
+                    break;
+                }
+                continue;
+            }
+            LineKind::Text => {}
         }
         let Some(stat) = stats.get_mut(&l.hash) else {
             continue;
@@ -460,13 +456,41 @@ struct KeySink<'a> {
     numbers: &'a mut Vec<u32>,
     cache: &'a mut TokenCache,
     words: usize,
+    /// The first word may start a pattern ([`starts_pattern`]): the key
+    /// takes the words after it.
+    full_key: bool,
+    /// A word the key has room for was left out.
+    skipped: bool,
     /// A word holds a photo credit's mark ("تصوير:", "©").
     credit: bool,
+    /// The last word may end a caption ([`ends_caption`]).
+    tail: bool,
 }
 
-impl KeySink<'_> {
+impl<'a> KeySink<'a> {
+    fn new(
+        key: &'a mut String,
+        tokens: &'a mut Vec<u64>,
+        numbers: &'a mut Vec<u32>,
+        cache: &'a mut TokenCache,
+    ) -> Self {
+        KeySink {
+            key,
+            tokens,
+            numbers,
+            cache,
+            words: 0,
+            full_key: false,
+            skipped: false,
+            credit: false,
+            tail: false,
+        }
+    }
+
+    /// Adds a word (folded, and split from its neighbours).
     fn add(&mut self, w: &str, marked: bool) {
-        self.push_key(w);
+        self.push_key(w, None);
+        self.tail = ends_caption(w);
         // A key word may hold ':' or '©', which split fingerprint words.
         if marked {
             self.credit |= w.contains("تصوير:") || w.contains('©');
@@ -478,13 +502,22 @@ impl KeySink<'_> {
         }
     }
 
-    /// Counts the word `w` and adds it to the key if the key has room.
-    fn push_key(&mut self, w: &str) {
-        if self.words < KEY_WORDS {
-            if self.words > 0 {
-                self.key.push(' ');
-            }
+    /// Whether the next word goes into the key.
+    fn key_takes_next(&self) -> bool {
+        self.words == 0 || self.full_key && self.words < KEY_WORDS
+    }
+
+    /// Counts the word `w` and adds it to the key if the key takes it
+    /// (`starts`: [`starts_pattern`] of `w` when known).
+    fn push_key(&mut self, w: &str, starts: Option<bool>) {
+        if self.words == 0 {
+            self.full_key = starts.unwrap_or_else(|| starts_pattern(w));
             self.key.push_str(w);
+        } else if self.key_takes_next() {
+            self.key.push(' ');
+            self.key.push_str(w);
+        } else {
+            self.skipped |= self.words < KEY_WORDS;
         }
         self.words += 1;
     }
@@ -495,16 +528,20 @@ impl KeySink<'_> {
 
     /// Adds the words of `chunk`, a piece of a line between two spaces:
     /// from the token cache when it has seen the chunk before (then a plain
-    /// chunk is not folded at all), else folded. False when the chunk needs
-    /// NFKC.
+    /// chunk is not folded at all, nor another chunk the key does not
+    /// take), else folded. False when the chunk needs NFKC.
     fn add_chunk(&mut self, chunk: &str, buf: &mut String) -> bool {
         let h = word_key(chunk);
         if let Some(c) = self.cache.chunk(h) {
-            if self.words >= KEY_WORDS || c.plain {
-                self.push_key(chunk);
-            } else if !fold_key_words(chunk, buf, |w, _| self.push_key(w)) {
+            if !self.key_takes_next() {
+                self.skipped |= self.words < KEY_WORDS;
+                self.words += 1;
+            } else if c.plain {
+                self.push_key(chunk, Some(c.starts_pattern));
+            } else if !fold_key_words(chunk, buf, |w, _| self.push_key(w, Some(c.starts_pattern))) {
                 return false;
             }
+            self.tail = c.ends_caption;
             self.tokens.push(c.token);
             if c.number {
                 self.numbers.push(c.token as u32);
@@ -512,10 +549,11 @@ impl KeySink<'_> {
             return true;
         }
         let (words, tokens, numbers) = (self.words, self.tokens.len(), self.numbers.len());
-        let (mut plain, mut marked) = (false, false);
+        let (mut plain, mut marked, mut starts) = (false, false, false);
         if !fold_key_words(chunk, buf, |w, m| {
             plain = w == chunk;
             marked |= m;
+            starts = starts_pattern(w);
             self.add(w, m)
         }) {
             return false;
@@ -530,23 +568,42 @@ impl KeySink<'_> {
                     token,
                     number,
                     plain,
+                    starts_pattern: starts,
+                    ends_caption: self.tail,
                 },
             );
         }
         true
     }
 
-    /// Whether the line whose words were added (its key from `k0`, its
-    /// last two words `last`) is a photo credit or an archive caption:
-    /// "... - أرشيف", "تصوير: ...", "© ...".
-    fn caption(&self, k0: usize, last: [&str; 2]) -> bool {
-        let [before, last] = last;
+    /// Whether the key must be made whole again ([`KeySink::rekey`]): a
+    /// word was left out of it, and the line turned out short enough for
+    /// every word to count ([`line_kind`] reads a short line whole).
+    fn incomplete(&self) -> bool {
+        self.skipped && self.words <= KEY_WORDS
+    }
+
+    /// Puts the `i`th word `w` of the line into the key again (the key
+    /// emptied from `k0` before the first).
+    fn rekey(&mut self, k0: usize, i: usize, w: &str) {
+        if i == 0 {
+            self.key.truncate(k0);
+        } else if i < KEY_WORDS {
+            self.key.push(' ');
+        }
+        if i < KEY_WORDS {
+            self.key.push_str(w);
+        }
+    }
+
+    /// Whether the line whose words were added (its key from `k0`) is a
+    /// photo credit or an archive caption: "... - أرشيف", "تصوير: ...",
+    /// "© ..."; `tail` gives its last two words when they are needed.
+    fn caption(&mut self, k0: usize, tail: impl FnOnce(&mut TokenCache) -> bool) -> bool {
         self.words <= CAPTION_WORDS
             && (self.credit
                 || self.key.get(k0..).is_some_and(|k| k.starts_with("صوره:"))
-                || last.ends_with("ارشيف")
-                || (before.ends_with("صوره") && last == "ارشيفيه")
-                || (before.ends_with("getty") && last == "images"))
+                || self.tail && tail(self.cache))
     }
 }
 
@@ -616,30 +673,26 @@ fn line_key(
     cache: &mut TokenCache,
 ) -> LineFacts {
     let (k0, t0, n0) = (key.len(), tokens.len(), numbers.len());
-    let mut sink = KeySink {
-        key,
-        tokens,
-        numbers,
-        cache,
-        words: 0,
-        credit: false,
-    };
+    let mut sink = KeySink::new(key, tokens, numbers, cache);
     // The last two chunks, which usually hold the last two words.
     let mut tail = ["", ""];
     if split_spaces(line).filter(|c| !c.is_empty()).all(|c| {
         tail = [tail[1], c];
         sink.add_chunk(c, &mut scratch.word)
     }) {
-        let caption = sink.words <= CAPTION_WORDS && {
+        if sink.incomplete() {
+            let mut i = 0;
+            fold_key_words(line, &mut scratch.word, |w, _| {
+                sink.rekey(k0, i, w);
+                i += 1;
+            });
+        }
+        let caption = sink.caption(k0, |cache| {
             let rest = line.rsplit(' ').filter(|c| !c.is_empty()).skip(2);
-            last_two_words(
-                [tail[1], tail[0]].into_iter().chain(rest),
-                sink.cache,
-                scratch,
-            );
+            last_two_words([tail[1], tail[0]].into_iter().chain(rest), cache, scratch);
             let [b, a] = &scratch.last;
-            sink.caption(k0, [b, a])
-        };
+            caption_tail([b, a])
+        });
         return LineFacts {
             words: sink.words,
             caption,
@@ -647,10 +700,9 @@ fn line_key(
     }
     // Text that needs NFKC: normalise the line, then split it.
     sink.key.truncate(k0);
-    sink.words = 0;
-    sink.credit = false;
     sink.tokens.truncate(t0);
     sink.numbers.truncate(n0);
+    let sink = KeySink::new(sink.key, sink.tokens, sink.numbers, sink.cache);
     line_key_normalised(line, sink)
 }
 
@@ -658,17 +710,24 @@ fn line_key(
 fn line_key_normalised(line: &str, mut sink: KeySink) -> LineFacts {
     let k0 = sink.key.len();
     let normalised = super::normalize::normalize(line);
+    let words = || {
+        normalised
+            .split(|c: char| !(super::tokens::is_word_char(c) || c == ':' || c == '©'))
+            .filter(|w| !w.is_empty())
+    };
     let mut last = ["", ""];
-    for w in normalised.split(|c: char| !(super::tokens::is_word_char(c) || c == ':' || c == '©'))
-    {
-        if !w.is_empty() {
-            sink.add(w, w.contains([':', '©']));
-            last = [last[1], w];
+    for w in words() {
+        sink.add(w, w.contains([':', '©']));
+        last = [last[1], w];
+    }
+    if sink.incomplete() {
+        for (i, w) in words().enumerate() {
+            sink.rekey(k0, i, w);
         }
     }
     LineFacts {
         words: sink.words,
-        caption: sink.caption(k0, last),
+        caption: sink.caption(k0, |_| caption_tail(last)),
     }
 }
 
@@ -677,6 +736,76 @@ fn line_hash(tokens: &[u64]) -> u64 {
     tokens.iter().fold(tokens.len() as u64, |h, &t| {
         (h ^ t).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(31)
     })
+}
+
+/// What a line is by its key (its first [`KEY_WORDS`] words) and its
+/// number of words.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum LineKind {
+    /// "اقرأ أيضاً": a link to another article.
+    ReadAlso,
+    /// Tags, share blocks, user-interface text.
+    Furniture,
+    /// A date and nothing else.
+    Date,
+    /// "المصدر: ...", which may end the article.
+    Source,
+    Text,
+}
+
+fn line_kind(key: &str, words: usize) -> LineKind {
+    if READ_ALSO.iter().any(|p| key.starts_with(p)) {
+        LineKind::ReadAlso
+    } else if words <= FURNITURE_LINE_WORDS && FURNITURE_LINE.contains(&key)
+        || FURNITURE_PREFIX.iter().any(|p| key.starts_with(p))
+    {
+        LineKind::Furniture
+    } else if is_date_line(key, words) {
+        LineKind::Date
+    } else if key.starts_with(SOURCE) && words <= 8 {
+        LineKind::Source
+    } else {
+        LineKind::Text
+    }
+}
+
+/// The start of a source line.
+const SOURCE: &str = "المصدر";
+
+/// Whether a key that starts with the word `w` may start like one of the
+/// patterns [`line_kind`] reads at a line's start (the others read short
+/// lines whole). A longer line whose first word cannot keeps that word
+/// alone as its key.
+fn starts_pattern(w: &str) -> bool {
+    // A pattern of several words starts with its first word whole; a
+    // one-word pattern is read as a prefix.
+    static FIRST: std::sync::OnceLock<(Vec<&str>, Vec<&str>)> = std::sync::OnceLock::new();
+    let (whole, prefixes) = FIRST.get_or_init(|| {
+        let (mut whole, mut prefixes) = (Vec::new(), Vec::new());
+        for p in READ_ALSO.iter().chain(FURNITURE_PREFIX).chain(&[SOURCE]) {
+            match p.split_once(' ') {
+                Some((first, _)) => whole.push(first),
+                None => prefixes.push(*p),
+            }
+        }
+        whole.sort_unstable();
+        whole.dedup();
+        (whole, prefixes)
+    });
+    whole.binary_search(&w).is_ok() || prefixes.iter().any(|p| w.starts_with(p))
+}
+
+/// Whether a caption may end with the word `w` ([`caption_tail`]).
+fn ends_caption(w: &str) -> bool {
+    w.ends_with("ارشيف") || w == "ارشيفيه" || w == "images"
+}
+
+/// Whether a line's last two words mark an archive photo or a photo
+/// agency: "... - أرشيف", "صورة أرشيفية", "Getty Images".
+fn caption_tail([before, last]: [&str; 2]) -> bool {
+    last.ends_with("ارشيف")
+        || (before.ends_with("صوره") && last == "ارشيفيه")
+        || (before.ends_with("getty") && last == "images")
 }
 
 /// "السبت , أبريل 20 2024", "2024-04-20": a line with a date and nothing else.
@@ -715,20 +844,28 @@ mod tests {
         let (mut k2, mut t2, mut n2) = (String::new(), Vec::new(), Vec::new());
         let f2 = line_key_normalised(
             line,
-            KeySink {
-                key: &mut k2,
-                tokens: &mut t2,
-                numbers: &mut n2,
-                cache: &mut TokenCache::default(),
-                words: 0,
-                credit: false,
-            },
+            KeySink::new(&mut k2, &mut t2, &mut n2, &mut TokenCache::default()),
         );
         let normalised = normalize(line);
         let whole: Vec<&str> = normalised
             .split(|c: char| !(crate::text::tokens::is_word_char(c) || c == ':' || c == '©'))
             .filter(|w| !w.is_empty())
             .collect();
+        // The key is the first word alone when no pattern can start with
+        // it: the patterns must read it as they read the whole first words.
+        let first = whole
+            .iter()
+            .take(KEY_WORDS)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ");
+        for key in [&k1, &k2] {
+            assert_eq!(
+                line_kind(key, f1.words),
+                line_kind(&first, whole.len()),
+                "{line}"
+            );
+        }
         let whole = whole.join(" ");
         let caption = f2.words <= 16
             && (whole.ends_with("ارشيف")
@@ -823,6 +960,23 @@ mod tests {
             "Getty",
             "Images",
             "صورة:",
+            "اقرأ",
+            "أيضاً",
+            "أيضاً:",
+            "المصدر",
+            "المصدر:",
+            "كلمات",
+            "دلالية",
+            "السبت",
+            "أبريل",
+            "20",
+            "تابعونا",
+            "Tags:",
+            "SHARE",
+            "وكالات",
+            "جميع",
+            "الحقوق",
+            "محفوظة",
         ];
         let mut next = {
             let mut seed: u64 = 0x5EED;

@@ -403,6 +403,10 @@ const NUMBER: u64 = 1 << 1;
 const CHUNK: u64 = 1 << 2;
 /// ... and the chunk folds to itself: it is its own key word.
 const PLAIN: u64 = 1 << 3;
+/// [`Chunk::starts_pattern`].
+const STARTS_PATTERN: u64 = 1 << 4;
+/// [`Chunk::ends_caption`].
+const ENDS_CAPTION: u64 = 1 << 5;
 
 /// [`word_token`] remembered: the hash of a word that is its own canonical
 /// form (nearly all) is its token hash, but telling so costs more than the
@@ -440,6 +444,11 @@ pub struct Chunk {
     pub number: bool,
     /// Whether the chunk is that word as it is (it folds to itself).
     pub plain: bool,
+    /// Two facts about the word that cleanup asks of a line's first and
+    /// last words (see `clean::starts_pattern`, `clean::ends_caption`),
+    /// kept so that it need not fold them to ask.
+    pub starts_pattern: bool,
+    pub ends_caption: bool,
 }
 
 impl Default for TokenCache {
@@ -529,6 +538,8 @@ impl TokenCache {
             token: way.1,
             number: flags & NUMBER != 0,
             plain: flags & PLAIN != 0,
+            starts_pattern: flags & STARTS_PATTERN != 0,
+            ends_caption: flags & ENDS_CAPTION != 0,
         })
     }
 
@@ -540,8 +551,14 @@ impl TokenCache {
         if chunk.number {
             flags |= NUMBER;
         }
-        if chunk.plain {
-            flags |= PLAIN;
+        for (set, flag) in [
+            (chunk.plain, PLAIN),
+            (chunk.starts_pattern, STARTS_PATTERN),
+            (chunk.ends_caption, ENDS_CAPTION),
+        ] {
+            if set {
+                flags |= flag;
+            }
         }
         match self.find(h) {
             // A plain chunk's key is its word's, usually just looked up.
