@@ -350,7 +350,7 @@ fn clean_with(input: &str, scratch: &mut Scratch) -> Cleaned {
         && kept_at
             .last()
             .and_then(|&at| out.text.get(at..))
-            .is_some_and(|l| l.split_whitespace().count() <= 2 && !ends_sentence(l))
+            .is_some_and(|l| at_most_two_words(l) && !ends_sentence(l))
     {
         if let Some(at) = kept_at.pop() {
             // The line and the line break before it.
@@ -836,6 +836,17 @@ fn caption_tail([before, last]: [&str; 2]) -> bool {
         || (before.ends_with("getty") && last == "images")
 }
 
+/// Whether `line` has at most two pieces between white space: three
+/// pieces between ASCII spaces (most lines have many more) say no without
+/// decoding the line.
+fn at_most_two_words(line: &str) -> bool {
+    split_spaces(line)
+        .filter(|c| !c.is_empty())
+        .nth(2)
+        .is_none()
+        && line.split_whitespace().nth(2).is_none()
+}
+
 /// "السبت , أبريل 20 2024", "2024-04-20": a line with a date and nothing else.
 fn is_date_line(key: &str, words: usize) -> bool {
     if words == 0 || words > 6 {
@@ -1064,6 +1075,21 @@ mod tests {
             assert!(n < 2 || seen.insert(line_hash(&r)), "reversed {n}");
         }
         assert_ne!(line_hash(&[0]), line_hash(&[0, 0]));
+    }
+
+    #[test]
+    fn two_words_at_most() {
+        for (line, want) in [
+            ("سيريانيوز", true),
+            ("شام تايمز", true),
+            ("شام  تايمز ", true),
+            ("شام\u{A0}تايمز\u{A0}اليوم", false),
+            ("شام تايمز اليوم", false),
+            ("", true),
+        ] {
+            assert_eq!(at_most_two_words(line), want, "{line:?}");
+            assert_eq!(line.split_whitespace().count() <= 2, want, "{line:?}");
+        }
     }
 
     #[test]
