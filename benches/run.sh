@@ -13,6 +13,22 @@ bench() {
     | grep -E "^(text|watchlist)/|time:|thrpt:" | grep -v "%"
 }
 bench
-taskset -c 0 python3 benches/baseline.py "$out/articles.jsonl"
+# Both sides in rounds, alternately, on the same articles and core.
+rounds() {
+  RAQIB_BENCH_ROUNDS=1 taskset -c 0 cargo bench --bench engine 2>/dev/null | grep '^{' >>"$out/rounds.jsonl"
+  taskset -c 0 python3 benches/baseline.py "$out/articles.jsonl" >>"$out/rounds.jsonl"
+}
+rounds
+rounds
 bench "clean\+normalize\+fingerprint"
+python3 - "$out/rounds.jsonl" <<'EOF'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+for r in rows:
+    print(json.dumps(r))
+for k in ("articles_per_s", "median_articles_per_s"):
+    e = max(r[k] for r in rows if "engine" in r)
+    b = max(r[k] for r in rows if "baseline" in r)
+    print(f"best of rounds ({k}): engine {e:.0f}/s, baseline {b:.0f}/s, ratio {e / b:.1f}x")
+EOF
 rm -rf "$out"
