@@ -174,17 +174,26 @@ impl Fingerprint {
         numbers.extend_from_slice(&cleaned.numbers);
         // The headline printed again at the top of the body says nothing
         // new; most bodies do not repeat it, and are shingled as they are.
+        // When it is repeated, it is nearly always the first line: the rest
+        // of the tokens are shingled where they are.
         let is_title = |t: &[u64]| t == title_tokens.as_slice();
-        let body_tokens: std::borrow::Cow<[u64]> =
-            if cleaned.line_tokens().any(|(t, _)| is_title(t)) {
-                let mut v = Vec::with_capacity(cleaned.tokens.len());
-                for (t, _) in cleaned.line_tokens().filter(|(t, _)| !is_title(t)) {
-                    v.extend_from_slice(t);
-                }
-                v.into()
-            } else {
-                cleaned.tokens.as_slice().into()
-            };
+        let mut lines = cleaned.line_tokens();
+        let mut from = 0;
+        for (t, _) in lines.by_ref() {
+            if !is_title(t) {
+                break;
+            }
+            from += t.len();
+        }
+        let body_tokens: std::borrow::Cow<[u64]> = if lines.any(|(t, _)| is_title(t)) {
+            let mut v = Vec::with_capacity(cleaned.tokens.len());
+            for (t, _) in cleaned.line_tokens().filter(|(t, _)| !is_title(t)) {
+                v.extend_from_slice(t);
+            }
+            v.into()
+        } else {
+            cleaned.tokens.get(from..).unwrap_or_default().into()
+        };
         numbers.sort_unstable();
         numbers.dedup();
         let mut body = shingles(&body_tokens);
@@ -1155,6 +1164,11 @@ mod tests {
         let plain = Fingerprint::from_clean(title, BODY);
         let repeated = Fingerprint::from_clean(title, &format!("{title}\n{BODY}"));
         assert_eq!(repeated, plain);
+        let (first, rest) = BODY.split_once('\n').expect("two lines");
+        let inside = Fingerprint::from_clean(title, &format!("{first}\n{title}\n{rest}"));
+        assert_eq!(inside, plain, "a headline between paragraphs");
+        let twice = Fingerprint::from_clean(title, &format!("{title}\n{title}\n{BODY}\n{title}"));
+        assert_eq!(twice, plain);
         let other = Fingerprint::from_clean(title, &format!("عنوان آخر تماما\n{BODY}"));
         assert_ne!(other.body, plain.body);
     }
