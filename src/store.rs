@@ -7,7 +7,7 @@
 //! - `sketches`: the copy index's records (time seen ‖ item id ‖ story id
 //!   when it is not the item's ‖ [`Sketch`]). A record is written under its
 //!   slot (u32, big-endian); once the inserts have moved past its block of
-//!   [`BLOCK_SLOTS`] slots, the block's records are folded into one value
+//!   `BLOCK_SLOTS` slots, the block's records are folded into one value
 //!   under the block's key (`0xFF` ‖ block number): sled spends about 75
 //!   bytes and 70 % of the value on each entry on disk, which one key per
 //!   ~95-byte record would pay 64 times over. The in-memory

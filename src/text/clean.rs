@@ -5,9 +5,14 @@
 //! with "read also", tags and share blocks. The cleaner keeps the article's
 //! own paragraphs, once each and in order.
 //!
-//! Each line is folded and split once: the same pass gives the line's key
-//! (what the patterns read), the token hashes of its canonical words and
-//! its numbers, which the fingerprint takes as they are.
+//! Each line is read once, chunk by chunk (the pieces between spaces): the
+//! same pass gives the line's key (what the patterns read), the token
+//! hashes of its canonical words and its numbers, which the fingerprint
+//! takes as they are. A chunk seen before is not folded at all: the token
+//! cache ([`TokenCache::chunk`]) remembers its token and whether it is its
+//! own word, and the key only needs a long line's first word unless a
+//! pattern can start with it (`starts_pattern`). The tests hold this
+//! path to the plain one: normalise the line, then split it.
 
 use rustc_hash::FxHashMap as HashMap;
 
