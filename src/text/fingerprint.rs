@@ -109,9 +109,21 @@ impl Fingerprint {
         TokenCache::with(|cache| {
             for line in body.lines() {
                 let (t0, n0) = (tokens.len(), numbers.len());
-                let folded = super::normalize::fold_words(line, &mut word, |w| {
-                    cache.push_token(w, tokens, numbers)
-                });
+                // A chunk cleanup has seen gives its token without folding.
+                let folded = clean::split_spaces(line)
+                    .filter(|c| !c.is_empty())
+                    .all(|chunk| match cache.chunk(word_key(chunk)) {
+                        Some(c) => {
+                            tokens.push(c.token);
+                            if c.number {
+                                numbers.push(c.token as u32);
+                            }
+                            true
+                        }
+                        None => super::normalize::fold_words(chunk, &mut word, |w| {
+                            cache.push_token(w, tokens, numbers)
+                        }),
+                    });
                 if !folded {
                     // Text that needs NFKC: normalise the line, then split it.
                     tokens.truncate(t0);
@@ -1122,6 +1134,9 @@ mod tests {
                 .push((cleaned.tokens.len() as u32, cleaned.numbers.len() as u32));
         }
         let expected = Fingerprint::build("عنوان", &cleaned);
+        assert_eq!(Fingerprint::from_clean("عنوان", &body), expected);
+        // Again once cleanup has remembered the text's chunks.
+        clean::clean_keyed(&body);
         assert_eq!(Fingerprint::from_clean("عنوان", &body), expected);
     }
 
