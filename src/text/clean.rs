@@ -1022,15 +1022,8 @@ mod tests {
             "الحقوق",
             "محفوظة",
         ];
-        let mut next = {
-            let mut seed: u64 = 0x5EED;
-            move || {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                seed as usize
-            }
-        };
+        let mut rng = crate::text::fingerprint::tests::xorshift(0x5EED);
+        let mut next = move || rng() as usize;
         let lines: Vec<String> = (0..300)
             .map(|_| {
                 let n = 1 + next() % 24;

@@ -1065,7 +1065,7 @@ mod rice {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const BODY: &str = "قالت وزارة الخارجية الروسية اليوم إن المحادثات مع الولايات المتحدة حول سوريا متوقفة منذ أسابيع.\n\
@@ -1201,7 +1201,7 @@ mod tests {
     }
 
     /// A xorshift generator: uniform 64-bit values, the same every run.
-    fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+    pub(crate) fn xorshift(seed: u64) -> impl FnMut() -> u64 {
         let mut x = seed;
         move || {
             x ^= x << 13;
