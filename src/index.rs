@@ -192,45 +192,49 @@ impl AnchorIndex {
         // (a million items make a table far larger than the caches); the
         // probes then start from lines already fetched.
         let homes: Vec<usize> = anchors.iter().map(|&a| home(a, cap)).collect();
-        let warm: u64 = homes
-            .iter()
-            .fold(0, |acc, &i| acc ^ self.table.get(i).copied().unwrap_or(0));
+        let warm: u64 = homes.iter().fold(0, |acc, &i| {
+            acc ^ self.table.get(i).copied().unwrap_or(0)
+                ^ self.table.get(i + 7).copied().unwrap_or(0)
+        });
         std::hint::black_box(warm);
-        // (slot, shares a rare anchor)
-        let mut found: Vec<(u32, bool)> = Vec::with_capacity(anchors.len() * 2);
-        let mut these: Vec<u32> = Vec::new();
+        // Slots under a rare anchor are the candidates; slots under a
+        // semi-common one only add to the count of a candidate. Those can
+        // be many (up to `STOP_AFTER` per anchor), so they are looked up
+        // in the few candidates rather than sorted with them.
+        let mut rare: Vec<u32> = Vec::with_capacity(anchors.len() * RARE);
+        let mut common: Vec<u32> = Vec::new();
         for (&a, &start) in anchors.iter().zip(&homes) {
             if self.stopped.contains(&a) {
                 continue;
             }
-            these.clear();
+            let mark = common.len();
             let mut i = start;
             while self.table[i] != 0 {
                 let e = self.table[i];
                 if (e >> 32) as u32 == a {
-                    these.push(e as u32);
+                    common.push(e as u32);
                 }
                 i = next(i, cap);
             }
-            let rare = these.len() <= RARE;
-            found.extend(these.iter().map(|&s| (s, rare)));
-        }
-        found.sort_unstable();
-        let mut out: Vec<(u32, u32, bool)> = Vec::new();
-        for (s, rare) in found {
-            match out.last_mut() {
-                Some((last, n, r)) if *last == s => {
-                    *n += 1;
-                    *r |= rare;
-                }
-                _ => out.push((s, 1, rare)),
+            if common.len() - mark <= RARE {
+                rare.extend(common.drain(mark..));
             }
         }
-        let mut out: Vec<(u32, u32)> = out
-            .into_iter()
-            .filter(|c| c.2)
-            .map(|(s, n, _)| (s, n))
-            .collect();
+        rare.sort_unstable();
+        let mut out: Vec<(u32, u32)> = Vec::new();
+        for s in rare {
+            match out.last_mut() {
+                Some((last, n)) if *last == s => *n += 1,
+                _ => out.push((s, 1)),
+            }
+        }
+        if !out.is_empty() {
+            for s in common {
+                if let Ok(k) = out.binary_search_by_key(&s, |c| c.0) {
+                    out[k].1 += 1;
+                }
+            }
+        }
         out.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
         out
     }
@@ -284,6 +288,55 @@ mod tests {
         assert_eq!(ix.len(), 2 * 4999);
         for slot in [1u32, 777, 4999] {
             assert_eq!(ix.candidates(&[slot]), vec![(slot, 1)]);
+        }
+    }
+
+    #[test]
+    fn candidates_match_a_plain_count() {
+        // Anchors drawn from a small range, so that many are shared by a
+        // few items, some by more than `RARE` and some by `STOP_AFTER`.
+        let mut next = crate::text::fingerprint::tests::xorshift(0xA11CE);
+        let mut ix = AnchorIndex::new();
+        let mut items: Vec<(u32, Vec<u32>)> = Vec::new();
+        for slot in 1..3000u32 {
+            let mut a: Vec<u32> = (0..1 + next() % 8)
+                .map(|_| (next() % 4000) as u32)
+                .collect();
+            a.sort_unstable();
+            a.dedup();
+            ix.insert(slot, &a);
+            items.push((slot, a));
+        }
+        for _ in 0..300 {
+            let mut q: Vec<u32> = (0..1 + next() % 64)
+                .map(|_| (next() % 4000) as u32)
+                .collect();
+            q.sort_unstable();
+            q.dedup();
+            // Which items each anchor was kept for, as the table holds them.
+            let held = |a: u32| -> Vec<u32> {
+                if ix.stopped.contains(&a) {
+                    return Vec::new();
+                }
+                items
+                    .iter()
+                    .filter(|(_, v)| v.contains(&a))
+                    .map(|(s, _)| *s)
+                    .take(STOP_AFTER)
+                    .collect()
+            };
+            let per_anchor: Vec<Vec<u32>> = q.iter().map(|&a| held(a)).collect();
+            let mut want: Vec<(u32, u32)> = items
+                .iter()
+                .filter_map(|(s, _)| {
+                    let sharing = per_anchor.iter().filter(|h| h.contains(s));
+                    let n = sharing.clone().count() as u32;
+                    let rare = sharing.into_iter().any(|h| h.len() <= RARE);
+                    rare.then_some((*s, n))
+                })
+                .collect();
+            want.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
+            assert_eq!(ix.candidates(&q), want, "query {q:?}");
         }
     }
 

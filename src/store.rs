@@ -264,20 +264,43 @@ fn block_of(key: &[u8]) -> Option<u32> {
 /// The records of a block: each is its slot's offset in the block, its
 /// length and its bytes.
 fn block_records(block: u32, b: &[u8]) -> Result<Vec<(u32, &[u8])>, StoreError> {
-    let mut out = Vec::with_capacity(BLOCK_SLOTS as usize);
-    let mut rest = b;
-    while let Some((&offset, after)) = rest.split_first() {
+    BlockRecords { block, rest: b }.collect()
+}
+
+/// [`block_records`] one at a time, so that a lookup of one slot stops
+/// where it is found.
+struct BlockRecords<'a> {
+    block: u32,
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for BlockRecords<'a> {
+    type Item = Result<(u32, &'a [u8]), StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (&offset, after) = self.rest.split_first()?;
+        let block = self.block;
         let bad = || StoreError::Sketch(block.saturating_mul(BLOCK_SLOTS));
-        let (len, after) = get_varint(after).ok_or_else(bad)?;
-        let (rec, after) = after.split_at_checked(len as usize).ok_or_else(bad)?;
-        let slot = block
-            .checked_mul(BLOCK_SLOTS)
-            .and_then(|s| s.checked_add(u32::from(offset)))
-            .ok_or_else(bad)?;
-        out.push((slot, rec));
-        rest = after;
+        let parsed = get_varint(after)
+            .and_then(|(len, after)| after.split_at_checked(len as usize))
+            .and_then(|(rec, after)| {
+                let slot = block
+                    .checked_mul(BLOCK_SLOTS)?
+                    .checked_add(u32::from(offset))?;
+                Some((slot, rec, after))
+            });
+        match parsed {
+            Some((slot, rec, after)) => {
+                self.rest = after;
+                Some(Ok((slot, rec)))
+            }
+            None => {
+                // A damaged block ends here: the error once, then nothing.
+                self.rest = &[];
+                Some(Err(bad()))
+            }
+        }
     }
-    Ok(out)
 }
 
 fn put_block_record(out: &mut Vec<u8>, slot: u32, rec: &[u8]) {
@@ -462,20 +485,23 @@ impl Store {
         Ok(())
     }
 
-    /// The stored record of `slot`, single or in its block.
+    /// The stored record of `slot`, in its block or single. The block is
+    /// read first: all but the newest slots have been folded, and a read
+    /// that finds nothing costs as much as one that finds.
     fn record(&self, slot: u32) -> Result<Option<SketchRecord>, StoreError> {
-        if let Some(v) = self.sketches.get(slot.to_be_bytes())? {
-            return SketchRecord::from_bytes(slot, &v).map(Some);
-        }
         let block = slot / BLOCK_SLOTS;
-        let Some(v) = self.sketches.get(block_key(block))? else {
-            return Ok(None);
-        };
-        block_records(block, &v)?
-            .into_iter()
-            .find(|&(s, _)| s == slot)
-            .map(|(s, rec)| SketchRecord::from_bytes(s, rec))
-            .transpose()
+        if let Some(v) = self.sketches.get(block_key(block))? {
+            for r in (BlockRecords { block, rest: &v }) {
+                let (s, rec) = r?;
+                if s == slot {
+                    return SketchRecord::from_bytes(s, rec).map(Some);
+                }
+            }
+        }
+        match self.sketches.get(slot.to_be_bytes())? {
+            Some(v) => SketchRecord::from_bytes(slot, &v).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// [`Store::fold_behind`] after an insert has committed: a failure

@@ -296,11 +296,12 @@ impl Fingerprint {
                 // sample's largest are a sample of it at the same rate.
                 let tau = other.body.last().copied().unwrap_or(0);
                 let upto = self.body.partition_point(|&h| h <= tau);
-                if upto < MIN_SAMPLE {
+                // Differing facts decide without an estimate, as below.
+                if upto < MIN_SAMPLE && !facts_differ {
                     return None;
                 }
                 let n = intersection(&self.body[..upto], &other.body);
-                (n as f64 / upto as f64, false)
+                (n as f64 / upto.max(1) as f64, false)
             };
             let band = UNSURE * (SKETCH_BODY as f64 / other.body.len().max(1) as f64).sqrt();
             if !exact && !facts_differ && (estimate - CONTAINMENT).abs() < band {
@@ -1092,6 +1093,37 @@ pub(crate) mod tests {
             .compare_sketch(&a.sketch())
             .unwrap_or_else(|| b.compare(&a));
         assert!(by_sketch.duplicate, "{by_sketch:?}");
+    }
+
+    #[test]
+    fn a_short_item_with_other_facts_is_decided_on_the_sketch() {
+        // A long stored article, and a lead of one line: too few of the
+        // lead's hashes fall under the sketch's largest to estimate.
+        let words = [
+            "مجلس",
+            "الأمن",
+            "روسيا",
+            "واشنطن",
+            "دمشق",
+            "الوزير",
+            "قال",
+            "اجتماع",
+        ];
+        let mut next = xorshift(0xFAC7);
+        let line = |next: &mut dyn FnMut() -> u64| -> String {
+            (0..12)
+                .map(|_| words[(next() % words.len() as u64) as usize])
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let body: Vec<String> = (0..60).map(|_| line(&mut next)).collect();
+        let stored = Fingerprint::new("عنوان", &format!("{}\nفي عام 2016", body.join("\n")));
+        let same_facts = Fingerprint::new("عنوان آخر", &format!("{}\nفي عام 2016", body[0]));
+        let other_facts = Fingerprint::new("عنوان آخر", &format!("{}\nفي عام 1999", body[0]));
+        assert_eq!(same_facts.compare_sketch(&stored.sketch()), None);
+        let c = other_facts.compare_sketch(&stored.sketch());
+        assert!(c.is_some_and(|c| !c.duplicate && c.facts_differ), "{c:?}");
+        assert!(!other_facts.compare(&stored).duplicate);
     }
 
     #[test]
