@@ -1,8 +1,11 @@
 //! Persistent state in sled. The only module that imports sled.
 //!
 //! Trees:
-//! - `items`: item id → [`Item`] (with its 256 smallest shingle hashes: a
-//!   copy lookup reads them when a sketch cannot decide, before the text)
+//! - `items`: item id → [`Item`]
+//! - `samples`: item id → its 256 smallest shingle hashes, Rice-coded
+//!   ([`Sketch::encode_sample`]): a copy lookup reads them when a sketch
+//!   cannot decide, before the text. Items stored before this tree existed
+//!   hold them in the item itself ([`Item::sample`]), where they are still read.
 //! - `stories`: story id → [`Story`] (the first item and every copy)
 //! - `sketches`: the copy index's records (time seen ‖ item id ‖ story id
 //!   when it is not the item's ‖ [`Sketch`]). A record is written under its
@@ -37,6 +40,8 @@ pub enum StoreError {
     Sled(#[from] sled::Error),
     #[error("corrupt record in sketches (slot {0})")]
     Sketch(u32),
+    #[error("corrupt sample of item {0}")]
+    Sample(String),
     #[error("no free slot left in the copy index")]
     SlotsExhausted,
     #[error("corrupt record in {tree}: {source}")]
@@ -71,8 +76,10 @@ pub struct Item {
     #[serde(default)]
     pub matches: Vec<Match>,
     /// The smallest shingle hashes of the body
-    /// ([`Fingerprint::wide_sample`]), set by [`Store::insert`]: a copy
-    /// lookup reads them when the item's sketch cannot decide.
+    /// ([`Fingerprint::wide_sample`]), as items stored before the `samples`
+    /// tree held them; empty in newer items. [`Store::insert`] stores a
+    /// sample given here (or else the fingerprint's) in that tree, and
+    /// [`Store::sample`] reads either.
     #[serde(default, skip_serializing_if = "Vec::is_empty", with = "packed_hashes")]
     pub sample: Vec<u32>,
 }
@@ -213,6 +220,7 @@ pub struct NewItem {
 pub struct Store {
     db: sled::Db,
     items: sled::Tree,
+    samples: sled::Tree,
     stories: sled::Tree,
     sketches: sled::Tree,
     index: Arc<Mutex<AnchorIndex>>,
@@ -447,6 +455,7 @@ impl Store {
         let db = sled::Config::new().path(path).open()?;
         let store = Store {
             items: db.open_tree("items")?,
+            samples: db.open_tree("samples")?,
             stories: db.open_tree("stories")?,
             sketches: db.open_tree("sketches")?,
             index: Arc::new(Mutex::new(AnchorIndex::new())),
@@ -635,6 +644,19 @@ impl Store {
         self.items.get(id)?.map(|b| dec("items", &b)).transpose()
     }
 
+    /// The stored sample of an item's smallest shingle hashes (empty when
+    /// there is none).
+    pub fn sample(&self, id: &str) -> Result<Vec<u32>, StoreError> {
+        if let Some(b) = self.samples.get(id)? {
+            return Sketch::decode_sample(&b).map_err(|_| StoreError::Sample(id.to_string()));
+        }
+        // An item stored before the samples tree.
+        match self.items.get(id)? {
+            Some(raw) => Ok(dec::<SampleOnly>("items", &raw)?.sample),
+            None => Ok(Vec::new()),
+        }
+    }
+
     pub fn story(&self, id: &str) -> Result<Option<Story>, StoreError> {
         self.stories
             .get(id)?
@@ -684,22 +706,21 @@ impl Store {
             let c = match by_sketch {
                 Some(c) => c,
                 None => {
-                    let Some(raw) = self.items.get(rec.item.as_bytes())? else {
-                        continue;
-                    };
                     // The item's wider sample first: reading it skips the
                     // text, and fingerprinting the text is most of the cost.
-                    let wide: SampleOnly = dec("items", &raw)?;
+                    let wide = self.sample(&rec.item)?;
                     match rec
                         .sketch
-                        .widened(&wide.sample)
+                        .widened(&wide)
                         .and_then(|w| fp.compare_sketch(&w))
                     {
                         Some(c) => c,
-                        None => {
-                            let item: Item = dec("items", &raw)?;
-                            fp.compare(&Fingerprint::from_clean(&item.title, &item.text))
-                        }
+                        None => match self.item(&rec.item)? {
+                            Some(item) => {
+                                fp.compare(&Fingerprint::from_clean(&item.title, &item.text))
+                            }
+                            None => continue,
+                        },
                     }
                 }
             };
@@ -714,13 +735,14 @@ impl Store {
     /// transaction. An alert that exists in the outbox or was sent is kept
     /// as it is. Returns false when the item was already stored.
     pub fn insert(&self, new: &NewItem) -> Result<bool, StoreError> {
-        let item = if new.item.sample.is_empty() {
-            let mut item = new.item.clone();
-            item.sample = new.fingerprint.wide_sample();
-            enc("items", &item)?
+        let (item, sample) = if new.item.sample.is_empty() {
+            (enc("items", &new.item)?, new.fingerprint.wide_sample())
         } else {
-            enc("items", &new.item)?
+            let mut item = new.item.clone();
+            let sample = std::mem::take(&mut item.sample);
+            (enc("items", &item)?, sample)
         };
+        let sample = Sketch::encode_sample(&sample);
         let story = enc("stories", &new.story)?;
         let slot = self.new_slot()?;
         let record = SketchRecord {
@@ -744,17 +766,19 @@ impl Store {
         let story_id = new.story.id.as_bytes();
         let inserted = (
             &self.items,
+            &self.samples,
             &self.stories,
             &self.sketches,
             &self.outbox,
             &self.sent,
             &self.digest_queue,
         )
-            .transaction(|(items, stories, sketches, outbox, sent, queue)| {
+            .transaction(|(items, samples, stories, sketches, outbox, sent, queue)| {
                 if items.get(id)?.is_some() {
                     return Ok(false);
                 }
                 items.insert(id, item.as_slice())?;
+                samples.insert(id, sample.as_slice())?;
                 stories.insert(story_id, story.as_slice())?;
                 sketches.insert(&slot.to_be_bytes(), sketch.as_slice())?;
                 for (aid, a) in &alerts {
@@ -941,13 +965,16 @@ impl Store {
             let drop_story = item.story == item.id && !pending;
             let id = item.id.as_bytes();
             let story_id = item.story.as_bytes();
-            (&self.items, &self.stories).transaction(|(items, stories)| {
-                items.remove(id)?;
-                if drop_story {
-                    stories.remove(story_id)?;
-                }
-                Ok::<_, ConflictableTransactionError<StoreError>>(())
-            })?;
+            (&self.items, &self.samples, &self.stories).transaction(
+                |(items, samples, stories)| {
+                    items.remove(id)?;
+                    samples.remove(id)?;
+                    if drop_story {
+                        stories.remove(story_id)?;
+                    }
+                    Ok::<_, ConflictableTransactionError<StoreError>>(())
+                },
+            )?;
             pruned += 1;
         }
         // The copy index forgets the same items.
@@ -1285,6 +1312,7 @@ mod tests {
         assert!(s.story("old")?.is_none());
         assert_eq!(s.find_copy(&fp)?, None, "the copy index forgot it");
         assert_eq!(s.sketches.len(), 0);
+        assert_eq!(s.samples.len(), 0);
         assert_eq!(s.index_size().1, 0);
         Ok(())
     }
@@ -1340,8 +1368,26 @@ mod tests {
             alerts: vec![],
             queued: vec![],
         })?);
-        assert_eq!(s.item("a")?.map(|i| i.sample), Some(full.wide_sample()));
+        assert_eq!(s.sample("a")?, full.wide_sample());
+        assert_eq!(s.item("a")?.map(|i| i.sample.len()), Some(0));
         assert_eq!(s.find_copy(&cut)?, Some("s1".to_string()));
+
+        // An item stored before the samples tree: the sample in the item.
+        let mut old = s.item("a")?.ok_or(StoreError::Sample("a".into()))?;
+        old.sample = full.wide_sample();
+        s.items.insert("a", enc("items", &old)?)?;
+        s.samples.remove("a")?;
+        assert_eq!(s.sample("a")?, full.wide_sample());
+        assert_eq!(s.find_copy(&cut)?, Some("s1".to_string()));
+        // With neither, only the text is left to compare.
+        let mut bare = old.clone();
+        bare.sample.clear();
+        s.items.insert("a", enc("items", &bare)?)?;
+        assert!(s.sample("a")?.is_empty());
+        assert_eq!(s.find_copy(&cut)?, Some("s1".to_string()));
+        // A damaged sample is an error, not a wrong answer.
+        s.samples.insert("a", &[200u8, 1][..])?;
+        assert!(matches!(s.sample("a"), Err(StoreError::Sample(_))));
         Ok(())
     }
 

@@ -876,6 +876,34 @@ impl Sketch {
         ))
     }
 
+    /// Codes a [`Fingerprint::wide_sample`] (ascending hashes) for storing:
+    /// its length, then its gaps Rice-coded, about three bytes a hash.
+    pub fn encode_sample(sample: &[u32]) -> Vec<u8> {
+        // Gaps are taken as unsigned: a list out of order would code a
+        // wrapped gap in billions of bits.
+        let mut sorted = sample.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let mut out = Vec::with_capacity(4 + sorted.len() * 3);
+        put_varint(&mut out, sorted.len() as u32);
+        rice::encode(&sorted, &mut out);
+        out
+    }
+
+    /// Reads back what [`Sketch::encode_sample`] wrote.
+    pub fn decode_sample(b: &[u8]) -> Result<Vec<u32>, SketchError> {
+        let (n, code) = get_varint(b).ok_or(SketchError)?;
+        // Each hash takes at least one bit: a longer count is damage.
+        if n as usize > code.len().saturating_mul(8) {
+            return Err(SketchError);
+        }
+        let (sample, rest) = rice::decode(code, n as usize)?;
+        if !rest.is_empty() {
+            return Err(SketchError);
+        }
+        Ok(sample)
+    }
+
     /// This sketch with a larger sample of the same item's smallest body
     /// hashes ([`Fingerprint::wide_sample`]), when it has one.
     pub fn widened(&self, sample: &[u32]) -> Option<Sketch> {
@@ -1124,6 +1152,34 @@ pub(crate) mod tests {
         let c = other_facts.compare_sketch(&stored.sketch());
         assert!(c.is_some_and(|c| !c.duplicate && c.facts_differ), "{c:?}");
         assert!(!other_facts.compare(&stored).duplicate);
+    }
+
+    #[test]
+    fn samples_round_trip_and_damage_is_an_error() {
+        let mut next = xorshift(0x5A4);
+        for n in [0usize, 1, 3, 255, 256, 300] {
+            let mut v: Vec<u32> = (0..n).map(|_| next() as u32).collect();
+            v.sort_unstable();
+            v.dedup();
+            let b = Sketch::encode_sample(&v);
+            assert_eq!(Sketch::decode_sample(&b).ok(), Some(v.clone()), "n = {n}");
+            if n > 0 {
+                assert!(
+                    Sketch::decode_sample(&b[..b.len() - 1]).is_err(),
+                    "cut, n = {n}"
+                );
+                let mut longer = b.clone();
+                longer.push(0);
+                assert!(Sketch::decode_sample(&longer).is_err(), "trailing, n = {n}");
+            }
+        }
+        // Out of order or repeated, it is stored sorted and distinct.
+        let b = Sketch::encode_sample(&[9, 3, 3, u32::MAX, 0]);
+        assert_eq!(
+            Sketch::decode_sample(&b).ok(),
+            Some(vec![0, 3, 9, u32::MAX])
+        );
+        assert!(Sketch::decode_sample(&[0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 5]).is_err());
     }
 
     #[test]
