@@ -187,10 +187,11 @@ impl AnchorIndex {
             return Vec::new();
         }
         let cap = self.table.len();
-        // Every anchor's home slot is read first, in a loop whose loads do
-        // not depend on each other, so that their cache misses overlap
-        // (a million items make a table far larger than the caches); the
-        // probes then start from lines already fetched.
+        // Every anchor's home slot, and the slot seven on (the next cache
+        // line when a probe run crosses one), is read first, in a loop whose
+        // loads do not depend on each other, so that their cache misses
+        // overlap (a million items make a table far larger than the
+        // caches); the probes then start from lines already fetched.
         let homes: Vec<usize> = anchors.iter().map(|&a| home(a, cap)).collect();
         let warm: u64 = homes.iter().fold(0, |acc, &i| {
             acc ^ self.table.get(i).copied().unwrap_or(0)

@@ -742,7 +742,8 @@ impl Store {
             let sample = std::mem::take(&mut item.sample);
             (enc("items", &item)?, sample)
         };
-        let sample = Sketch::encode_sample(&sample);
+        // A title-only item has none: no entry (sled spends ~75 bytes on one).
+        let sample = (!sample.is_empty()).then(|| Sketch::encode_sample(&sample));
         let story = enc("stories", &new.story)?;
         let slot = self.new_slot()?;
         let record = SketchRecord {
@@ -778,7 +779,9 @@ impl Store {
                     return Ok(false);
                 }
                 items.insert(id, item.as_slice())?;
-                samples.insert(id, sample.as_slice())?;
+                if let Some(sample) = &sample {
+                    samples.insert(id, sample.as_slice())?;
+                }
                 stories.insert(story_id, story.as_slice())?;
                 sketches.insert(&slot.to_be_bytes(), sketch.as_slice())?;
                 for (aid, a) in &alerts {
@@ -1388,6 +1391,22 @@ mod tests {
         // A damaged sample is an error, not a wrong answer.
         s.samples.insert("a", &[200u8, 1][..])?;
         assert!(matches!(s.sample("a"), Err(StoreError::Sample(_))));
+
+        // A title-only item has no sample, and no entry for one.
+        assert!(s.insert(&NewItem {
+            item: item("t", "s2"),
+            fingerprint: Fingerprint::new("عنوان فقط بلا نص", ""),
+            story: Story {
+                id: "s2".into(),
+                title: "t".into(),
+                created: Utc::now(),
+                copies: vec![],
+            },
+            alerts: vec![],
+            queued: vec![],
+        })?);
+        assert!(s.has_item("t")? && !s.samples.contains_key("t")?);
+        assert!(s.sample("t")?.is_empty());
         Ok(())
     }
 
