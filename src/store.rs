@@ -1063,6 +1063,22 @@ mod tests {
         }
     }
 
+    /// An item that starts story `story`, with no alerts.
+    fn starting(item: Item, fingerprint: Fingerprint, story: &str) -> NewItem {
+        NewItem {
+            item,
+            fingerprint,
+            story: Story {
+                id: story.into(),
+                title: "t".into(),
+                created: Utc::now(),
+                copies: vec![],
+            },
+            alerts: vec![],
+            queued: vec![],
+        }
+    }
+
     #[test]
     fn sketch_records_read_back() -> Result<(), StoreError> {
         let fp = Fingerprint::new("عنوان", "نص قصير من كلمات قليلة");
@@ -1359,18 +1375,7 @@ mod tests {
         let s = Store::open(dir.path())?;
         let mut stored = item("a", "s1");
         stored.text = body.clone();
-        assert!(s.insert(&NewItem {
-            item: stored,
-            fingerprint: full.clone(),
-            story: Story {
-                id: "s1".into(),
-                title: "t".into(),
-                created: Utc::now(),
-                copies: vec![],
-            },
-            alerts: vec![],
-            queued: vec![],
-        })?);
+        assert!(s.insert(&starting(stored, full.clone(), "s1"))?);
         assert_eq!(s.sample("a")?, full.wide_sample());
         assert_eq!(s.item("a")?.map(|i| i.sample.len()), Some(0));
         assert_eq!(s.find_copy(&cut)?, Some("s1".to_string()));
@@ -1393,18 +1398,8 @@ mod tests {
         assert!(matches!(s.sample("a"), Err(StoreError::Sample(_))));
 
         // A title-only item has no sample, and no entry for one.
-        assert!(s.insert(&NewItem {
-            item: item("t", "s2"),
-            fingerprint: Fingerprint::new("عنوان فقط بلا نص", ""),
-            story: Story {
-                id: "s2".into(),
-                title: "t".into(),
-                created: Utc::now(),
-                copies: vec![],
-            },
-            alerts: vec![],
-            queued: vec![],
-        })?);
+        let title_only = Fingerprint::new("عنوان فقط بلا نص", "");
+        assert!(s.insert(&starting(item("t", "s2"), title_only, "s2"))?);
         assert!(s.has_item("t")? && !s.samples.contains_key("t")?);
         assert!(s.sample("t")?.is_empty());
         Ok(())
