@@ -880,10 +880,16 @@ impl Sketch {
     /// its length, then its gaps Rice-coded, about three bytes a hash.
     pub fn encode_sample(sample: &[u32]) -> Vec<u8> {
         // Gaps are taken as unsigned: a list out of order would code a
-        // wrapped gap in billions of bits.
-        let mut sorted = sample.to_vec();
-        sorted.sort_unstable();
-        sorted.dedup();
+        // wrapped gap in billions of bits. A fingerprint's sample is in
+        // order already, and is not copied.
+        let sorted: std::borrow::Cow<[u32]> = if sample.windows(2).all(|w| w[0] < w[1]) {
+            sample.into()
+        } else {
+            let mut v = sample.to_vec();
+            v.sort_unstable();
+            v.dedup();
+            v.into()
+        };
         let mut out = Vec::with_capacity(4 + sorted.len() * 3);
         put_varint(&mut out, sorted.len() as u32);
         rice::encode(&sorted, &mut out);
