@@ -132,9 +132,12 @@ struct RawEmail {
 struct RawSmtp {
     host: Spanned<String>,
     port: Option<Spanned<u16>>,
+    security: Option<Security>,
+    username: Option<Spanned<String>>,
+    /// Send the password over a connection without TLS to a host that is
+    /// not this machine: refused unless set (an explicit opt-in).
     #[serde(default)]
-    security: Security,
-    username: Option<String>,
+    allow_plaintext_auth: bool,
     password_file: Option<Spanned<String>>,
     timeout: Option<Spanned<String>>,
 }
@@ -161,6 +164,15 @@ pub enum Security {
     None,
     Starttls,
     Tls,
+}
+
+/// True for a host name or address that is this machine.
+fn is_loopback(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The validated configuration.
@@ -284,6 +296,10 @@ impl Config {
                 .map_err(|e| at(s.span(), format!("invalid duration {:?}: {e}", s.get_ref())))?;
             if d.is_zero() {
                 return Err(at(s.span(), "a duration must be greater than zero".into()));
+            }
+            // Longer would only feed overflowing time arithmetic.
+            if d > Duration::from_secs(100 * 365 * 24 * 3600) {
+                return Err(at(s.span(), "a duration must be under 100 years".into()));
             }
             Ok(d)
         };
@@ -432,16 +448,36 @@ impl Config {
                     }
                     Some(p) => *p.get_ref(),
                     None => match s.security {
-                        Security::None => 25,
-                        Security::Starttls => 587,
-                        Security::Tls => 465,
+                        None | Some(Security::None) => 25,
+                        Some(Security::Starttls) => 587,
+                        Some(Security::Tls) => 465,
                     },
                 };
+                // Unset, the security follows the port's convention.
+                let security = s.security.unwrap_or(match port {
+                    465 => Security::Tls,
+                    587 => Security::Starttls,
+                    _ => Security::None,
+                });
+                let host = s.host.get_ref().trim().to_string();
+                if let Some(user) = &s.username {
+                    if security == Security::None && !is_loopback(&host) && !s.allow_plaintext_auth
+                    {
+                        return Err(at(
+                            user.span(),
+                            format!(
+                                "a username with security = \"none\" would send the password to {host} \
+                                 in clear: use security = \"starttls\" or \"tls\" (or set \
+                                 allow_plaintext_auth = true if the network path is trusted)"
+                            ),
+                        ));
+                    }
+                }
                 Delivery::Smtp(Smtp {
-                    host: s.host.get_ref().trim().to_string(),
+                    host,
                     port,
-                    security: s.security,
-                    username: s.username.clone(),
+                    security,
+                    username: s.username.as_ref().map(|u| u.get_ref().clone()),
                     password_file: s.password_file.as_ref().map(|p| relative(p.get_ref())),
                     timeout: opt_duration(&s.timeout, Duration::from_secs(30))?,
                 })
@@ -668,5 +704,50 @@ mod tests {
         assert_eq!(e.line, 2);
         let e = err("[[feeds]]\nurl = \"ftp://x.org/rss\"\n");
         assert!(e.message.contains("scheme"), "{e}");
+    }
+
+    #[test]
+    fn a_password_in_clear_to_a_remote_host_is_refused() {
+        let e = err("[email.smtp]\nhost = \"mail.example.org\"\nsecurity = \"none\"\nusername = \"raqib\"\n");
+        assert_eq!((e.line, e.col), (4, 12), "{e}");
+        assert!(e.message.contains("in clear"), "{e}");
+        let smtp = |src: &str| match Config::parse(Path::new("/x/r.toml"), src) {
+            Ok(Config {
+                email:
+                    Email {
+                        delivery: Delivery::Smtp(s),
+                        ..
+                    },
+                ..
+            }) => (s.port, s.security),
+            Ok(_) => panic!("no smtp"),
+            Err(e) => panic!("{e}"),
+        };
+        // Loopback, or the explicit opt-in, is accepted.
+        for host in ["127.0.0.1", "localhost", "[::1]"] {
+            smtp(&format!(
+                "[email.smtp]\nhost = \"{host}\"\nusername = \"u\"\n"
+            ));
+        }
+        smtp("[email.smtp]\nhost = \"m.example.org\"\nusername = \"u\"\nallow_plaintext_auth = true\n");
+        // Security follows the port when not given.
+        assert_eq!(
+            smtp("[email.smtp]\nhost = \"m.example.org\"\nport = 587\nusername = \"u\"\n"),
+            (587, Security::Starttls)
+        );
+        assert_eq!(
+            smtp("[email.smtp]\nhost = \"m.example.org\"\nport = 465\n"),
+            (465, Security::Tls)
+        );
+        assert_eq!(
+            smtp("[email.smtp]\nhost = \"127.0.0.1\"\n"),
+            (25, Security::None)
+        );
+    }
+
+    #[test]
+    fn absurd_durations_are_refused() {
+        let e = err("[storage]\nretention = \"999999999y\"\n");
+        assert_eq!(e.line, 2, "{e}");
     }
 }
