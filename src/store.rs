@@ -19,11 +19,22 @@
 //! - `outbox`: alert id → [`Alert`], removed only once the mail server accepted it
 //! - `sent`: alert id → time sent, so an alert is never created twice
 //! - `feeds`: feed URL → [`FeedState`]
+//! - `tombstones`: item id → when it was first seen (i64 seconds, big-endian).
+//!   Kept for [`SEEN_FOR`] (or the retention, when longer), after the item
+//!   itself is pruned, so that an entry a feed still carries is never taken
+//!   for new and alerted again.
+//! - `meta`: the schema version (`schema`, u32 big-endian; see [`SCHEMA`]),
+//!   the text settings the stored hashes depend on, rate-limit and digest times.
 //!
-//! An item, its story, its sketch and its alerts are written in one
-//! transaction, so a crash leaves either all of them or none.
+//! An item, its tombstone, its story, its sketch and its alerts are written
+//! in one transaction, so a crash leaves either all of them or none.
+//!
+//! Sketch slots are dense: the next slot is one past the highest stored
+//! (found when the store opens), so the in-memory arena that is indexed by
+//! slot costs the same however often the database was opened.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
@@ -44,6 +55,13 @@ pub enum StoreError {
     Sample(String),
     #[error("no free slot left in the copy index")]
     SlotsExhausted,
+    #[error("corrupt schema version in meta")]
+    Schema,
+    #[error(
+        "the database was written by a newer raqib (schema {found}; this one reads up to {SCHEMA}): \
+         upgrade raqib, or point [storage] path at another folder"
+    )]
+    TooNew { found: u32 },
     #[error("corrupt record in {tree}: {source}")]
     Codec {
         tree: &'static str,
@@ -233,7 +251,24 @@ pub struct Store {
     digest_queue: sled::Tree,
     meta: sled::Tree,
     dead: sled::Tree,
+    tombstones: sled::Tree,
+    /// The slot the next sketch gets.
+    next_slot: Arc<AtomicU32>,
 }
+
+/// The version of the database's layout. Every change of a record format
+/// or of the trees bumps it; [`Store::open`] migrates older databases and
+/// refuses newer ones.
+/// - 1 (no `schema` key): sketch slots from sled's `generate_id`, which
+///   jumps by a million or more at every open; no tombstones.
+/// - 2: dense slots, tombstones.
+pub const SCHEMA: u32 = 2;
+
+/// How long an entry's id is remembered after its item was first seen, at
+/// least: a feed that still carries an entry after this long and after the
+/// retention window has it taken for new (entries published before it are
+/// ignored, see [`Store::seen_horizon`]).
+pub const SEEN_FOR: std::time::Duration = std::time::Duration::from_secs(400 * 24 * 3600);
 
 fn enc<T: Serialize>(tree: &'static str, v: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(v).map_err(|source| StoreError::Codec { tree, source })
@@ -249,6 +284,9 @@ fn queue_key(topic: &str, story: &str) -> Vec<u8> {
     k.extend_from_slice(story.as_bytes());
     k
 }
+
+/// The `meta` key of the schema version.
+const SCHEMA_KEY: &str = "schema";
 
 /// Candidates read from the copy index per new item at most.
 const MAX_CANDIDATES: usize = 16;
@@ -431,26 +469,9 @@ fn slot_of(key: &[u8]) -> Option<u32> {
     Some(u32::from_be_bytes(key.try_into().ok()?))
 }
 
-/// Calls `f` with each record under a key of the sketches tree: one
-/// for a slot's key, each of a block's.
-fn for_each_record(
-    key: &[u8],
-    value: &[u8],
-    mut f: impl FnMut(u32, SketchRecord) -> Result<(), StoreError>,
-) -> Result<(), StoreError> {
-    if let Some(slot) = slot_of(key) {
-        return f(slot, SketchRecord::from_bytes(slot, value)?);
-    }
-    if let Some(block) = block_of(key) {
-        for (slot, rec) in block_records(block, value)? {
-            f(slot, SketchRecord::from_bytes(slot, rec)?)?;
-        }
-    }
-    Ok(())
-}
-
 impl Store {
-    /// Opens (or creates) the database in `path`.
+    /// Opens (or creates) the database in `path`, migrating an older
+    /// layout (see [`SCHEMA`]).
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let db = sled::Config::new().path(path).open()?;
         let store = Store {
@@ -466,11 +487,157 @@ impl Store {
             digest_queue: db.open_tree("digest_queue")?,
             meta: db.open_tree("meta")?,
             dead: db.open_tree("dead")?,
+            tombstones: db.open_tree("tombstones")?,
+            next_slot: Arc::new(AtomicU32::new(1)),
             db,
         };
-        store.migrate_fingerprints()?;
+        store.migrate()?;
+        store.next_slot.store(
+            store.highest_slot()?.saturating_add(1).max(1),
+            Ordering::Relaxed,
+        );
         store.rebuild_index()?;
         Ok(store)
+    }
+
+    /// The database's schema version: 1 when it has none (written before
+    /// versions were recorded), [`SCHEMA`] for a new database.
+    pub fn schema(&self) -> Result<u32, StoreError> {
+        match self.meta.get(SCHEMA_KEY)? {
+            Some(v) => v
+                .as_ref()
+                .try_into()
+                .map(u32::from_be_bytes)
+                .map_err(|_| StoreError::Schema),
+            None if self.items.is_empty() && self.sketches.is_empty() => Ok(SCHEMA),
+            None => Ok(1),
+        }
+    }
+
+    /// Brings an older database to [`SCHEMA`]; refuses a newer one.
+    fn migrate(&self) -> Result<(), StoreError> {
+        let found = self.schema()?;
+        if found > SCHEMA {
+            return Err(StoreError::TooNew { found });
+        }
+        if found < 2 {
+            self.migrate_fingerprints()?;
+            self.renumber_slots()?;
+            self.write_missing_tombstones()?;
+            tracing::info!(from = found, to = SCHEMA, "database migrated");
+        }
+        self.meta.insert(SCHEMA_KEY, &SCHEMA.to_be_bytes())?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Schema 1 → 2: every sketch record gets a dense slot (1, 2, …, in the
+    /// order of the old slots), folded into blocks. The records are held in
+    /// memory once, while the tree is rewritten.
+    fn renumber_slots(&self) -> Result<(), StoreError> {
+        let mut records: Vec<Vec<u8>> = Vec::new();
+        self.for_each_in_slot_order(|_, rec| {
+            records.push(rec.to_vec());
+            Ok(())
+        })?;
+        let mut batch = sled::Batch::default();
+        for k in self.sketches.iter().keys() {
+            batch.remove(k?);
+        }
+        let mut block: Option<(u32, Vec<u8>)> = None;
+        for (i, rec) in records.iter().enumerate() {
+            // Slot 0 is never used.
+            let slot = u32::try_from(i + 1).map_err(|_| StoreError::SlotsExhausted)?;
+            let b = slot / BLOCK_SLOTS;
+            match &mut block {
+                Some((held, value)) if *held == b => put_block_record(value, slot, rec),
+                _ => {
+                    if let Some((held, value)) = block.take() {
+                        batch.insert(&block_key(held), value);
+                    }
+                    let mut value = Vec::new();
+                    put_block_record(&mut value, slot, rec);
+                    block = Some((b, value));
+                }
+            }
+        }
+        if let Some((held, value)) = block {
+            batch.insert(&block_key(held), value);
+        }
+        self.sketches.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Calls `f` with every stored sketch record (its slot and bytes) in
+    /// slot order: the folded blocks and the single records merged.
+    fn for_each_in_slot_order(
+        &self,
+        mut f: impl FnMut(u32, &[u8]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        // Singles are the records not yet folded: the newest block's, and
+        // any a crash left behind; few.
+        let mut singles: Vec<(u32, sled::IVec)> = Vec::new();
+        for entry in self.sketches.range(..[0xFFu8].as_slice()) {
+            let (k, v) = entry?;
+            if let Some(slot) = slot_of(&k) {
+                singles.push((slot, v));
+            }
+        }
+        let mut singles = singles.into_iter().peekable();
+        for entry in self.sketches.range([0xFFu8].as_slice()..) {
+            let (k, v) = entry?;
+            let Some(block) = block_of(&k) else { continue };
+            for (slot, rec) in block_records(block, &v)? {
+                while let Some((s, single)) = singles.next_if(|(s, _)| *s < slot) {
+                    f(s, &single)?;
+                }
+                f(slot, rec)?;
+            }
+        }
+        for (s, single) in singles {
+            f(s, &single)?;
+        }
+        Ok(())
+    }
+
+    /// Schema 1 → 2: a tombstone for every stored item.
+    fn write_missing_tombstones(&self) -> Result<(), StoreError> {
+        for item in self.items() {
+            let item = item?;
+            if !self.tombstones.contains_key(&item.id)? {
+                self.tombstones
+                    .insert(&item.id, &item.seen.timestamp().to_be_bytes())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The highest slot holding a record (0 when there is none).
+    fn highest_slot(&self) -> Result<u32, StoreError> {
+        let mut high = 0;
+        // Singles sort before blocks (their keys are one byte shorter and
+        // below 0xFF…); the last of each kind holds the highest of its kind.
+        if let Some((k, _)) = self
+            .sketches
+            .range(..[0xFFu8].as_slice())
+            .next_back()
+            .transpose()?
+        {
+            high = high.max(slot_of(&k).unwrap_or(0));
+        }
+        if let Some((k, v)) = self
+            .sketches
+            .range([0xFFu8].as_slice()..)
+            .next_back()
+            .transpose()?
+        {
+            if let Some(block) = block_of(&k) {
+                for r in block_records(block, &v)? {
+                    high = high.max(r.0);
+                }
+            }
+        }
+        Ok(high)
     }
 
     fn index(&self) -> MutexGuard<'_, AnchorIndex> {
@@ -479,17 +646,16 @@ impl Store {
         self.index.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Builds the anchor index from the stored sketches.
+    /// Builds the anchor index from the stored sketches, in slot order:
+    /// the arena keeps a sketch only after every slot kept before it.
     fn rebuild_index(&self) -> Result<(), StoreError> {
         let mut ix = AnchorIndex::new();
-        for entry in self.sketches.iter() {
-            let (k, v) = entry?;
-            for_each_record(&k, &v, |slot, rec| {
-                ix.insert(slot, &rec.sketch.anchors());
-                ix.keep_sketch(slot, &in_memory(&rec.sketch));
-                Ok(())
-            })?;
-        }
+        self.for_each_in_slot_order(|slot, rec| {
+            let rec = SketchRecord::from_bytes(slot, rec)?;
+            ix.insert(slot, &rec.sketch.anchors());
+            ix.keep_sketch(slot, &in_memory(&rec.sketch));
+            Ok(())
+        })?;
         *self.index() = ix;
         Ok(())
     }
@@ -618,10 +784,11 @@ impl Store {
         Ok(())
     }
 
-    /// A fresh slot for a sketch (never 0).
+    /// A fresh slot for a sketch (never 0): one past the last handed out.
     fn new_slot(&self) -> Result<u32, StoreError> {
-        let id = self.db.generate_id()? + 1;
-        u32::try_from(id).map_err(|_| StoreError::SlotsExhausted)
+        self.next_slot
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |s| s.checked_add(1))
+            .map_err(|_| StoreError::SlotsExhausted)
     }
 
     /// Bytes of the anchor index in memory, and its entries.
@@ -636,8 +803,10 @@ impl Store {
         Ok(())
     }
 
+    /// True when an entry with this id was stored, even if its item has
+    /// since been pruned (its tombstone is kept longer).
     pub fn has_item(&self, id: &str) -> Result<bool, StoreError> {
-        Ok(self.items.contains_key(id)?)
+        Ok(self.tombstones.contains_key(id)? || self.items.contains_key(id)?)
     }
 
     pub fn item(&self, id: &str) -> Result<Option<Item>, StoreError> {
@@ -765,6 +934,7 @@ impl Store {
             .collect::<Result<_, StoreError>>()?;
         let id = new.item.id.as_bytes();
         let story_id = new.story.id.as_bytes();
+        let seen = new.item.seen.timestamp().to_be_bytes();
         let inserted = (
             &self.items,
             &self.samples,
@@ -773,31 +943,36 @@ impl Store {
             &self.outbox,
             &self.sent,
             &self.digest_queue,
+            &self.tombstones,
         )
-            .transaction(|(items, samples, stories, sketches, outbox, sent, queue)| {
-                if items.get(id)?.is_some() {
-                    return Ok(false);
-                }
-                items.insert(id, item.as_slice())?;
-                if let Some(sample) = &sample {
-                    samples.insert(id, sample.as_slice())?;
-                }
-                stories.insert(story_id, story.as_slice())?;
-                sketches.insert(&slot.to_be_bytes(), sketch.as_slice())?;
-                for (aid, a) in &alerts {
-                    if outbox.get(aid.as_bytes())?.is_none() && sent.get(aid.as_bytes())?.is_none()
-                    {
-                        outbox.insert(aid.as_bytes(), a.as_slice())?;
+            .transaction(
+                |(items, samples, stories, sketches, outbox, sent, queue, tombs)| {
+                    if items.get(id)?.is_some() || tombs.get(id)?.is_some() {
+                        return Ok(false);
                     }
-                }
-                for (k, q) in &queued {
-                    // A story is queued once per topic: its first item decides.
-                    if queue.get(k.as_slice())?.is_none() {
-                        queue.insert(k.as_slice(), q.as_slice())?;
+                    items.insert(id, item.as_slice())?;
+                    tombs.insert(id, &seen)?;
+                    if let Some(sample) = &sample {
+                        samples.insert(id, sample.as_slice())?;
                     }
-                }
-                Ok::<_, ConflictableTransactionError<StoreError>>(true)
-            })?;
+                    stories.insert(story_id, story.as_slice())?;
+                    sketches.insert(&slot.to_be_bytes(), sketch.as_slice())?;
+                    for (aid, a) in &alerts {
+                        if outbox.get(aid.as_bytes())?.is_none()
+                            && sent.get(aid.as_bytes())?.is_none()
+                        {
+                            outbox.insert(aid.as_bytes(), a.as_slice())?;
+                        }
+                    }
+                    for (k, q) in &queued {
+                        // A story is queued once per topic: its first item decides.
+                        if queue.get(k.as_slice())?.is_none() {
+                            queue.insert(k.as_slice(), q.as_slice())?;
+                        }
+                    }
+                    Ok::<_, ConflictableTransactionError<StoreError>>(true)
+                },
+            )?;
         if inserted {
             {
                 let mut ix = self.index();
@@ -1007,6 +1182,15 @@ impl Store {
         if pruned > 0 {
             self.rebuild_index()?;
         }
+        // Tombstones outlive their items by SEEN_FOR.
+        let horizon = Store::seen_horizon(before).timestamp();
+        for entry in self.tombstones.iter() {
+            let (k, v) = entry?;
+            let at = v.as_ref().try_into().map(i64::from_be_bytes).unwrap_or(0);
+            if at < horizon {
+                self.tombstones.remove(k)?;
+            }
+        }
         // Sent-alert records older than the window go too: their stories are gone.
         for entry in self.sent.iter() {
             let (k, v) = entry?;
@@ -1015,7 +1199,44 @@ impl Store {
                 self.sent.remove(k)?;
             }
         }
+        // So do digest entries no digest took (none is configured, or it
+        // never came), and dead letters: their stories are gone too.
+        for entry in self.digest_queue.iter() {
+            let (k, v) = entry?;
+            if dec::<Queued>("digest_queue", &v)?.created < before {
+                self.digest_queue.remove(k)?;
+            }
+        }
+        for entry in self.dead.iter() {
+            let (k, v) = entry?;
+            if dec::<Alert>("dead", &v)?.created < before {
+                self.dead.remove(k)?;
+            }
+        }
         Ok(pruned)
+    }
+
+    /// Forgets the state of every feed not in `configured` (a feed removed
+    /// from the config); returns how many went.
+    pub fn forget_feeds_except(&self, configured: &[&str]) -> Result<usize, StoreError> {
+        let mut gone = 0;
+        for key in self.feeds.iter().keys() {
+            let key = key?;
+            if !configured.iter().any(|u| u.as_bytes() == key.as_ref()) {
+                self.feeds.remove(key)?;
+                gone += 1;
+            }
+        }
+        Ok(gone)
+    }
+
+    /// Entries first seen before this are forgotten altogether when the
+    /// items seen before `before` are pruned: [`SEEN_FOR`] earlier.
+    pub fn seen_horizon(before: DateTime<Utc>) -> DateTime<Utc> {
+        chrono::Duration::from_std(SEEN_FOR)
+            .ok()
+            .and_then(|d| before.checked_sub_signed(d))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
     }
 
     /// The dead letters.
@@ -1256,13 +1477,10 @@ mod tests {
         assert_eq!(s.find_copy(&fps[10])?, Some(format!("{:024x}", 10)));
         s.prune(Utc::now() - chrono::Duration::days(30))?;
         let mut left = 0;
-        for entry in s.sketches.iter() {
-            let (k, v) = entry?;
-            for_each_record(&k, &v, |_, _| {
-                left += 1;
-                Ok(())
-            })?;
-        }
+        s.for_each_in_slot_order(|_, _| {
+            left += 1;
+            Ok(())
+        })?;
         assert_eq!(left, 50);
         assert_eq!(s.find_copy(&fps[10])?, None, "pruned from its block");
         assert_eq!(s.find_copy(&fps[120])?, Some("story".to_string()));
@@ -1327,7 +1545,8 @@ mod tests {
         let s = Store::open(dir.path())?;
         assert_eq!(s.find_copy(&fp)?, Some("old".to_string()));
         assert_eq!(s.prune(Utc::now() - chrono::Duration::days(30))?, 1);
-        assert!(!s.has_item("old")?);
+        assert!(s.item("old")?.is_none());
+        assert!(s.has_item("old")?, "its tombstone stays");
         assert!(s.story("old")?.is_none());
         assert_eq!(s.find_copy(&fp)?, None, "the copy index forgot it");
         assert_eq!(s.sketches.len(), 0);
@@ -1446,6 +1665,145 @@ mod tests {
         again.item.id = "b".into();
         assert!(s.insert(&again)?);
         assert!(s.outbox()?.is_empty());
+        Ok(())
+    }
+
+    /// Opens the store again once the last handle's background flusher has
+    /// let go of the lock (a few milliseconds after the drop).
+    fn reopen(path: &Path) -> Result<Store, StoreError> {
+        for _ in 0..200 {
+            match Store::open(path) {
+                Err(StoreError::Sled(sled::Error::Io(e)))
+                    if e.to_string().contains("could not acquire lock") =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(10))
+                }
+                other => return other,
+            }
+        }
+        Store::open(path)
+    }
+
+    /// Distinct articles for the index tests: each its own run of words.
+    fn distinct_fingerprints(n: u32) -> Vec<Fingerprint> {
+        let letters: Vec<char> = "بتثجحخدذرزسشصضطظعغفقكلمنهي".chars().collect();
+        let word = |i: u32| -> String {
+            let mut x = i.wrapping_mul(2_654_435_761);
+            (0..5)
+                .map(|_| {
+                    let c = letters[(x % letters.len() as u32) as usize];
+                    x /= letters.len() as u32;
+                    c
+                })
+                .collect()
+        };
+        (0..n)
+            .map(|n| {
+                let body: Vec<String> = (0..40).map(|i| word(n * 1000 + i)).collect();
+                Fingerprint::new(&format!("خبر {n}"), &body.join(" "))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_database_opened_thousands_of_times_keeps_dense_slots() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
+        let fps = distinct_fingerprints(400);
+        let mut memory_after_first = 0;
+        // One start of `raqib once` per item, as a timer runs it.
+        for (n, fp) in fps.iter().enumerate() {
+            let s = reopen(dir.path())?;
+            let id = format!("{n:024x}");
+            assert!(s.insert(&starting(item(&id, &id), fp.clone(), &id))?);
+            assert_eq!(
+                s.next_slot.load(Ordering::Relaxed) as usize,
+                n + 2,
+                "slots stay dense across opens"
+            );
+            if n == 0 {
+                memory_after_first = s.index_size().0;
+            }
+        }
+        let s = reopen(dir.path())?;
+        // The arena holds 400 sketches of ~100 bytes: not a slot per
+        // generated id (sled's jump by a million per open took 4 MB per open).
+        let memory = s.index_size().0;
+        assert!(
+            memory < memory_after_first + 400 * 1024,
+            "{memory} bytes after 400 opens"
+        );
+        assert_eq!(s.find_copy(&fps[3])?, Some(format!("{:024x}", 3)));
+        Ok(())
+    }
+
+    #[test]
+    fn sketches_of_folded_blocks_are_reloaded_after_reopen() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
+        let fps = distinct_fingerprints(150);
+        let kept = |s: &Store| -> Result<(usize, usize), StoreError> {
+            let mut slots = 0;
+            let mut in_memory = 0;
+            let ix = s.index();
+            s.for_each_in_slot_order(|slot, _| {
+                slots += 1;
+                in_memory += usize::from(ix.sketch(slot).is_some());
+                Ok(())
+            })?;
+            Ok((slots, in_memory))
+        };
+        {
+            let s = Store::open(dir.path())?;
+            for (n, fp) in fps.iter().enumerate() {
+                s.add_sketch(&format!("{n:024x}"), "s", Utc::now(), fp)?;
+            }
+            assert_eq!(kept(&s)?, (150, 150));
+        }
+        // Blocks (slots 1..=127) and singles (128..=150): every sketch is
+        // read from memory, so no lookup falls back to sled.
+        let s = Store::open(dir.path())?;
+        assert_eq!(kept(&s)?, (150, 150), "after a reopen");
+        s.prune(Utc::now() - chrono::Duration::days(1))?;
+        assert_eq!(kept(&s)?, (150, 150), "after a prune");
+        Ok(())
+    }
+
+    #[test]
+    fn a_pruned_item_is_still_known_until_its_tombstone_expires() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
+        let s = Store::open(dir.path())?;
+        let fp = Fingerprint::new("عنوان", "نص قصير");
+        let mut old = item("old", "old");
+        old.seen = Utc::now() - chrono::Duration::days(2);
+        assert!(s.insert(&starting(old.clone(), fp.clone(), "old"))?);
+        assert_eq!(s.prune(Utc::now() - chrono::Duration::days(1))?, 1);
+        assert!(s.item("old")?.is_none());
+        assert!(s.has_item("old")?);
+        // Inserting it again (the feed still carries it) is refused.
+        assert!(!s.insert(&starting(old, fp, "old"))?);
+        // Past SEEN_FOR, the tombstone goes too.
+        let later = Utc::now() + chrono::Duration::from_std(SEEN_FOR).unwrap_or_default();
+        s.prune(later)?;
+        assert!(!s.has_item("old")?);
+        assert_eq!(s.tombstones.len(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn a_newer_database_is_refused() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
+        {
+            let s = Store::open(dir.path())?;
+            assert_eq!(s.schema()?, SCHEMA);
+            s.meta.insert(SCHEMA_KEY, &(SCHEMA + 1).to_be_bytes())?;
+            s.db.flush()?;
+        }
+        match Store::open(dir.path()) {
+            Err(e @ StoreError::TooNew { .. }) => {
+                assert!(e.to_string().contains("newer raqib"), "{e}")
+            }
+            Err(e) => panic!("wrong error: {e}"),
+            Ok(_) => panic!("a newer database was opened"),
+        }
         Ok(())
     }
 }
