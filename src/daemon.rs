@@ -22,6 +22,7 @@ use crate::fetch::{schedule, FetchError, Fetched, Fetcher, Validators};
 use crate::notify::{digest, DrainReport, Mailer, NotifyError};
 use crate::store::{Alert, AlertKind, Copy, FeedState, Item, NewItem, Queued, Store, StoreError};
 use crate::text::{self, fingerprint::Fingerprint};
+use crate::time::after;
 use crate::watchlist::{AlertMode, Watchlist};
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +51,9 @@ pub enum Control {
 /// What one poll of one feed did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct PollReport {
+    /// The poll failed (fetch, parse, or an internal error): the feed's
+    /// state holds the message and its next try.
+    pub failed: bool,
     pub not_modified: bool,
     pub entries: usize,
     pub new_items: usize,
@@ -160,8 +164,7 @@ impl Engine {
                 state.last_ok = Some(now);
                 state.last_error = None;
                 state.errors_in_row = 0;
-                state.next_poll =
-                    Some(now + to_chrono(schedule::next_delay(interval, 0, None, 0.0)));
+                state.next_poll = Some(after(now, schedule::next_delay(interval, 0, None, 0.0)));
                 info!(feed = %feed.name, entries = report.entries, new = report.new_items, copies = report.copies,
                       alerts = report.alerts, not_modified = report.not_modified, "polled");
                 self.store.put_feed_state(url, &state)?;
@@ -177,11 +180,51 @@ impl Engine {
                     retry_after,
                     fastrand::f64(),
                 );
-                state.next_poll = Some(now + to_chrono(delay));
+                state.next_poll = Some(after(now, delay));
                 warn!(feed = %feed.name, error = %message, errors_in_row = state.errors_in_row, retry_in = ?delay, "poll failed");
                 self.store.put_feed_state(url, &state)?;
                 write_status_snapshot(&self.config, &self.store);
-                Ok(PollReport::default())
+                Ok(PollReport {
+                    failed: true,
+                    ..PollReport::default()
+                })
+            }
+        }
+    }
+
+    /// [`Engine::poll`], with a panic anywhere in it (a bug that some input
+    /// reached) turned into a failure of this feed alone: logged, recorded
+    /// in the feed's state (so `feeds` shows it) and retried with backoff,
+    /// while the other feeds go on.
+    pub async fn poll_guarded(&self, feed: &FeedConfig) -> Result<PollReport, DaemonError> {
+        use futures_util::FutureExt;
+        match std::panic::AssertUnwindSafe(self.poll(feed))
+            .catch_unwind()
+            .await
+        {
+            Ok(r) => r,
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                error!(feed = %feed.name, panic = %what, "internal error while polling; the feed is retried later");
+                let mut state = self.store.feed_state(feed.url.as_str())?;
+                state.errors_in_row = state.errors_in_row.saturating_add(1);
+                state.last_error = Some(format!("internal error: {what}"));
+                let delay = schedule::next_delay(
+                    self.config.interval_of(feed),
+                    state.errors_in_row,
+                    None,
+                    fastrand::f64(),
+                );
+                state.next_poll = Some(after(Utc::now(), delay));
+                self.store.put_feed_state(feed.url.as_str(), &state)?;
+                Ok(PollReport {
+                    failed: true,
+                    ..PollReport::default()
+                })
             }
         }
     }
@@ -225,7 +268,7 @@ impl Engine {
             copy,
             now,
         )?;
-        let due = now + to_chrono(self.config.alerts.window);
+        let due = after(now, self.config.alerts.window);
         let limit = self.config.alerts.max_per_hour as usize;
         let mut alerts: Vec<Alert> = Vec::new();
         let mut queued: Vec<Queued> = Vec::new();
@@ -335,17 +378,59 @@ impl Engine {
     }
 
     /// One round: every feed, then every pending alert.
-    pub async fn once(&self) -> Result<DrainReport, DaemonError> {
+    pub async fn once(&self) -> Result<OnceReport, DaemonError> {
         self.prune().await?;
         let results: Vec<Result<PollReport, DaemonError>> = stream::iter(self.config.feeds.iter())
-            .map(|f| self.poll(f))
+            .map(|f| self.poll_guarded(f))
             .buffer_unordered(self.config.poll.concurrency)
             .collect()
             .await;
+        let mut report = OnceReport {
+            feeds: results.len(),
+            ..OnceReport::default()
+        };
         for r in results {
-            r?;
+            let r = r?;
+            report.feeds_failed += usize::from(r.failed);
+            report.new_items += r.new_items;
         }
-        self.deliver(true).await
+        report.delivery = self.deliver(true).await?;
+        Ok(report)
+    }
+}
+
+/// What `raqib once` did, for its summary line and exit status.
+#[derive(Debug, Default, Clone)]
+pub struct OnceReport {
+    pub feeds: usize,
+    pub feeds_failed: usize,
+    pub new_items: usize,
+    pub delivery: DrainReport,
+}
+
+impl OnceReport {
+    /// The exit status: 3 when every feed failed, 4 when messages were due
+    /// and none could be delivered (they stay in the outbox for the next
+    /// run), 5 when both; else 0. A part failing (one outlet down, a server
+    /// refusing midway) is routine, and shows in the summary and in `feeds`.
+    pub fn exit_code(&self) -> u8 {
+        let no_feed = self.feeds > 0 && self.feeds_failed == self.feeds;
+        let no_delivery = self.delivery.failed > 0 && self.delivery.sent == 0;
+        match (no_feed, no_delivery) {
+            (false, false) => 0,
+            (true, false) => 3,
+            (false, true) => 4,
+            (true, true) => 5,
+        }
+    }
+
+    /// One line for the log or a cron mail.
+    pub fn summary(&self) -> String {
+        let d = &self.delivery;
+        format!(
+            "{} feeds polled, {} failed; {} new items; {} messages delivered, {} failed, {} waiting, {} folded into a digest",
+            self.feeds, self.feeds_failed, self.new_items, d.sent, d.failed, d.waiting, d.folded
+        )
     }
 }
 
@@ -354,12 +439,8 @@ struct Processed {
     alerts: usize,
 }
 
-fn to_chrono(d: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
-}
-
 /// `raqib once`.
-pub async fn once(config: Config) -> Result<DrainReport, DaemonError> {
+pub async fn once(config: Config) -> Result<OnceReport, DaemonError> {
     let engine = Engine::open(config)?;
     let report = engine.once().await?;
     engine.store.flush().await?;
@@ -397,7 +478,7 @@ pub async fn run(
         }
         notify_systemd(&[sd_notify::NotifyState::Reloading]);
         match reload(&engine, config_path).await {
-            Ok(None) => info!("watchlist reloaded"),
+            Ok(None) => info!("watchlist reloaded; the rest of the configuration is unchanged"),
             Ok(Some(new_config)) => {
                 engine.store.flush().await?;
                 let old_config = engine.config.clone();
@@ -441,22 +522,74 @@ async fn file_changed(path: &Path, since: Option<std::time::SystemTime>) {
 
 /// Applies a reload. Returns the new config when more than the watchlist
 /// changed (the daemon restarts its tasks with it); `None` when only the
-/// watchlist changed (swapped in place).
+/// watchlist changed (swapped in place). Logs which sections changed, and
+/// names those that only a restart applies.
 async fn reload(engine: &Engine, path: &Path) -> Result<Option<Config>, ConfigError> {
     let config = Config::load(path)?;
-    if config.fold_hamza_seats != engine.config.fold_hamza_seats {
-        warn!("[text] fold_hamza_seats changes on restart, not on reload");
-    }
     let watchlist = config.load_watchlist()?;
-    let key = |c: &Config| {
-        format!(
-            "{:?}{:?}{:?}{:?}{:?}",
-            c.feeds, c.storage, c.email, c.poll, c.alerts
-        )
-    };
-    let same = key(&config) == key(&engine.config);
+    let changed = changed_sections(&engine.config, &config);
+    let restart_only: Vec<&str> = changed
+        .iter()
+        .copied()
+        .filter(|s| RESTART_ONLY.contains(s))
+        .collect();
+    if !restart_only.is_empty() {
+        warn!(keys = ?restart_only, "these settings change on restart, not on reload");
+    }
+    let applied: Vec<&str> = changed
+        .into_iter()
+        .filter(|s| !RESTART_ONLY.contains(s))
+        .collect();
+    if !applied.is_empty() {
+        info!(sections = ?applied, "configuration changed");
+    }
     engine.set_watchlist(watchlist).await;
-    Ok(if same { None } else { Some(config) })
+    Ok((!applied.is_empty()).then_some(config))
+}
+
+/// Settings read once at start: the text engine's folding is process-wide
+/// and the stored hashes were made with it.
+const RESTART_ONLY: &[&str] = &["[text] fold_hamza_seats"];
+
+/// The parts of the configuration that differ between `old` and `new`.
+fn changed_sections(old: &Config, new: &Config) -> Vec<&'static str> {
+    // Every field of Config, so that a key added later is not forgotten
+    // here: the destructuring fails to compile until it is named.
+    let Config {
+        file: _,
+        watchlist,
+        watchlist_set: _,
+        storage,
+        retention,
+        poll,
+        feeds,
+        email,
+        alerts,
+        digest,
+        fold_hamza_seats,
+    } = old;
+    let differs =
+        |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") != format!("{b:?}");
+    let mut out = Vec::new();
+    for (name, changed) in [
+        ("watchlist", watchlist != &new.watchlist),
+        ("[storage] path", storage != &new.storage),
+        ("[storage] retention", retention != &new.retention),
+        ("[poll]", differs(poll, &new.poll)),
+        ("[[feeds]]", differs(feeds, &new.feeds)),
+        ("[email]", differs(email, &new.email)),
+        ("[alerts]", differs(alerts, &new.alerts)),
+        ("[digest]", digest != &new.digest),
+        (
+            "[text] fold_hamza_seats",
+            *fold_hamza_seats != new.fold_hamza_seats,
+        ),
+    ] {
+        if changed {
+            out.push(name);
+        }
+    }
+    out
 }
 
 fn start_tasks(engine: Arc<Engine>, stop: watch::Receiver<bool>) -> JoinSet<()> {
@@ -514,7 +647,7 @@ async fn feed_loop(
             _ = stop.changed() => return,
         };
         let Ok(_permit) = permit else { return };
-        if let Err(e) = engine.poll(&feed).await {
+        if let Err(e) = engine.poll_guarded(&feed).await {
             error!(feed = %feed.name, error = %e, "processing failed");
             // The store is in trouble; do not spin.
             if sleep_or_stop(Duration::from_secs(30), &mut stop).await {
@@ -554,10 +687,18 @@ impl Engine {
     /// Forgets items older than the retention window.
     pub async fn prune(&self) -> Result<usize, DaemonError> {
         let _guard = self.process.lock().await;
-        let before = Utc::now() - to_chrono(self.config.retention);
+        let before = crate::time::before(Utc::now(), self.config.retention);
         let n = self.store.prune(before)?;
         if n > 0 {
             info!(items = n, "forgot items past the retention window");
+        }
+        let urls: Vec<&str> = self.config.feeds.iter().map(|f| f.url.as_str()).collect();
+        let gone = self.store.forget_feeds_except(&urls)?;
+        if gone > 0 {
+            info!(
+                feeds = gone,
+                "forgot the state of feeds no longer configured"
+            );
         }
         Ok(n)
     }
@@ -598,7 +739,7 @@ impl Clock {
     pub fn now(&self) -> DateTime<Utc> {
         match self {
             Clock::System => Utc::now(),
-            Clock::Virtual { base, start } => *base + to_chrono(start.elapsed()),
+            Clock::Virtual { base, start } => after(*base, start.elapsed()),
         }
     }
 }
@@ -762,4 +903,30 @@ pub fn feed_statuses(config: &Config, store: &Store) -> Result<Vec<FeedStatus>, 
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(extra: &str) -> Config {
+        match Config::parse(Path::new("/x/raqib.toml"), extra) {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn reload_names_every_changed_section() {
+        let base = config("[[feeds]]\nurl = \"file:///f.xml\"\n");
+        assert!(changed_sections(&base, &base).is_empty());
+        let edited = config(
+            "[storage]\nretention = \"1d\"\n[[feeds]]\nurl = \"file:///f.xml\"\n\
+             [digest]\nat = [\"07:00\"]\n[text]\nfold_hamza_seats = false\n",
+        );
+        assert_eq!(
+            changed_sections(&base, &edited),
+            vec!["[storage] retention", "[digest]", "[text] fold_hamza_seats"]
+        );
+    }
 }

@@ -20,6 +20,7 @@
 //! - [`notify`]: email rendering (RTL HTML + text), outbox drain, SMTP or maildir (the only lettre user).
 //! - [`daemon`]: the stages as tokio tasks; `once`, `run`, reload and shutdown.
 //! - [`eval`]: `raqib eval` over labelled JSONL.
+//! - [`time`]: time arithmetic that saturates, server delays clamped, the one backoff function.
 //! - [`replay`]: `raqib watchlist test`: stored items through the watchlist on disk.
 //!
 //! `text`, `watchlist` and `index` never do I/O and never import the I/O modules.
@@ -36,4 +37,5 @@ pub mod notify;
 pub mod replay;
 pub mod store;
 pub mod text;
+pub mod time;
 pub mod watchlist;

@@ -176,8 +176,8 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
         Command::Once => {
             let cfg = load_config(&config_path)?;
             let report = runtime()?.block_on(daemon::once(cfg))?;
-            info!(sent = report.sent, failed = report.failed, "once done");
-            Ok(ExitCode::SUCCESS)
+            eprintln!("raqib once: {}", report.summary());
+            Ok(ExitCode::from(report.exit_code()))
         }
         Command::Run => {
             let rt = runtime()?;
@@ -298,9 +298,7 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
                 }
             }
             let store = open_store(&cfg)?;
-            let since = since.map(|d| {
-                chrono::Utc::now() - chrono::Duration::from_std(*d).unwrap_or(chrono::Duration::MAX)
-            });
+            let since = since.map(|d| raqib::time::before(chrono::Utc::now(), *d));
             let report = raqib::replay::replay(&store, &wl, since, topic.as_deref())?;
             print!("{}", raqib::replay::render(&report));
             Ok(ExitCode::SUCCESS)

@@ -128,8 +128,9 @@ async fn smtp_down_keeps_alerts_for_later() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = write_config(dir.path(), http, FEEDS, Some(dead_port));
     let (code, _, err) = raqib(&cfg, &["once"]).await;
-    assert_eq!(code, 0, "{err}");
+    assert_eq!(code, 4, "some deliveries failed: {err}");
     assert!(err.contains("delivery failed"), "{err}");
+    assert!(err.contains("0 messages delivered, 1 failed"), "{err}");
 
     // Same database, a live server now.
     let smtp = Arc::new(Mutex::new(SmtpState::default()));

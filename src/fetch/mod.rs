@@ -2,7 +2,9 @@
 //!
 //! - conditional GET (ETag / Last-Modified): a 304 costs no parsing;
 //! - connect and total timeouts, a cap on the response size, gzip and br;
-//! - `file://` URLs read from disk with the same size cap;
+//! - `file://` URLs read from disk with the same size cap, for feeds the
+//!   operator configured only: regular files, the cap enforced while reading;
+//! - article pages (links a feed chose) and redirects are http/https only;
 //! - one request at a time per host, so a poll round never hammers an outlet;
 //! - failures report Retry-After so the scheduler can honour it.
 
@@ -42,6 +44,10 @@ pub enum FetchError {
     },
     #[error("unsupported URL {0}")]
     Unsupported(String),
+    #[error("{0} is not a regular file")]
+    NotAFile(String),
+    #[error("article links must be http or https, not {0}")]
+    NotWeb(String),
 }
 
 impl FetchError {
@@ -53,6 +59,9 @@ impl FetchError {
         }
     }
 }
+
+/// Hosts remembered before idle ones are forgotten.
+const MAX_IDLE_HOSTS: usize = 256;
 
 /// Validators from the previous fetch of a URL.
 #[derive(Debug, Clone, Default)]
@@ -88,7 +97,15 @@ impl Fetcher {
             .user_agent(poll.user_agent.clone())
             .connect_timeout(poll.connect_timeout)
             .timeout(poll.timeout)
-            .redirect(reqwest::redirect::Policy::limited(5))
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                if attempt.previous().len() >= 5 {
+                    attempt.error("more than 5 redirects")
+                } else if matches!(attempt.url().scheme(), "http" | "https") {
+                    attempt.follow()
+                } else {
+                    attempt.error("redirect to a URL that is not http or https")
+                }
+            }))
             .build()
             .map_err(FetchError::Client)?;
         Ok(Fetcher {
@@ -108,6 +125,7 @@ impl Fetcher {
     }
 
     async fn fetch_file(&self, url: &Url) -> Result<Fetched, FetchError> {
+        use tokio::io::AsyncReadExt;
         let path = url
             .to_file_path()
             .map_err(|_| FetchError::Unsupported(url.to_string()))?;
@@ -115,13 +133,23 @@ impl Fetcher {
             path: path.display().to_string(),
             source,
         };
+        // A FIFO would block the open, a device read without end.
         let meta = tokio::fs::metadata(&path).await.map_err(file_err)?;
-        if meta.len() > self.max_bytes {
+        if !meta.is_file() {
+            return Err(FetchError::NotAFile(path.display().to_string()));
+        }
+        let file = tokio::fs::File::open(&path).await.map_err(file_err)?;
+        let mut bytes = Vec::new();
+        // The length the file reports is not trusted: read one byte past the cap.
+        file.take(self.max_bytes.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .await
+            .map_err(file_err)?;
+        if bytes.len() as u64 > self.max_bytes {
             return Err(FetchError::TooLarge {
                 limit: self.max_bytes,
             });
         }
-        let bytes = tokio::fs::read(&path).await.map_err(file_err)?;
         Ok(Fetched::Body {
             bytes,
             charset: None,
@@ -132,6 +160,11 @@ impl Fetcher {
     async fn host_permit(&self, url: &Url) -> Arc<Semaphore> {
         let host = url.host_str().unwrap_or("").to_string();
         let mut hosts = self.hosts.lock().await;
+        // Article links name any host: forget the idle ones (no request
+        // holds their semaphore) before the map grows large.
+        if hosts.len() >= MAX_IDLE_HOSTS && !hosts.contains_key(&host) {
+            hosts.retain(|_, s| Arc::strong_count(s) > 1);
+        }
         hosts
             .entry(host)
             .or_insert_with(|| Arc::new(Semaphore::new(1)))
@@ -202,9 +235,14 @@ impl Fetcher {
         })
     }
 
-    /// Fetches an article page and returns it decoded to UTF-8.
+    /// Fetches an article page and returns it decoded to UTF-8. The URL
+    /// comes from a feed, so only http and https are followed: a feed never
+    /// makes raqib read a local file.
     pub async fn fetch_page(&self, url: &Url) -> Result<String, FetchError> {
-        match self.fetch(url, &Validators::default()).await? {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(FetchError::NotWeb(url.scheme().to_string()));
+        }
+        match self.fetch_http(url, &Validators::default()).await? {
             Fetched::Body { bytes, charset, .. } => {
                 Ok(charset::decode_html(&bytes, charset.as_deref()))
             }
@@ -213,14 +251,16 @@ impl Fetcher {
     }
 }
 
+/// The Retry-After header (seconds or an HTTP date), clamped to
+/// [`crate::time::MAX_SERVER_DELAY`].
 fn retry_after(h: &HeaderMap) -> Option<Duration> {
     let v = h.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let when = httpdate::parse_http_date(v).ok()?;
-    Some(
-        when.duration_since(std::time::SystemTime::now())
+    let d = match v.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => httpdate::parse_http_date(v)
+            .ok()?
+            .duration_since(std::time::SystemTime::now())
             .unwrap_or(Duration::ZERO),
-    )
+    };
+    Some(crate::time::server_delay(d))
 }

@@ -1,7 +1,10 @@
 //! When to poll a feed next: its interval after a success; exponential
-//! backoff with jitter after failures, never sooner than Retry-After.
+//! backoff with jitter after failures, never sooner than Retry-After (as
+//! clamped by [`crate::time::server_delay`]).
 
 use std::time::Duration;
+
+use crate::time::{backoff, server_delay};
 
 /// The longest backoff after repeated failures.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
@@ -17,17 +20,13 @@ pub fn next_delay(
     if errors_in_row == 0 {
         return interval;
     }
-    let factor = 2u32.saturating_pow(errors_in_row.min(16));
-    let base = interval
-        .saturating_mul(factor)
-        .min(MAX_BACKOFF.max(interval));
-    // ±20 % so feeds that failed together do not retry together.
-    let spread = 0.8 + 0.4 * jitter.clamp(0.0, 1.0);
-    let delay = base.mul_f64(spread);
-    match retry_after {
-        Some(r) if r > delay => r,
-        _ => delay,
-    }
+    let delay = backoff(
+        interval.saturating_mul(2),
+        errors_in_row,
+        MAX_BACKOFF.max(interval),
+        jitter,
+    );
+    delay.max(retry_after.map(server_delay).unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -61,5 +60,16 @@ mod tests {
             0.0,
         );
         assert_eq!(d, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn a_hostile_retry_after_is_clamped() {
+        let d = next_delay(
+            Duration::from_secs(60),
+            1,
+            Some(Duration::from_secs(99_999_999_999_999)),
+            0.0,
+        );
+        assert_eq!(d, crate::time::MAX_SERVER_DELAY);
     }
 }

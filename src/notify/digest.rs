@@ -32,7 +32,7 @@ pub fn next_slot(after: DateTime<Utc>, d: &Digest) -> DateTime<Utc> {
                 .earliest()
                 .or_else(|| {
                     d.timezone
-                        .from_local_datetime(&(naive + chrono::Duration::hours(1)))
+                        .from_local_datetime(&naive.checked_add_signed(chrono::Duration::hours(1))?)
                         .earliest()
                 });
             let Some(local) = local else { continue };
@@ -42,7 +42,10 @@ pub fn next_slot(after: DateTime<Utc>, d: &Digest) -> DateTime<Utc> {
             }
         }
     }
-    best.unwrap_or(after + chrono::Duration::days(1))
+    best.unwrap_or(crate::time::after(
+        after,
+        std::time::Duration::from_secs(24 * 3600),
+    ))
 }
 
 /// The digests to make: (key, topics). One for all topics, or one per topic.

@@ -336,6 +336,9 @@ impl Mailer {
             match self.send(msg).await {
                 Ok(()) => {
                     store.mark_sent(&alert, now)?;
+                    // Durable before the next message: a crash can repeat
+                    // at most the one message in flight (with its Message-ID).
+                    store.flush().await?;
                     info!(alert = %alert.id, topic = %alert.topic, "alert sent");
                     report.sent += 1;
                 }
@@ -353,9 +356,7 @@ impl Mailer {
                     } else {
                         alert.failing_since = None;
                     }
-                    alert.due = now
-                        + chrono::Duration::from_std(retry_delay(alert.attempts))
-                            .unwrap_or_default();
+                    alert.due = crate::time::after(now, retry_delay(alert.attempts));
                     store.update_alert(&alert)?;
                     warn!(alert = %alert.id, attempts = alert.attempts, permanent = e.permanent, error = %e.message, "delivery failed");
                     report.failed += 1;
@@ -372,9 +373,12 @@ impl Mailer {
 
 /// Backoff between delivery attempts: 30 s doubling up to an hour.
 fn retry_delay(attempts: u32) -> Duration {
-    let secs = 30u64.saturating_mul(1 << attempts.min(7).saturating_sub(1));
-    let jitter = 1.0 + fastrand::f64() * 0.2;
-    Duration::from_secs(secs.min(3600)).mul_f64(jitter)
+    crate::time::backoff(
+        Duration::from_secs(30),
+        attempts,
+        Duration::from_secs(3600),
+        fastrand::f64(),
+    )
 }
 
 /// A stable Message-ID for an alert: the same alert always gets the same id.

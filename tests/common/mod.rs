@@ -31,6 +31,8 @@ pub struct HttpState {
     pub not_modified: HashMap<String, usize>,
     /// Feeds that answer 503 with Retry-After.
     pub failing: Vec<String>,
+    /// The Retry-After they send (default "120").
+    pub retry_after: Option<String>,
 }
 
 pub type SharedHttp = Arc<Mutex<HttpState>>;
@@ -47,9 +49,10 @@ async fn serve_feed(
     let mut st = lock(&state);
     *st.requests.entry(name.clone()).or_default() += 1;
     if st.failing.contains(&name) {
+        let retry_after = st.retry_after.clone().unwrap_or_else(|| "120".into());
         return (
             StatusCode::SERVICE_UNAVAILABLE,
-            [(header::RETRY_AFTER, "120")],
+            [(header::RETRY_AFTER, retry_after)],
             "busy",
         )
             .into_response();
