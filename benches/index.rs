@@ -9,7 +9,7 @@
 //! building a million of them takes seconds; 2,000 are real 4 KB articles
 //! stored as the daemon stores them (item, story, sketch), so that a lookup
 //! that needs the stored text reads and fingerprints it for real. The lookup
-//! path is the daemon's own (`Store::find_copy`). Half the queries are
+//! path is the daemon's own (`dedup::find_copy`). Half the queries are
 //! copies of stored articles (new headline, a dateline, a paragraph dropped;
 //! or cut to the first two paragraphs), half are new articles.
 
@@ -187,7 +187,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
         let fp = Fingerprint::new(&title, &body);
         let t = Instant::now();
-        let hit = store.find_copy(&fp)?;
+        let hit = raqib::dedup::find_copy(&store, &fp)?;
         if is_copy {
             copy_times.push(t.elapsed());
         } else {

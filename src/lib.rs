@@ -15,8 +15,10 @@
 //! - [`feed`]: feed-rs → entries with stable ids.
 //! - [`index`]: PURE: the in-memory anchor table over the stored sketches, and a copy of each
 //!   sketch (copy candidates, judged without reading sled).
-//! - [`store`]: sled: items, stories, sketches, outbox, feed state (the only sled user).
-//! - [`dedup`]: story assignment: a copy joins the first item's story.
+//! - [`store`]: sled (the only user), a file per entity: items and stories, sketches (the copy
+//!   index on disk), outbox, feed state; the schema version and migrations.
+//! - [`dedup`]: the copy decision over the store's candidates, and story assignment: a copy
+//!   joins the first item's story.
 //! - [`notify`]: email rendering (RTL HTML + text), outbox drain, SMTP or maildir (the only lettre user).
 //! - [`daemon`]: the stages as tokio tasks; `once`, `run`, reload and shutdown.
 //! - [`eval`]: `raqib eval` over labelled JSONL.

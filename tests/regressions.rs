@@ -93,7 +93,7 @@ fn a_database_of_the_previous_release_is_migrated() -> Result<(), raqib::store::
         // Each is still found as the story of its own text.
         let fp = raqib::text::fingerprint::Fingerprint::from_clean(&item.title, &item.text);
         assert_eq!(
-            store.find_copy(&fp)?,
+            raqib::dedup::find_copy(&store, &fp)?,
             Some(item.story.clone()),
             "{}",
             item.title

@@ -1,0 +1,397 @@
+//! Items, stories, samples and tombstones: what one feed entry leaves in the
+//! store, written in one transaction with its sketch and alerts.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, Transactional};
+
+use super::outbox::queue_key;
+use super::sketches::SketchRecord;
+use super::{dec, enc, Store, StoreError, SEEN_FOR};
+use super::{Alert, Queued};
+use crate::text::fingerprint::{Fingerprint, Sketch};
+use crate::watchlist::Match;
+
+/// One feed entry, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Item {
+    pub id: String,
+    pub feed: String,
+    pub feed_name: String,
+    pub title: String,
+    /// Cleaned text: the feed's summary, or the extracted article.
+    pub text: String,
+    pub link: Option<String>,
+    pub published: Option<DateTime<Utc>>,
+    pub seen: DateTime<Utc>,
+    pub story: String,
+    #[serde(default)]
+    pub matches: Vec<Match>,
+    /// The smallest shingle hashes of the body
+    /// ([`Fingerprint::wide_sample`]), as items stored before the `samples`
+    /// tree held them; empty in newer items. [`Store::insert`] stores a
+    /// sample given here (or else the fingerprint's) in that tree, and
+    /// [`Store::sample`] reads either.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "packed_hashes")]
+    pub sample: Vec<u32>,
+}
+
+/// The part of a stored item a copy lookup reads first.
+#[derive(Deserialize)]
+struct SampleOnly {
+    #[serde(default, with = "packed_hashes")]
+    sample: Vec<u32>,
+}
+
+/// Hashes as base64 of their little-endian bytes: 256 of them take 1,366
+/// characters instead of about 2,800 as a JSON array.
+mod packed_hashes {
+    use base64::{engine::general_purpose::STANDARD_NO_PAD, Engine};
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[u32], s: S) -> Result<S::Ok, S::Error> {
+        let bytes: Vec<u8> = v.iter().flat_map(|h| h.to_le_bytes()).collect();
+        s.serialize_str(&STANDARD_NO_PAD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u32>, D::Error> {
+        let text = String::deserialize(d)?;
+        let bytes = STANDARD_NO_PAD.decode(text).map_err(D::Error::custom)?;
+        if bytes.len() % 4 != 0 {
+            return Err(D::Error::custom(
+                "packed hashes: length not a multiple of 4",
+            ));
+        }
+        Ok(bytes
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect())
+    }
+}
+
+/// An outlet's copy of a story.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Copy {
+    pub item: String,
+    pub feed_name: String,
+    pub title: String,
+    pub link: Option<String>,
+}
+
+/// One article and every copy of it that other outlets carried.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Story {
+    pub id: String,
+    pub title: String,
+    pub created: DateTime<Utc>,
+    pub copies: Vec<Copy>,
+}
+
+/// What to write for one new item.
+#[derive(Debug, Clone)]
+pub struct NewItem {
+    pub item: Item,
+    pub fingerprint: Fingerprint,
+    /// The story after this item joined it (or the new story).
+    pub story: Story,
+    pub alerts: Vec<Alert>,
+    /// Entries for the digests of the topics it matched.
+    pub queued: Vec<Queued>,
+}
+
+impl Store {
+    /// Schema 1 → 2: a tombstone for every stored item.
+    pub(super) fn write_missing_tombstones(&self) -> Result<(), StoreError> {
+        for item in self.items() {
+            let item = item?;
+            if !self.tombstones.contains_key(&item.id)? {
+                self.tombstones
+                    .insert(&item.id, &item.seen.timestamp().to_be_bytes())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// True when an entry with this id was stored, even if its item has
+    /// since been pruned (its tombstone is kept longer).
+    pub fn has_item(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.tombstones.contains_key(id)? || self.items.contains_key(id)?)
+    }
+
+    pub fn item(&self, id: &str) -> Result<Option<Item>, StoreError> {
+        self.items.get(id)?.map(|b| dec("items", &b)).transpose()
+    }
+
+    /// The stored sample of an item's smallest shingle hashes (empty when
+    /// there is none).
+    pub fn sample(&self, id: &str) -> Result<Vec<u32>, StoreError> {
+        if let Some(b) = self.samples.get(id)? {
+            return Sketch::decode_sample(&b).map_err(|_| StoreError::Sample(id.to_string()));
+        }
+        // An item stored before the samples tree.
+        match self.items.get(id)? {
+            Some(raw) => Ok(dec::<SampleOnly>("items", &raw)?.sample),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    pub fn story(&self, id: &str) -> Result<Option<Story>, StoreError> {
+        self.stories
+            .get(id)?
+            .map(|b| dec("stories", &b))
+            .transpose()
+    }
+
+    /// Every stored item (for replays and tests).
+    pub fn items(&self) -> impl Iterator<Item = Result<Item, StoreError>> + '_ {
+        self.items.iter().map(|r| {
+            let (_, v) = r?;
+            dec("items", &v)
+        })
+    }
+
+    /// Writes an item with its sketch, story and alerts in one
+    /// transaction. An alert that exists in the outbox or was sent is kept
+    /// as it is. Returns false when the item was already stored.
+    pub fn insert(&self, new: &NewItem) -> Result<bool, StoreError> {
+        let (item, sample) = if new.item.sample.is_empty() {
+            (enc("items", &new.item)?, new.fingerprint.wide_sample())
+        } else {
+            let mut item = new.item.clone();
+            let sample = std::mem::take(&mut item.sample);
+            (enc("items", &item)?, sample)
+        };
+        // A title-only item has none: no entry (sled spends ~75 bytes on one).
+        let sample = (!sample.is_empty()).then(|| Sketch::encode_sample(&sample));
+        let story = enc("stories", &new.story)?;
+        let slot = self.new_slot()?;
+        let record = SketchRecord {
+            sketch: new.fingerprint.sketch(),
+            seen: new.item.seen.timestamp(),
+            item: new.item.id.clone(),
+            story: new.story.id.clone(),
+        };
+        let sketch = record.to_bytes();
+        let alerts: Vec<(String, Vec<u8>)> = new
+            .alerts
+            .iter()
+            .map(|a| Ok((a.id.clone(), enc("outbox", a)?)))
+            .collect::<Result<_, StoreError>>()?;
+        let queued: Vec<(Vec<u8>, Vec<u8>)> = new
+            .queued
+            .iter()
+            .map(|q| Ok((queue_key(&q.topic, &q.story), enc("digest_queue", q)?)))
+            .collect::<Result<_, StoreError>>()?;
+        let id = new.item.id.as_bytes();
+        let story_id = new.story.id.as_bytes();
+        let seen = new.item.seen.timestamp().to_be_bytes();
+        let inserted = (
+            &self.items,
+            &self.samples,
+            &self.stories,
+            &self.sketches,
+            &self.outbox,
+            &self.sent,
+            &self.digest_queue,
+            &self.tombstones,
+        )
+            .transaction(
+                |(items, samples, stories, sketches, outbox, sent, queue, tombs)| {
+                    if items.get(id)?.is_some() || tombs.get(id)?.is_some() {
+                        return Ok(false);
+                    }
+                    items.insert(id, item.as_slice())?;
+                    tombs.insert(id, &seen)?;
+                    if let Some(sample) = &sample {
+                        samples.insert(id, sample.as_slice())?;
+                    }
+                    stories.insert(story_id, story.as_slice())?;
+                    sketches.insert(&slot.to_be_bytes(), sketch.as_slice())?;
+                    for (aid, a) in &alerts {
+                        if outbox.get(aid.as_bytes())?.is_none()
+                            && sent.get(aid.as_bytes())?.is_none()
+                        {
+                            outbox.insert(aid.as_bytes(), a.as_slice())?;
+                        }
+                    }
+                    for (k, q) in &queued {
+                        // A story is queued once per topic: its first item decides.
+                        if queue.get(k.as_slice())?.is_none() {
+                            queue.insert(k.as_slice(), q.as_slice())?;
+                        }
+                    }
+                    Ok::<_, ConflictableTransactionError<StoreError>>(true)
+                },
+            )?;
+        if inserted {
+            self.remember_sketch(slot, &new.fingerprint, &record);
+        }
+        Ok(inserted)
+    }
+
+    /// Forgets every item first seen before `before`: the item, its
+    /// sketch (so the copy index forgets it too),
+    /// and the story it started unless an alert for that story is still
+    /// pending. Returns how many items went.
+    pub fn prune(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
+        let mut old: Vec<Item> = Vec::new();
+        for item in self.items() {
+            let item = item?;
+            if item.seen < before {
+                old.push(item);
+            }
+        }
+        let mut pruned = 0;
+        for item in old {
+            let mut story_prefix = item.story.as_bytes().to_vec();
+            story_prefix.push(b'/');
+            let pending = self.outbox.scan_prefix(&story_prefix).next().is_some();
+            let drop_story = item.story == item.id && !pending;
+            let id = item.id.as_bytes();
+            let story_id = item.story.as_bytes();
+            (&self.items, &self.samples, &self.stories).transaction(
+                |(items, samples, stories)| {
+                    items.remove(id)?;
+                    samples.remove(id)?;
+                    if drop_story {
+                        stories.remove(story_id)?;
+                    }
+                    Ok::<_, ConflictableTransactionError<StoreError>>(())
+                },
+            )?;
+            pruned += 1;
+        }
+        // The copy index forgets the same items.
+        self.prune_sketches(before.timestamp(), pruned > 0)?;
+        // Tombstones outlive their items by SEEN_FOR.
+        let horizon = Store::seen_horizon(before).timestamp();
+        for entry in self.tombstones.iter() {
+            let (k, v) = entry?;
+            let at = v.as_ref().try_into().map(i64::from_be_bytes).unwrap_or(0);
+            if at < horizon {
+                self.tombstones.remove(k)?;
+            }
+        }
+        self.prune_outbox(before)?;
+        Ok(pruned)
+    }
+
+    /// Entries first seen before this are forgotten altogether when the
+    /// items seen before `before` are pruned: [`SEEN_FOR`] earlier.
+    pub fn seen_horizon(before: DateTime<Utc>) -> DateTime<Utc> {
+        chrono::Duration::from_std(SEEN_FOR)
+            .ok()
+            .and_then(|d| before.checked_sub_signed(d))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dedup::find_copy;
+    use crate::store::test_support::*;
+    use crate::store::AlertKind;
+
+    #[test]
+    fn prune_forgets_old_items_and_their_index_entries() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
+        let s = Store::open(dir.path())?;
+        let body = "قال وزير الخارجية الروسي إن المحادثات مع الولايات المتحدة حول سوريا متوقفة منذ أسابيع طويلة.\nوأضاف أن موسكو مستعدة لاستئناف الحوار مع واشنطن في أي وقت إذا توفرت الإرادة السياسية.";
+        let fp = Fingerprint::new("عنوان الخبر", body);
+        let mut old = item("old", "old");
+        old.seen = Utc::now() - chrono::Duration::days(40);
+        let story = Story {
+            id: "old".into(),
+            title: "t".into(),
+            created: old.seen,
+            copies: vec![],
+        };
+        s.insert(&NewItem {
+            item: old,
+            fingerprint: fp.clone(),
+            story,
+            alerts: vec![],
+            queued: vec![],
+        })?;
+        assert_eq!(find_copy(&s, &fp)?, Some("old".to_string()));
+        // The anchor index is rebuilt from sled when the store opens.
+        drop(s);
+        let s = Store::open(dir.path())?;
+        assert_eq!(find_copy(&s, &fp)?, Some("old".to_string()));
+        assert_eq!(s.prune(Utc::now() - chrono::Duration::days(30))?, 1);
+        assert!(s.item("old")?.is_none());
+        assert!(s.has_item("old")?, "its tombstone stays");
+        assert!(s.story("old")?.is_none());
+        assert_eq!(find_copy(&s, &fp)?, None, "the copy index forgot it");
+        assert_eq!(s.sketches.len(), 0);
+        assert_eq!(s.samples.len(), 0);
+        assert_eq!(s.index_size().1, 0);
+        Ok(())
+    }
+
+    #[test]
+    fn insert_is_once_and_alerts_survive_reopen() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
+        let alert = Alert {
+            id: Alert::id_for("s1", "t"),
+            story: "s1".into(),
+            topic: "t".into(),
+            created: Utc::now(),
+            due: Utc::now(),
+            attempts: 0,
+            last_error: None,
+            kind: AlertKind::Story,
+            failing_since: None,
+        };
+        let new = NewItem {
+            item: item("a", "s1"),
+            fingerprint: Fingerprint::new("عنوان", "نص"),
+            story: Story {
+                id: "s1".into(),
+                title: "t".into(),
+                created: Utc::now(),
+                copies: vec![],
+            },
+            alerts: vec![alert.clone()],
+            queued: vec![],
+        };
+        {
+            let s = Store::open(dir.path())?;
+            assert!(s.insert(&new)?);
+            assert!(!s.insert(&new)?);
+            assert_eq!(s.outbox()?.len(), 1);
+        }
+        let s = Store::open(dir.path())?;
+        assert_eq!(s.outbox()?, vec![alert.clone()]);
+        s.mark_sent(&alert, Utc::now())?;
+        assert!(s.outbox()?.is_empty());
+        // A later item of the same story cannot re-create a sent alert.
+        let mut again = new.clone();
+        again.item.id = "b".into();
+        assert!(s.insert(&again)?);
+        assert!(s.outbox()?.is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn a_pruned_item_is_still_known_until_its_tombstone_expires() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
+        let s = Store::open(dir.path())?;
+        let fp = Fingerprint::new("عنوان", "نص قصير");
+        let mut old = item("old", "old");
+        old.seen = Utc::now() - chrono::Duration::days(2);
+        assert!(s.insert(&starting(old.clone(), fp.clone(), "old"))?);
+        assert_eq!(s.prune(Utc::now() - chrono::Duration::days(1))?, 1);
+        assert!(s.item("old")?.is_none());
+        assert!(s.has_item("old")?);
+        // Inserting it again (the feed still carries it) is refused.
+        assert!(!s.insert(&starting(old, fp, "old"))?);
+        // Past SEEN_FOR, the tombstone goes too.
+        let later = Utc::now() + chrono::Duration::from_std(SEEN_FOR).unwrap_or_default();
+        s.prune(later)?;
+        assert!(!s.has_item("old")?);
+        assert_eq!(s.tombstones.len(), 0);
+        Ok(())
+    }
+}

@@ -1,0 +1,312 @@
+//! Persistent state in sled. The only module that imports sled; one file
+//! per entity, one [`Store`] handle with a small surface.
+//!
+//! - `items`: items, stories, the per-item sample of shingle hashes and
+//!   tombstones of seen entries; [`Store::insert`] writes an item with
+//!   everything that goes with it in one transaction; [`Store::prune`].
+//! - `sketches`: the copy index's records on disk (dense slots, folded
+//!   into blocks) and the in-memory [`AnchorIndex`] rebuilt from them. The
+//!   copy *decision* is [`crate::dedup`]'s: the store hands out candidates
+//!   and records.
+//! - `outbox`: alerts waiting for delivery, sent marks, dead letters, the
+//!   digest queue, rate-limit and digest times.
+//! - `feeds`: what raqib remembers about each feed between polls.
+//! - here: opening, the schema version and migrations, flushing.
+//!
+//! Trees:
+//! - `items`: item id → [`Item`]
+//! - `samples`: item id → its 256 smallest shingle hashes, Rice-coded
+//!   ([`Sketch::encode_sample`](crate::text::fingerprint::Sketch::encode_sample)):
+//!   a copy lookup reads them when a sketch cannot decide, before the text.
+//!   Items stored before this tree existed hold them in the item itself
+//!   ([`Item::sample`]), where they are still read.
+//! - `stories`: story id → [`Story`] (the first item and every copy)
+//! - `sketches`: the copy index's records (see `sketches.rs`).
+//! - `tombstones`: item id → when it was first seen (i64 seconds, big-endian).
+//!   Kept for [`SEEN_FOR`] after the retention window, so that an entry a
+//!   feed still carries is never taken for new and alerted again.
+//! - `outbox`: alert id → [`Alert`], removed only once the mail server accepted it
+//! - `sent`: alert id → time sent, so an alert is never created twice
+//! - `dead`: alert id → [`Alert`] the server kept refusing
+//! - `digest_queue`: topic ‖ 0 ‖ story id → [`Queued`]
+//! - `feeds`: feed URL → [`FeedState`]
+//! - `meta`: the schema version (`schema`, u32 big-endian; see [`SCHEMA`]),
+//!   the text settings the stored hashes depend on, rate-limit and digest times.
+//!
+//! An item, its tombstone, its story, its sketch and its alerts are written
+//! in one transaction, so a crash leaves either all of them or none.
+
+mod feeds;
+mod items;
+mod outbox;
+mod sketches;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::{de::DeserializeOwned, Serialize};
+use sled::transaction::TransactionError;
+
+use crate::index::AnchorIndex;
+
+pub use feeds::FeedState;
+pub use items::{Copy, Item, NewItem, Story};
+pub use outbox::{Alert, AlertKind, Queued};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("corrupt record in sketches (slot {0})")]
+    Sketch(u32),
+    #[error("corrupt sample of item {0}")]
+    Sample(String),
+    #[error("no free slot left in the copy index")]
+    SlotsExhausted,
+    #[error("corrupt schema version in meta")]
+    Schema,
+    #[error(
+        "the database was written by a newer raqib (schema {found}; this one reads up to {SCHEMA}): \
+         upgrade raqib, or point [storage] path at another folder"
+    )]
+    TooNew { found: u32 },
+    #[error("corrupt record in {tree}: {source}")]
+    Codec {
+        tree: &'static str,
+        source: serde_json::Error,
+    },
+}
+
+impl From<TransactionError<StoreError>> for StoreError {
+    fn from(e: TransactionError<StoreError>) -> Self {
+        match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => StoreError::Sled(e),
+        }
+    }
+}
+
+/// Handle on the database. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    items: sled::Tree,
+    samples: sled::Tree,
+    stories: sled::Tree,
+    sketches: sled::Tree,
+    index: Arc<Mutex<AnchorIndex>>,
+    /// Blocks below this one have no single sketch records left (held
+    /// while folding or pruning them).
+    folded: Arc<Mutex<u32>>,
+    outbox: sled::Tree,
+    sent: sled::Tree,
+    feeds: sled::Tree,
+    digest_queue: sled::Tree,
+    meta: sled::Tree,
+    dead: sled::Tree,
+    tombstones: sled::Tree,
+    /// The slot the next sketch gets.
+    next_slot: Arc<AtomicU32>,
+}
+
+/// The version of the database's layout. Every change of a record format
+/// or of the trees bumps it; [`Store::open`] migrates older databases and
+/// refuses newer ones.
+/// - 1 (no `schema` key): sketch slots from sled's `generate_id`, which
+///   jumps by a million or more at every open; no tombstones.
+/// - 2: dense slots, tombstones.
+pub const SCHEMA: u32 = 2;
+
+/// How long an entry's id is remembered after its item was first seen, at
+/// least: a feed that still carries an entry after this long and after the
+/// retention window has it taken for new (entries published before it are
+/// ignored, see [`Store::seen_horizon`]).
+pub const SEEN_FOR: std::time::Duration = std::time::Duration::from_secs(400 * 24 * 3600);
+
+fn enc<T: Serialize>(tree: &'static str, v: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(v).map_err(|source| StoreError::Codec { tree, source })
+}
+
+fn dec<T: DeserializeOwned>(tree: &'static str, b: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(b).map_err(|source| StoreError::Codec { tree, source })
+}
+
+/// The `meta` key of the schema version.
+const SCHEMA_KEY: &str = "schema";
+
+impl Store {
+    /// Opens (or creates) the database in `path`, migrating an older
+    /// layout (see [`SCHEMA`]).
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let db = sled::Config::new().path(path).open()?;
+        let store = Store {
+            items: db.open_tree("items")?,
+            samples: db.open_tree("samples")?,
+            stories: db.open_tree("stories")?,
+            sketches: db.open_tree("sketches")?,
+            index: Arc::new(Mutex::new(AnchorIndex::new())),
+            folded: Arc::new(Mutex::new(0)),
+            outbox: db.open_tree("outbox")?,
+            sent: db.open_tree("sent")?,
+            feeds: db.open_tree("feeds")?,
+            digest_queue: db.open_tree("digest_queue")?,
+            meta: db.open_tree("meta")?,
+            dead: db.open_tree("dead")?,
+            tombstones: db.open_tree("tombstones")?,
+            next_slot: Arc::new(AtomicU32::new(1)),
+            db,
+        };
+        store.migrate()?;
+        store.next_slot.store(
+            store.highest_slot()?.saturating_add(1).max(1),
+            Ordering::Relaxed,
+        );
+        store.rebuild_index()?;
+        Ok(store)
+    }
+
+    /// The database's schema version: 1 when it has none (written before
+    /// versions were recorded), [`SCHEMA`] for a new database.
+    pub fn schema(&self) -> Result<u32, StoreError> {
+        match self.meta.get(SCHEMA_KEY)? {
+            Some(v) => v
+                .as_ref()
+                .try_into()
+                .map(u32::from_be_bytes)
+                .map_err(|_| StoreError::Schema),
+            None if self.items.is_empty() && self.sketches.is_empty() => Ok(SCHEMA),
+            None => Ok(1),
+        }
+    }
+
+    /// Brings an older database to [`SCHEMA`]; refuses a newer one.
+    fn migrate(&self) -> Result<(), StoreError> {
+        let found = self.schema()?;
+        if found > SCHEMA {
+            return Err(StoreError::TooNew { found });
+        }
+        if found < 2 {
+            self.migrate_fingerprints()?;
+            self.renumber_slots()?;
+            self.write_missing_tombstones()?;
+            tracing::info!(from = found, to = SCHEMA, "database migrated");
+        }
+        self.meta.insert(SCHEMA_KEY, &SCHEMA.to_be_bytes())?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    fn index(&self) -> MutexGuard<'_, AnchorIndex> {
+        // A panic while holding the lock cannot leave the table half-written
+        // in a way that matters: at worst an item is missing from it.
+        self.index.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Flushes to disk; called before exit and after deliveries.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_newer_database_is_refused() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
+        {
+            let s = Store::open(dir.path())?;
+            assert_eq!(s.schema()?, SCHEMA);
+            s.meta.insert(SCHEMA_KEY, &(SCHEMA + 1).to_be_bytes())?;
+            s.db.flush()?;
+        }
+        match Store::open(dir.path()) {
+            Err(e @ StoreError::TooNew { .. }) => {
+                assert!(e.to_string().contains("newer raqib"), "{e}")
+            }
+            Err(e) => panic!("wrong error: {e}"),
+            Ok(_) => panic!("a newer database was opened"),
+        }
+        Ok(())
+    }
+}
+
+/// Helpers for the store's tests, shared by its modules.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+    use crate::text::fingerprint::Fingerprint;
+    use chrono::Utc;
+
+    pub(crate) fn item(id: &str, story: &str) -> Item {
+        Item {
+            id: id.into(),
+            feed: "file:///f".into(),
+            feed_name: "F".into(),
+            title: "t".into(),
+            text: "x".into(),
+            link: None,
+            published: None,
+            seen: Utc::now(),
+            story: story.into(),
+            matches: vec![],
+            sample: Vec::new(),
+        }
+    }
+
+    /// An item that starts story `story`, with no alerts.
+    pub(crate) fn starting(item: Item, fingerprint: Fingerprint, story: &str) -> NewItem {
+        NewItem {
+            item,
+            fingerprint,
+            story: Story {
+                id: story.into(),
+                title: "t".into(),
+                created: Utc::now(),
+                copies: vec![],
+            },
+            alerts: vec![],
+            queued: vec![],
+        }
+    }
+
+    /// Opens the store again once the last handle's background flusher has
+    /// let go of the lock (a few milliseconds after the drop).
+    pub(crate) fn reopen(path: &Path) -> Result<Store, StoreError> {
+        for _ in 0..200 {
+            match Store::open(path) {
+                Err(StoreError::Sled(sled::Error::Io(e)))
+                    if e.to_string().contains("could not acquire lock") =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(10))
+                }
+                other => return other,
+            }
+        }
+        Store::open(path)
+    }
+
+    /// Distinct articles for the index tests: each its own run of words.
+    pub(crate) fn distinct_fingerprints(n: u32) -> Vec<Fingerprint> {
+        let letters: Vec<char> = "بتثجحخدذرزسشصضطظعغفقكلمنهي".chars().collect();
+        let word = |i: u32| -> String {
+            let mut x = i.wrapping_mul(2_654_435_761);
+            (0..5)
+                .map(|_| {
+                    let c = letters[(x % letters.len() as u32) as usize];
+                    x /= letters.len() as u32;
+                    c
+                })
+                .collect()
+        };
+        (0..n)
+            .map(|n| {
+                let body: Vec<String> = (0..40).map(|i| word(n * 1000 + i)).collect();
+                Fingerprint::new(&format!("خبر {n}"), &body.join(" "))
+            })
+            .collect()
+    }
+}
