@@ -80,6 +80,13 @@ impl Engine {
             path: config.storage.clone(),
             source,
         })?;
+        if let Some(was) = store.record_fold_hamza_seats(config.fold_hamza_seats)? {
+            warn!(
+                was,
+                now = config.fold_hamza_seats,
+                "[text] fold_hamza_seats changed: copies of items stored before may go unrecognised until they leave the retention window"
+            );
+        }
         let fetcher = Fetcher::new(&config.poll)?;
         let mailer = Mailer::new(&config.email)?
             .fold_stale_after(config.digest.as_ref().map(|_| config.alerts.stale_after));

@@ -27,6 +27,8 @@
 //!
 //! `text`, `watchlist` and `index` never do I/O and never import the I/O modules.
 
+#![forbid(unsafe_code)]
+
 pub mod config;
 pub mod daemon;
 pub mod dedup;

@@ -1,6 +1,8 @@
 //! The `raqib` command: argument parsing, logging, dispatch. `anyhow` lives
 //! only here.
 
+#![forbid(unsafe_code)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -132,6 +132,9 @@ fn dec<T: DeserializeOwned>(tree: &'static str, b: &[u8]) -> Result<T, StoreErro
     serde_json::from_slice(b).map_err(|source| StoreError::Codec { tree, source })
 }
 
+/// The `meta` key of the `[text] fold_hamza_seats` setting (one byte).
+const FOLD_KEY: &str = "text/fold_hamza_seats";
+
 /// The `meta` key of the schema version.
 const SCHEMA_KEY: &str = "schema";
 
@@ -180,6 +183,17 @@ impl Store {
         }
     }
 
+    /// Records the `[text] fold_hamza_seats` setting the stored hashes
+    /// are made with; returns the one recorded before when it differs (the
+    /// copies of items stored before the change may then go unrecognised
+    /// until they leave the retention window).
+    pub fn record_fold_hamza_seats(&self, on: bool) -> Result<Option<bool>, StoreError> {
+        let old = self.meta.insert(FOLD_KEY, &[u8::from(on)])?;
+        Ok(old
+            .and_then(|v| v.first().map(|&b| b != 0))
+            .filter(|&was| was != on))
+    }
+
     /// Brings an older database to [`SCHEMA`]; refuses a newer one.
     fn migrate(&self) -> Result<(), StoreError> {
         let found = self.schema()?;
@@ -213,6 +227,16 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_change_of_hamza_folding_is_noticed() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
+        let s = Store::open(dir.path())?;
+        assert_eq!(s.record_fold_hamza_seats(true)?, None);
+        assert_eq!(s.record_fold_hamza_seats(true)?, None);
+        assert_eq!(s.record_fold_hamza_seats(false)?, Some(true));
+        Ok(())
+    }
 
     #[test]
     fn a_newer_database_is_refused() -> Result<(), StoreError> {

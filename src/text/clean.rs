@@ -16,7 +16,7 @@
 
 use rustc_hash::FxHashMap as HashMap;
 
-use super::fingerprint::{word_key, Chunk, TokenCache};
+use super::lexicon::{word_key, Chunk, TokenCache};
 use super::normalize::fold_key_words;
 
 /// Lines that start like this introduce a link to another article; the line
@@ -152,7 +152,7 @@ pub fn clean_lines(input: &str) -> Vec<String> {
 }
 
 /// The kept paragraphs and, for each, the token hashes of its canonical
-/// words ([`crate::text::fingerprint::word_token`]): the fingerprint reads them, so the
+/// words ([`crate::text::lexicon::word_token`]): the fingerprint reads them, so the
 /// text is normalised and split once.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Cleaned {
@@ -734,7 +734,7 @@ fn line_key_normalised(line: &str, mut sink: KeySink) -> LineFacts {
     let normalised = super::normalize::normalize(line);
     let words = || {
         normalised
-            .split(|c: char| !(super::tokens::is_word_char(c) || c == ':' || c == '©'))
+            .split(|c: char| !(super::affixes::is_word_char(c) || c == ':' || c == '©'))
             .filter(|w| !w.is_empty())
     };
     let mut last = ["", ""];

@@ -23,11 +23,13 @@
 //! fingerprints.
 
 use serde::{Deserialize, Serialize};
-use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use super::clean;
-use super::normalize::{canonical_token, normalize_into};
-use super::tokens::{words, FUNCTION_WORDS};
+pub use super::codec::{get_varint, put_varint};
+use super::codec::{rice, CodecError, Reader};
+use super::lexicon::{word_key, TokenCache};
+use super::normalize::normalize_into;
+use super::tokens::words;
 
 /// Body shingle hashes kept in a [`Sketch`]: the smallest ones.
 pub const SKETCH_BODY: usize = 16;
@@ -83,10 +85,6 @@ pub struct Comparison {
     /// True when the shorter item has a number the longer one lacks.
     pub facts_differ: bool,
 }
-
-/// Headline words that say nothing of the story, besides the function
-/// words ([`FUNCTION_WORDS`]).
-const TITLE_STOP: &[&str] = &["عاجل", "فيديو", "صور", "بالفيديو", "بالصور"];
 
 impl Fingerprint {
     /// Fingerprints an item from its title and raw body text (cleaned first).
@@ -412,242 +410,6 @@ impl TitleParts {
     }
 }
 
-fn strip_article(t: &str) -> &str {
-    match t.strip_prefix("ال") {
-        Some(rest) if rest.chars().count() >= 3 => rest,
-        _ => t,
-    }
-}
-
-fn is_number(t: &str) -> bool {
-    !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// A word's key in the [`TokenCache`]: a faster hash than the token hash
-/// (which is part of the stored sketches and cannot change), as good for
-/// telling words apart.
-#[inline]
-pub fn word_key(w: &str) -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = foldhash::fast::FixedState::with_seed(0x0072_6171_6962).build_hasher();
-    h.write(w.as_bytes());
-    h.finish()
-}
-
-fn token_hash(t: &str) -> u64 {
-    xxh3_64_with_seed(t.as_bytes(), 5)
-}
-
-/// The token hash of a normalised word (of its canonical form), and whether
-/// it is a number.
-pub fn word_token(w: &str) -> (u64, bool) {
-    let c = canonical_token(w);
-    (token_hash(&c), is_number(&c))
-}
-
-/// Sets of a [`TokenCache`], two words each: 256 KiB, which holds the
-/// words a stream of news uses most.
-const TOKEN_CACHE_SETS: usize = 1 << 13;
-
-/// The low bits of a word key choose its set, so a way keeps flags there
-/// instead.
-const SET_BITS: u64 = TOKEN_CACHE_SETS as u64 - 1;
-/// The way holds a word (an empty way answers for none).
-const OCCUPIED: u64 = 1;
-/// The word is a number.
-const NUMBER: u64 = 1 << 1;
-/// The key is also that of a chunk of raw text (between two spaces) that
-/// folds to exactly one word, with no `:` or `©`, whose token this is.
-const CHUNK: u64 = 1 << 2;
-/// ... and the chunk folds to itself: it is its own key word.
-const PLAIN: u64 = 1 << 3;
-/// [`Chunk::starts_pattern`].
-const STARTS_PATTERN: u64 = 1 << 4;
-/// [`Chunk::ends_caption`].
-const ENDS_CAPTION: u64 = 1 << 5;
-
-/// [`word_token`] remembered: the hash of a word that is its own canonical
-/// form (nearly all) is its token hash, but telling so costs more than the
-/// hash. A two-way set-associative table from word key to token hash
-/// answers for the words seen before (two ways: a direct-mapped table of
-/// 8,192 slots loses about 1 − e^(−3000/8192), a third, of a 3,000-word
-/// vocabulary to collisions); 64-bit keys make a wrong
-/// answer as unlikely as a collision in the fingerprint itself.
-///
-/// The same table answers for chunks of raw text ([`TokenCache::chunk`]):
-/// most words of a text were seen before spelt the same way, and a chunk
-/// found needs no folding at all.
-pub struct TokenCache {
-    sets: Vec<CacheSet>,
-    /// Word key → [`TokenCache::title_word`], direct-mapped: titles use
-    /// few words.
-    titles: Vec<(u64, u64)>,
-}
-
-/// Slots of the title-word table: 32 KiB.
-const TITLE_CACHE_SLOTS: usize = 1 << 11;
-
-/// Two (word key's high bits | flags, token hash) pairs, the most recent
-/// first, on one cache line.
-#[derive(Clone, Copy, Default)]
-#[repr(align(32))]
-struct CacheSet([(u64, u64); 2]);
-
-/// What [`TokenCache::chunk`] knows of a chunk of raw text.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Chunk {
-    /// The token hash of its one word.
-    pub token: u64,
-    /// Whether that word is a number.
-    pub number: bool,
-    /// Whether the chunk is that word as it is (it folds to itself).
-    pub plain: bool,
-    /// Two facts about the word that cleanup asks of a line's first and
-    /// last words (see `clean::starts_pattern`, `clean::ends_caption`),
-    /// kept so that it need not fold them to ask.
-    pub starts_pattern: bool,
-    pub ends_caption: bool,
-}
-
-impl Default for TokenCache {
-    fn default() -> Self {
-        TokenCache {
-            sets: vec![CacheSet::default(); TOKEN_CACHE_SETS],
-            titles: (1..=TITLE_CACHE_SLOTS as u64).map(|k| (k, 0)).collect(),
-        }
-    }
-}
-
-impl TokenCache {
-    /// Runs `f` with this thread's cache.
-    pub fn with<R>(f: impl FnOnce(&mut TokenCache) -> R) -> R {
-        thread_local! {
-            static CACHE: std::cell::RefCell<Option<TokenCache>> = const { std::cell::RefCell::new(None) };
-        }
-        CACHE.with(|c| match c.try_borrow_mut() {
-            Ok(mut c) => f(c.get_or_insert_with(TokenCache::default)),
-            // Re-entered (f itself asked for the cache): a fresh one.
-            Err(_) => f(&mut TokenCache::default()),
-        })
-    }
-
-    /// Appends the token hash of `w` to `tokens`, and to `numbers` (as 32
-    /// bits) when it is a number.
-    pub fn push_token(&mut self, w: &str, tokens: &mut Vec<u64>, numbers: &mut Vec<u32>) {
-        let (h, number) = self.token(w);
-        tokens.push(h);
-        if number {
-            numbers.push(h as u32);
-        }
-    }
-
-    /// [`word_token`] of `w`.
-    #[inline]
-    pub fn token(&mut self, w: &str) -> (u64, bool) {
-        self.token_keyed(word_key(w), w)
-    }
-
-    /// The way holding key `h` (moved to the front of its set) and its
-    /// flags.
-    #[inline]
-    fn find(&mut self, h: u64) -> Option<(&mut (u64, u64), u64)> {
-        let set = self.sets.get_mut((h & SET_BITS) as usize)?;
-        let want = (h & !SET_BITS) | OCCUPIED;
-        let mask = !SET_BITS | OCCUPIED;
-        let [first, second] = &mut set.0;
-        if first.0 & mask == want {
-            let flags = first.0 & SET_BITS;
-            return Some((first, flags));
-        }
-        if second.0 & mask == want {
-            std::mem::swap(first, second);
-            let flags = first.0 & SET_BITS;
-            return Some((first, flags));
-        }
-        None
-    }
-
-    /// Puts key `h` in front of its set, dropping the set's older way.
-    fn insert(&mut self, h: u64, token: u64, flags: u64) {
-        if let Some(set) = self.sets.get_mut((h & SET_BITS) as usize) {
-            let [first, second] = &mut set.0;
-            *second = std::mem::replace(first, ((h & !SET_BITS) | flags | OCCUPIED, token));
-        }
-    }
-
-    /// [`TokenCache::token`] of `w`, whose [`word_key`] is `h`.
-    #[inline]
-    fn token_keyed(&mut self, h: u64, w: &str) -> (u64, bool) {
-        if let Some((way, flags)) = self.find(h) {
-            return (way.1, flags & NUMBER != 0);
-        }
-        let number = is_number(w);
-        let token = token_hash(&canonical_token(w));
-        self.insert(h, token, if number { NUMBER } else { 0 });
-        (token, number)
-    }
-
-    /// What is known of the chunk of raw text whose [`word_key`] is `h`
-    /// (see [`TokenCache::remember_chunk`]); `None` when it must be folded.
-    #[inline]
-    pub fn chunk(&mut self, h: u64) -> Option<Chunk> {
-        let (way, flags) = self.find(h)?;
-        (flags & CHUNK != 0).then_some(Chunk {
-            token: way.1,
-            number: flags & NUMBER != 0,
-            plain: flags & PLAIN != 0,
-            starts_pattern: flags & STARTS_PATTERN != 0,
-            ends_caption: flags & ENDS_CAPTION != 0,
-        })
-    }
-
-    /// Remembers that the chunk of raw text whose [`word_key`] is `h`
-    /// folds to exactly one word (itself when `chunk.plain`), with no `:`
-    /// or `©`, and without NFKC.
-    pub fn remember_chunk(&mut self, h: u64, chunk: Chunk) {
-        let mut flags = CHUNK;
-        if chunk.number {
-            flags |= NUMBER;
-        }
-        for (set, flag) in [
-            (chunk.plain, PLAIN),
-            (chunk.starts_pattern, STARTS_PATTERN),
-            (chunk.ends_caption, ENDS_CAPTION),
-        ] {
-            if set {
-                flags |= flag;
-            }
-        }
-        match self.find(h) {
-            // A plain chunk's key is its word's, usually just looked up.
-            Some((way, _)) if way.1 == chunk.token => way.0 |= flags,
-            _ => self.insert(h, chunk.token, flags),
-        }
-    }
-
-    /// The hash a title keeps for the (non-number) word `w`: its canonical
-    /// form without the article; `None` for function words and title
-    /// labels ("عاجل"), which tell no two stories apart. `h`: its
-    /// [`word_key`].
-    fn title_word(&mut self, h: u64, w: &str) -> Option<u32> {
-        let slot = self
-            .titles
-            .get_mut((h as usize) & (TITLE_CACHE_SLOTS - 1))?;
-        if slot.0 != h {
-            let c = canonical_token(w);
-            let kept = !FUNCTION_WORDS.contains(&c.as_ref()) && !TITLE_STOP.contains(&c.as_ref());
-            // The hash in the low 32 bits, whether the word counts above.
-            let v = if kept {
-                1 << 32 | u64::from(token_hash(strip_article(&c)) as u32)
-            } else {
-                0
-            };
-            *slot = (h, v);
-        }
-        (slot.1 >> 32 == 1).then_some(slot.1 as u32)
-    }
-}
-
 /// Word 3-gram shingles (single words when the text is shorter).
 fn shingles(tokens: &[u64]) -> Vec<u32> {
     if tokens.len() < 3 {
@@ -807,6 +569,12 @@ pub struct Sketch {
 #[error("malformed sketch")]
 pub struct SketchError;
 
+impl From<CodecError> for SketchError {
+    fn from(_: CodecError) -> SketchError {
+        SketchError
+    }
+}
+
 impl Sketch {
     /// Version 2: the version, `body_len` as a varint, the body's sorted
     /// hashes Rice-coded as gaps (they are the smallest of `body_len`
@@ -938,170 +706,12 @@ fn put_list(out: &mut Vec<u8>, list: &[u32]) {
     }
 }
 
-/// LEB128: seven bits a byte, low bits first.
-pub fn put_varint(out: &mut Vec<u8>, mut v: u32) {
-    while v >= 0x80 {
-        out.push(v as u8 | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-/// Reads a [`put_varint`] number; returns it and the bytes after it.
-pub fn get_varint(b: &[u8]) -> Option<(u32, &[u8])> {
-    let mut r = Reader(b);
-    let v = r.varint().ok()?;
-    Some((v, r.0))
-}
-
-struct Reader<'a>(&'a [u8]);
-
-impl Reader<'_> {
-    fn take<const N: usize>(&mut self) -> Result<[u8; N], SketchError> {
-        let (head, rest) = self.0.split_at_checked(N).ok_or(SketchError)?;
-        self.0 = rest;
-        head.try_into().map_err(|_| SketchError)
-    }
-
-    fn list(&mut self) -> Result<Vec<u32>, SketchError> {
-        let n = self.take::<1>()?[0] as usize;
-        (0..n)
-            .map(|_| self.take().map(u32::from_le_bytes))
-            .collect()
-    }
-
-    fn varint(&mut self) -> Result<u32, SketchError> {
-        let mut v: u32 = 0;
-        for shift in (0..35).step_by(7) {
-            let [b] = self.take::<1>()?;
-            v |= u32::from(b & 0x7F).checked_shl(shift).ok_or(SketchError)?;
-            if b < 0x80 {
-                return Ok(v);
-            }
-        }
-        Err(SketchError)
-    }
-}
-
-/// Rice codes for a short ascending list of hashes: each gap from the
-/// previous value (the first from 0) as its quotient by 2^k in unary and
-/// its k low bits, k chosen from the mean gap and written first. Bits fill
-/// each byte from its lowest; the code ends on a byte boundary.
-mod rice {
-    use super::SketchError;
-
-    pub fn encode(sorted: &[u32], out: &mut Vec<u8>) {
-        let last = sorted.last().copied().unwrap_or(0);
-        let mean = u64::from(last) / sorted.len().max(1) as u64;
-        // The best k for geometric gaps is about log2(mean · ln 2).
-        let k = (mean * 7 / 10).max(1).ilog2();
-        out.push(k as u8);
-        let mut bits = Bits {
-            out,
-            acc: 0,
-            used: 0,
-        };
-        let mut prev = 0u32;
-        for &v in sorted {
-            let gap = v.wrapping_sub(prev);
-            prev = v;
-            for _ in 0..(gap >> k) {
-                bits.put(1, 1);
-            }
-            bits.put(0, 1);
-            bits.put(u64::from(gap) & ((1 << k) - 1), k);
-        }
-        bits.finish();
-    }
-
-    struct Bits<'a> {
-        out: &'a mut Vec<u8>,
-        acc: u64,
-        used: u32,
-    }
-
-    impl Bits<'_> {
-        fn put(&mut self, v: u64, n: u32) {
-            self.acc |= v << self.used;
-            self.used += n;
-            while self.used >= 8 {
-                self.out.push(self.acc as u8);
-                self.acc >>= 8;
-                self.used -= 8;
-            }
-        }
-
-        fn finish(&mut self) {
-            if self.used > 0 {
-                self.out.push(self.acc as u8);
-            }
-        }
-    }
-
-    /// Reads `n` values; returns them and the bytes after the code.
-    pub fn decode(b: &[u8], n: usize) -> Result<(Vec<u32>, &[u8]), SketchError> {
-        let (&k, code) = b.split_first().ok_or(SketchError)?;
-        if k > 31 {
-            return Err(SketchError);
-        }
-        let k = u32::from(k);
-        let mut at = 0usize;
-        let mut prev = 0u32;
-        let mut out = Vec::with_capacity(n);
-        for _ in 0..n {
-            let mut q = 0usize;
-            loop {
-                let (w, valid) = peek(code, at);
-                if valid == 0 {
-                    return Err(SketchError);
-                }
-                let ones = w.trailing_ones().min(valid) as usize;
-                q += ones;
-                at += ones;
-                if ones < valid as usize {
-                    break;
-                }
-            }
-            // The 0 that ends the unary part.
-            at += 1;
-            let (w, valid) = peek(code, at);
-            if valid < k {
-                return Err(SketchError);
-            }
-            let low = (w & ((1u64 << k) - 1)) as u32;
-            at += k as usize;
-            let gap = u32::try_from(q)
-                .ok()
-                .and_then(|q| q.checked_shl(k).filter(|g| g >> k == q))
-                .ok_or(SketchError)?
-                | low;
-            prev = prev.wrapping_add(gap);
-            out.push(prev);
-        }
-        Ok((out, code.get(at.div_ceil(8)..).ok_or(SketchError)?))
-    }
-
-    /// The bits of `code` from bit `at` on, and how many of them there are
-    /// (at most 57).
-    fn peek(code: &[u8], at: usize) -> (u64, u32) {
-        let byte = at / 8;
-        let Some(rest) = code.get(byte..) else {
-            return (0, 0);
-        };
-        let n = rest.len().min(8);
-        let mut buf = [0u8; 8];
-        buf[..n].copy_from_slice(&rest[..n]);
-        let shift = (at % 8) as u32;
-        (
-            u64::from_le_bytes(buf) >> shift,
-            (n as u32 * 8).saturating_sub(shift),
-        )
-    }
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::text::affixes::FUNCTION_WORDS;
+    use crate::text::lexicon::{is_number, strip_article, token_hash, word_token, TITLE_STOP};
+    use crate::text::normalize::canonical_token;
 
     const BODY: &str = "قالت وزارة الخارجية الروسية اليوم إن المحادثات مع الولايات المتحدة حول سوريا متوقفة منذ أسابيع.\n\
         وأضافت الوزارة في بيان أن موسكو مستعدة لاستئناف الحوار مع واشنطن في أي وقت إذا توفرت الإرادة السياسية.\n\

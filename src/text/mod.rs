@@ -1,5 +1,9 @@
 //! The text engine: pure functions over strings, no I/O.
 //!
+//! - [`affixes`]: word characters, clitic prefixes, noun suffixes (a leaf).
+//! - [`codec`]: varints and Rice codes for stored hashes (a leaf).
+//! - [`lexicon`]: word keys and the per-thread token cache that cleanup and
+//!   fingerprints share.
 //! - [`normalize`]: Arabic normalisation for matching and spelling variants.
 //! - [`tokens`]: tokenizer and clitic-aware term matching.
 //! - [`clean`]: removal of repeated headlines, site names, "read also" and page furniture.
@@ -7,10 +11,13 @@
 //! - [`fingerprint`]: near-duplicate fingerprints and the copy decision.
 //! - [`event`]: which different articles report the same event (digest grouping).
 
+pub mod affixes;
 pub mod clean;
+pub mod codec;
 pub mod event;
 pub mod extract;
 pub mod fingerprint;
+pub mod lexicon;
 pub mod normalize;
 pub mod tokens;
 

@@ -150,7 +150,7 @@ fn arabic_word_table() -> &'static [bool; 256] {
         let mut t = [false; 256];
         for (i, slot) in t.iter_mut().enumerate() {
             if let Some(f) = char::from_u32(0x600 + i as u32).and_then(fold_char) {
-                *slot = super::tokens::is_word_char(f);
+                *slot = super::affixes::is_word_char(f);
             }
         }
         t
@@ -262,10 +262,10 @@ fn fold_words_keeping<const KEY: bool>(
                     (
                         Fold::Same,
                         c.len_utf8(),
-                        super::tokens::is_word_char(c) || mark,
+                        super::affixes::is_word_char(c) || mark,
                     )
                 }
-                Some(f) => (Fold::To(f), c.len_utf8(), super::tokens::is_word_char(f)),
+                Some(f) => (Fold::To(f), c.len_utf8(), super::affixes::is_word_char(f)),
             }
         };
         match fold {
@@ -478,7 +478,7 @@ pub fn canonical_token(token: &str) -> std::borrow::Cow<'_, str> {
             return Cow::Borrowed(to);
         }
         // Clitic-prefixed forms of a variant (وسوريه، لسوريه، البنتاجون).
-        if crate::text::tokens::clitic_prefixes_of(token).any(|p| p == prefix) {
+        if crate::text::affixes::clitic_prefixes_of(token).any(|p| p == prefix) {
             return Cow::Owned(format!("{prefix}{to}"));
         }
     }
