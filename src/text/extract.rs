@@ -10,6 +10,8 @@ use std::collections::HashMap;
 use ego_tree::iter::Edge;
 use scraper::{ElementRef, Html, Node};
 
+use super::nesting;
+
 /// Deepest element nesting handed to the parser: deeper tags are dropped
 /// before parsing (their text stays). html5ever checks the stack of open
 /// elements at many tags, so a page of 200,000 nested `<div>` costs
@@ -19,28 +21,6 @@ pub const MAX_DEPTH: usize = 256;
 /// A feed summary or title longer than this is cut before parsing: a
 /// whole article is a few dozen KiB.
 pub const MAX_FRAGMENT_BYTES: usize = 1 << 20;
-
-/// Elements that never contain others, or whose end tag is implied by the
-/// next sibling (`<p>`, `<li>`, …): the parser does not nest them, so they
-/// do not count towards the depth.
-const NOT_NESTED: &[&str] = &[
-    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
-    "track", "wbr", "keygen", "p", "li", "dt", "dd", "option", "optgroup", "tr", "td", "th",
-    "thead", "tbody", "tfoot", "rb", "rt", "rtc", "rp", "colgroup", "caption",
-];
-
-/// Elements whose content is text to the parser, up to their end tag.
-const RAW_TEXT: &[&str] = &[
-    "script",
-    "style",
-    "textarea",
-    "title",
-    "xmp",
-    "iframe",
-    "noembed",
-    "noframes",
-    "plaintext",
-];
 
 /// Elements whose content is never article text. Not `form`: ASP.NET
 /// sites wrap the whole page in one.
@@ -101,7 +81,7 @@ pub fn html_to_text(fragment: &str) -> String {
     if !fragment.contains('<') && !fragment.contains('&') {
         return fragment.trim().to_string();
     }
-    let html = Html::parse_fragment(&bound_nesting(fragment, MAX_DEPTH));
+    let html = Html::parse_fragment(&nesting::bound(fragment, MAX_DEPTH));
     let mut out = String::new();
     write_text(html.root_element(), &mut out);
     tidy(&out)
@@ -112,7 +92,7 @@ pub fn html_to_text(fragment: &str) -> String {
 /// The page is nested at most [`MAX_DEPTH`] deep before parsing (its size
 /// is the fetcher's cap).
 pub fn extract_main(page: &str) -> String {
-    let doc = Html::parse_document(&bound_nesting(page, MAX_DEPTH));
+    let doc = Html::parse_document(&nesting::bound(page, MAX_DEPTH));
     let mut scores: HashMap<ego_id::Id, (f64, ElementRef<'_>)> = HashMap::new();
     let paragraphs = elements(doc.root_element())
         .filter(|e| matches!(e.value().name(), "p" | "pre" | "blockquote"));
@@ -241,119 +221,6 @@ fn cut_at_char(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-/// `html` with every tag nested deeper than `max_depth` elements removed
-/// (text, comments and shallower tags kept as they are). A linear scan of
-/// the markup, not a parse: it only has to bound what the parser sees.
-pub fn bound_nesting(html: &str, max_depth: usize) -> std::borrow::Cow<'_, str> {
-    let bytes = html.as_bytes();
-    let mut out = String::new();
-    // Copied up to here (into `out`, once something was dropped).
-    let mut copied = 0;
-    let mut dropped_any = false;
-    let mut depth = 0usize;
-    let mut at = 0;
-    while let Some(lt) = memchr::memchr(b'<', &bytes[at..]).map(|i| at + i) {
-        let rest = &bytes[lt..];
-        let (end, drop) = if rest.starts_with(b"<!--") {
-            (
-                find_from(bytes, lt + 4, b"-->").map_or(bytes.len(), |i| i + 3),
-                false,
-            )
-        } else if matches!(rest.get(1), Some(b'!' | b'?')) {
-            (tag_end(bytes, lt), false)
-        } else if rest.get(1) == Some(&b'/') {
-            let name = tag_name(&rest[2..]);
-            let end = tag_end(bytes, lt);
-            if name.is_empty() || NOT_NESTED.contains(&name.as_str()) {
-                (end, false)
-            } else {
-                let drop = depth > max_depth;
-                depth = depth.saturating_sub(1);
-                (end, drop)
-            }
-        } else if rest.get(1).is_some_and(u8::is_ascii_alphabetic) {
-            let name = tag_name(&rest[1..]);
-            let end = tag_end(bytes, lt);
-            let self_closing = end >= 2 && bytes.get(end - 2) == Some(&b'/');
-            if RAW_TEXT.contains(&name.as_str()) {
-                // Its content is no markup: continue after its end tag.
-                let close = format!("</{name}");
-                let body_end = find_ascii_ci(bytes, end, close.as_bytes()).unwrap_or(bytes.len());
-                (body_end, false)
-            } else if NOT_NESTED.contains(&name.as_str()) || self_closing {
-                (end, false)
-            } else {
-                depth += 1;
-                (end, depth > max_depth)
-            }
-        } else {
-            (lt + 1, false)
-        };
-        if drop {
-            out.push_str(&html[copied..lt]);
-            copied = end;
-            dropped_any = true;
-        }
-        at = end.max(lt + 1);
-    }
-    if !dropped_any {
-        return std::borrow::Cow::Borrowed(html);
-    }
-    out.push_str(&html[copied..]);
-    std::borrow::Cow::Owned(out)
-}
-
-/// The lower-case ASCII name at the start of `b` (a tag's name).
-fn tag_name(b: &[u8]) -> String {
-    b.iter()
-        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b':' | b'_'))
-        .take(32)
-        .map(|c| char::from(c.to_ascii_lowercase()))
-        .collect()
-}
-
-/// One past the `>` that ends the tag starting at `lt`: a quoted
-/// attribute value (a quote right after `=`) may hold `>`. The end of the
-/// input when the tag is never closed.
-fn tag_end(b: &[u8], lt: usize) -> usize {
-    let mut quote = None;
-    let mut after_eq = false;
-    for (i, &c) in b.iter().enumerate().skip(lt + 1) {
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None => match c {
-                b'>' => return i + 1,
-                b'=' => after_eq = true,
-                b'"' | b'\'' if after_eq => quote = Some(c),
-                c if c.is_ascii_whitespace() => {}
-                _ => after_eq = false,
-            },
-        }
-    }
-    b.len()
-}
-
-fn find_from(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    memchr::memmem::find(hay.get(from..)?, needle).map(|i| from + i)
-}
-
-/// Where `needle` (lower-case ASCII) starts in `hay` at or after `from`,
-/// ignoring ASCII case.
-fn find_ascii_ci(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    let mut at = from;
-    while let Some(i) = memchr::memchr(b'<', hay.get(at..)?).map(|i| at + i) {
-        if hay
-            .get(i..i + needle.len())
-            .is_some_and(|w| w.eq_ignore_ascii_case(needle))
-        {
-            return Some(i);
-        }
-        at = i + 1;
-    }
-    None
-}
-
 /// Collapses runs of white space inside lines and drops empty lines.
 fn tidy(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -436,21 +303,6 @@ mod tests {
             );
             assert!(extract_main(&page).contains("فقرة بعد العمق"));
         }
-    }
-
-    #[test]
-    fn nesting_is_cut_below_the_cap_and_kept_above_it() {
-        let html = format!("{}x{}", "<b>".repeat(5), "</b>".repeat(5));
-        assert_eq!(bound_nesting(&html, 5), html.as_str());
-        assert_eq!(bound_nesting(&html, 3), "<b><b><b>x</b></b></b>");
-        // Tags the parser never nests, comments, raw text and quoted
-        // attributes are not counted as depth.
-        let flat =
-            "<p>a<p>b<br><img src=\"a>b\"><!-- <div><div> --><script>if (a<b) {}</script><li>c";
-        assert_eq!(bound_nesting(flat, 0), flat);
-        // A quote inside an attribute's name does not hide the tags after it.
-        let odd = format!("<i a'b>{}", "<i>".repeat(4));
-        assert_eq!(bound_nesting(&odd, 2), "<i a'b><i>");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! - [`normalize`]: Arabic normalisation for matching and spelling variants.
 //! - [`tokens`]: tokenizer and clitic-aware term matching.
 //! - [`clean`]: removal of repeated headlines, site names, "read also" and page furniture.
+//! - [`nesting`]: bounds how deep HTML nests before it is parsed.
 //! - [`extract`]: main text of an HTML page or fragment (scraper).
 //! - [`fingerprint`]: near-duplicate fingerprints and the copy decision.
 //! - [`event`]: which different articles report the same event (digest grouping).
@@ -18,6 +19,7 @@ pub mod event;
 pub mod extract;
 pub mod fingerprint;
 pub mod lexicon;
+pub mod nesting;
 pub mod normalize;
 pub mod tokens;
 
