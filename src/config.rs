@@ -11,6 +11,7 @@ use toml::Spanned;
 use url::Url;
 
 use crate::diag::Located;
+use crate::notify::{parse_mailbox, Mailbox};
 use crate::watchlist::Watchlist;
 
 /// The shipped watchlist, used when a config names none and none is beside it.
@@ -166,6 +167,24 @@ pub enum Security {
     Tls,
 }
 
+/// Every topic's recipients parsed as delivery will parse them, with
+/// `FILE:LINE:COL` of the first that is not an address.
+fn check_recipients(w: &Watchlist, file: &Path, source: &str) -> Result<(), Located> {
+    for t in &w.topics {
+        for r in &t.recipients {
+            parse_mailbox(&r.address).map_err(|e| {
+                Located::at(
+                    file,
+                    source,
+                    r.offset,
+                    format!("{:?} is not an email address: {e}", r.address),
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// True for a host name or address that is this machine.
 fn is_loopback(host: &str) -> bool {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
@@ -231,8 +250,8 @@ pub struct FeedConfig {
 
 #[derive(Debug, Clone)]
 pub struct Email {
-    pub from: String,
-    pub to: Vec<String>,
+    pub from: Mailbox,
+    pub to: Vec<Mailbox>,
     pub delivery: Delivery,
     /// Times in emails are shown in this zone.
     pub timezone: chrono_tz::Tz,
@@ -420,22 +439,24 @@ impl Config {
             });
         }
 
-        let address = |s: &Spanned<String>| -> Result<String, Located> {
-            crate::notify::check_mailbox(s.get_ref()).map_err(|e| {
+        let address = |s: &Spanned<String>| -> Result<Mailbox, Located> {
+            parse_mailbox(s.get_ref()).map_err(|e| {
                 at(
                     s.span(),
                     format!("invalid email address {:?}: {e}", s.get_ref()),
                 )
-            })?;
-            Ok(s.get_ref().trim().to_string())
+            })
+        };
+        let default = |s: &str| {
+            parse_mailbox(s).map_err(|e| at(0..0, format!("built-in address {s:?}: {e}")))
         };
         let from = match &raw.email.from {
             Some(f) => address(f)?,
-            None => "raqib <raqib@localhost>".to_string(),
+            None => default("raqib <raqib@localhost>")?,
         };
         let to = match &raw.email.to {
             Some(list) => list.iter().map(address).collect::<Result<Vec<_>, _>>()?,
-            None => vec!["root@localhost".to_string()],
+            None => vec![default("root@localhost")?],
         };
         let delivery = match (&raw.email.smtp, &raw.email.maildir) {
             (Some(s), _) => {
@@ -597,7 +618,9 @@ impl Config {
                 })
             }
         };
-        Ok(Watchlist::parse(&self.watchlist, &source)?)
+        let watchlist = Watchlist::parse(&self.watchlist, &source)?;
+        check_recipients(&watchlist, &self.watchlist, &source)?;
+        Ok(watchlist)
     }
 
     /// The poll interval of a feed: its own, else `[poll]`'s, else the default.
@@ -749,5 +772,32 @@ mod tests {
     fn absurd_durations_are_refused() {
         let e = err("[storage]\nretention = \"999999999y\"\n");
         assert_eq!(e.line, 2, "{e}");
+    }
+
+    #[test]
+    fn recipients_are_checked_as_delivery_parses_them() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let wl = dir.path().join("watchlist.toml");
+        let topic = |to: &str| {
+            format!("[[topic]]\nid = \"t\"\nrecipients = [\"a@example.org\", {to:?}]\nall = [[\"سوريا\"]]\n")
+        };
+        let config = match Config::parse(
+            &dir.path().join("raqib.toml"),
+            "watchlist = \"watchlist.toml\"\n",
+        ) {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        };
+        std::fs::write(&wl, topic("Desk <desk@example.org>")).expect("write");
+        assert!(config.load_watchlist().is_ok());
+        // Accepted by a check for an @ and no space; refused by delivery.
+        std::fs::write(&wl, topic("desk@@example.org")).expect("write");
+        match config.load_watchlist() {
+            Err(ConfigError::Invalid(e)) => {
+                assert_eq!((e.line, e.col), (3, 32), "{e}");
+                assert!(e.message.contains("not an email address"), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use lettre::message::header::{Header, HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::MultiPart;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -27,8 +27,6 @@ use crate::watchlist::Watchlist;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
-    #[error("invalid address {0:?}: {1}")]
-    Address(String, String),
     #[error("reading SMTP password: {0}")]
     Password(std::io::Error),
     #[error("SMTP setup: {0}")]
@@ -37,12 +35,15 @@ pub enum NotifyError {
     Store(#[from] StoreError),
 }
 
-/// Checks an address (`name <a@b>` or `a@b`) the way delivery will parse it.
-pub fn check_mailbox(s: &str) -> Result<(), String> {
-    s.trim()
-        .parse::<Mailbox>()
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+/// A mail address with an optional display name (`name <a@b>` or `a@b`),
+/// as lettre validates it: the one address type of the configuration and
+/// the watchlist's recipients.
+pub use lettre::message::Mailbox;
+
+/// Parses an address the way delivery uses it; every address raqib reads
+/// goes through here once, when its file is loaded.
+pub fn parse_mailbox(s: &str) -> Result<Mailbox, String> {
+    s.trim().parse::<Mailbox>().map_err(|e| e.to_string())
 }
 
 /// `X-Raqib-Topic: <topic id>`.
@@ -129,16 +130,8 @@ pub struct DrainReport {
 
 impl Mailer {
     pub fn new(email: &Email) -> Result<Mailer, NotifyError> {
-        let parse = |s: &str| {
-            s.parse::<Mailbox>()
-                .map_err(|e| NotifyError::Address(s.to_string(), e.to_string()))
-        };
-        let from = parse(&email.from)?;
-        let to = email
-            .to
-            .iter()
-            .map(|t| parse(t))
-            .collect::<Result<Vec<_>, _>>()?;
+        let from = email.from.clone();
+        let to = email.to.clone();
         let transport = match &email.delivery {
             Delivery::Maildir(p) => Transport::Maildir(p.clone()),
             Delivery::Smtp(s) => {
@@ -275,7 +268,12 @@ impl Mailer {
         // its own; everything else to [email].to.
         let recipients: Vec<Mailbox> = match topics.as_slice() {
             [one] => match watchlist.topic(one).filter(|t| !t.recipients.is_empty()) {
-                Some(t) => t.recipients.iter().filter_map(|r| r.parse().ok()).collect(),
+                // Checked with parse_mailbox when the watchlist was loaded.
+                Some(t) => t
+                    .recipients
+                    .iter()
+                    .filter_map(|r| parse_mailbox(&r.address).ok())
+                    .collect(),
                 None => self.to.clone(),
             },
             _ => self.to.clone(),

@@ -296,7 +296,7 @@ mod tests {
     #[test]
     fn prune_forgets_old_items_and_their_index_entries() -> Result<(), StoreError> {
         let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
-        let s = Store::open(dir.path())?;
+        let s = reopen(dir.path())?;
         let body = "قال وزير الخارجية الروسي إن المحادثات مع الولايات المتحدة حول سوريا متوقفة منذ أسابيع طويلة.\nوأضاف أن موسكو مستعدة لاستئناف الحوار مع واشنطن في أي وقت إذا توفرت الإرادة السياسية.";
         let fp = Fingerprint::new("عنوان الخبر", body);
         let mut old = item("old", "old");
@@ -317,7 +317,7 @@ mod tests {
         assert_eq!(find_copy(&s, &fp)?, Some("old".to_string()));
         // The anchor index is rebuilt from sled when the store opens.
         drop(s);
-        let s = Store::open(dir.path())?;
+        let s = reopen(dir.path())?;
         assert_eq!(find_copy(&s, &fp)?, Some("old".to_string()));
         assert_eq!(s.prune(Utc::now() - chrono::Duration::days(30))?, 1);
         assert!(s.item("old")?.is_none());
@@ -357,12 +357,12 @@ mod tests {
             queued: vec![],
         };
         {
-            let s = Store::open(dir.path())?;
+            let s = reopen(dir.path())?;
             assert!(s.insert(&new)?);
             assert!(!s.insert(&new)?);
             assert_eq!(s.outbox()?.len(), 1);
         }
-        let s = Store::open(dir.path())?;
+        let s = reopen(dir.path())?;
         assert_eq!(s.outbox()?, vec![alert.clone()]);
         s.mark_sent(&alert, Utc::now())?;
         assert!(s.outbox()?.is_empty());
@@ -377,7 +377,7 @@ mod tests {
     #[test]
     fn a_pruned_item_is_still_known_until_its_tombstone_expires() -> Result<(), StoreError> {
         let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
-        let s = Store::open(dir.path())?;
+        let s = reopen(dir.path())?;
         let fp = Fingerprint::new("عنوان", "نص قصير");
         let mut old = item("old", "old");
         old.seen = Utc::now() - chrono::Duration::days(2);

@@ -226,12 +226,13 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    use super::test_support::reopen;
     use super::*;
 
     #[test]
     fn a_change_of_hamza_folding_is_noticed() -> Result<(), StoreError> {
         let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
-        let s = Store::open(dir.path())?;
+        let s = reopen(dir.path())?;
         assert_eq!(s.record_fold_hamza_seats(true)?, None);
         assert_eq!(s.record_fold_hamza_seats(true)?, None);
         assert_eq!(s.record_fold_hamza_seats(false)?, Some(true));
@@ -242,12 +243,12 @@ mod tests {
     fn a_newer_database_is_refused() -> Result<(), StoreError> {
         let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
         {
-            let s = Store::open(dir.path())?;
+            let s = reopen(dir.path())?;
             assert_eq!(s.schema()?, SCHEMA);
             s.meta.insert(SCHEMA_KEY, &(SCHEMA + 1).to_be_bytes())?;
             s.db.flush()?;
         }
-        match Store::open(dir.path()) {
+        match reopen(dir.path()) {
             Err(e @ StoreError::TooNew { .. }) => {
                 assert!(e.to_string().contains("newer raqib"), "{e}")
             }

@@ -549,7 +549,7 @@ mod tests {
     #[test]
     fn a_record_written_after_its_block_was_folded_is_merged_later() -> Result<(), StoreError> {
         let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
-        let s = Store::open(dir.path())?;
+        let s = reopen(dir.path())?;
         let fp = |n: u32| {
             let body: Vec<String> = (0..30).map(|i| format!("كلمة{n}x{i}")).collect();
             Fingerprint::new("عنوان", &body.join(" "))
@@ -636,7 +636,7 @@ mod tests {
     #[test]
     fn sketch_records_fold_into_blocks_and_stay_findable() -> Result<(), StoreError> {
         let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
-        let s = Store::open(dir.path())?;
+        let s = reopen(dir.path())?;
         let letters: Vec<char> = "بتثجحخدذرزسشصضطظعغفقكلمنهي".chars().collect();
         // A word per number: its digits in base 27, scrambled.
         let word = |i: u32| -> String {
@@ -688,7 +688,7 @@ mod tests {
         }
         let entries = s.index_size().1;
         drop(s);
-        let s = Store::open(dir.path())?;
+        let s = reopen(dir.path())?;
         assert_eq!(
             s.index_size().1,
             entries,
@@ -730,7 +730,7 @@ mod tests {
             db.open_tree("bands")?.insert([1u8; 8], "a1")?;
             db.flush()?;
         }
-        let s = Store::open(dir.path())?;
+        let s = reopen(dir.path())?;
         assert_eq!(find_copy(&s, &fp)?, Some("a1".to_string()));
         let names = s.db.tree_names();
         assert!(!names.iter().any(|n| n.as_ref() == b"fingerprints"));
@@ -785,7 +785,7 @@ mod tests {
             Ok((slots, in_memory))
         };
         {
-            let s = Store::open(dir.path())?;
+            let s = reopen(dir.path())?;
             for (n, fp) in fps.iter().enumerate() {
                 s.add_sketch(&format!("{n:024x}"), "s", Utc::now(), fp)?;
             }
@@ -793,7 +793,7 @@ mod tests {
         }
         // Blocks (slots 1..=127) and singles (128..=150): every sketch is
         // read from memory, so no lookup falls back to sled.
-        let s = Store::open(dir.path())?;
+        let s = reopen(dir.path())?;
         assert_eq!(kept(&s)?, (150, 150), "after a reopen");
         s.prune(Utc::now() - chrono::Duration::days(1))?;
         assert_eq!(kept(&s)?, (150, 150), "after a prune");
@@ -836,7 +836,7 @@ mod tests {
         assert!(by_sample.is_some_and(|c| c.duplicate), "{by_sample:?}");
 
         let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
-        let s = Store::open(dir.path())?;
+        let s = reopen(dir.path())?;
         let mut stored = item("a", "s1");
         stored.text = body.clone();
         assert!(s.insert(&starting(stored, full.clone(), "s1"))?);
