@@ -118,11 +118,11 @@ pub struct Store {
 /// - 2: dense slots, tombstones.
 pub const SCHEMA: u32 = 2;
 
-/// How long an entry's id is remembered after its item was first seen, at
-/// least: a feed that still carries an entry after this long and after the
-/// retention window has it taken for new (entries published before it are
-/// ignored, see [`Store::seen_horizon`]).
-pub const SEEN_FOR: std::time::Duration = std::time::Duration::from_secs(400 * 24 * 3600);
+/// How long an entry's id (its tombstone) is remembered after the retention
+/// window has pruned its item: a feed that still carries an entry after
+/// both would have it taken for new. Feeds keep entries for weeks, rarely
+/// for months; half a year bounds the tree (~90 bytes an entry on disk).
+pub const SEEN_FOR: std::time::Duration = std::time::Duration::from_secs(180 * 24 * 3600);
 
 fn enc<T: Serialize>(tree: &'static str, v: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(v).map_err(|source| StoreError::Codec { tree, source })
