@@ -204,18 +204,9 @@ impl Engine {
     /// in the feed's state (so `feeds` shows it) and retried with backoff,
     /// while the other feeds go on.
     pub async fn poll_guarded(&self, feed: &FeedConfig) -> Result<PollReport, DaemonError> {
-        use futures_util::FutureExt;
-        match std::panic::AssertUnwindSafe(self.poll(feed))
-            .catch_unwind()
-            .await
-        {
+        match unwind_safe(self.poll(feed)).await {
             Ok(r) => r,
-            Err(panic) => {
-                let what = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
+            Err(what) => {
                 error!(feed = %feed.name, panic = %what, "internal error while polling; the feed is retried later");
                 let mut state = self.store.feed_state(feed.url.as_str())?;
                 state.errors_in_row = state.errors_in_row.saturating_add(1);
@@ -404,6 +395,23 @@ impl Engine {
         report.delivery = self.deliver(true).await?;
         Ok(report)
     }
+}
+
+/// Runs `f`, turning a panic in it into `Err` with the panic's message, so
+/// that a bug some input reaches ends one step of one task, never the task
+/// or the daemon.
+async fn unwind_safe<T>(f: impl std::future::Future<Output = T>) -> Result<T, String> {
+    use futures_util::FutureExt;
+    std::panic::AssertUnwindSafe(f)
+        .catch_unwind()
+        .await
+        .map_err(|panic| {
+            panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default()
+        })
 }
 
 /// What `raqib once` did, for its summary line and exit status.
@@ -666,15 +674,16 @@ async fn feed_loop(
 
 async fn delivery_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
     loop {
-        match engine.deliver(false).await {
-            Ok(r) if r.sent + r.failed > 0 => debug!(
+        match unwind_safe(engine.deliver(false)).await {
+            Ok(Ok(r)) if r.sent + r.failed > 0 => debug!(
                 sent = r.sent,
                 failed = r.failed,
                 waiting = r.waiting,
                 "outbox drained"
             ),
-            Ok(_) => {}
-            Err(e) => error!(error = %e, "delivery failed"),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => error!(error = %e, "delivery failed"),
+            Err(panic) => error!(panic = %panic, "internal error while delivering; retried later"),
         }
         if sleep_or_stop(Duration::from_secs(1), &mut stop).await {
             return;
@@ -714,8 +723,10 @@ impl Engine {
 /// Hourly housekeeping: the retention window.
 async fn maintenance_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
     loop {
-        if let Err(e) = engine.prune().await {
-            error!(error = %e, "pruning failed");
+        match unwind_safe(engine.prune()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => error!(error = %e, "pruning failed"),
+            Err(panic) => error!(panic = %panic, "internal error while pruning; retried later"),
         }
         if sleep_or_stop(Duration::from_secs(3600), &mut stop).await {
             return;
@@ -816,14 +827,18 @@ pub async fn digest_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>, c
     }
     loop {
         let now = clock.now();
-        let wait = match engine.digests_due(now).await {
-            Ok((_, Some(next))) => (next - now)
+        let wait = match unwind_safe(engine.digests_due(now)).await {
+            Ok(Ok((_, Some(next)))) => (next - now)
                 .to_std()
                 .unwrap_or(Duration::ZERO)
                 .max(Duration::from_millis(100)),
-            Ok((_, None)) => Duration::from_secs(3600),
-            Err(e) => {
+            Ok(Ok((_, None))) => Duration::from_secs(3600),
+            Ok(Err(e)) => {
                 error!(error = %e, "digest failed");
+                Duration::from_secs(60)
+            }
+            Err(panic) => {
+                error!(panic = %panic, "internal error while making digests; retried later");
                 Duration::from_secs(60)
             }
         };
@@ -935,5 +950,12 @@ mod tests {
             changed_sections(&base, &edited),
             vec!["[storage] retention", "[digest]", "[text] fold_hamza_seats"]
         );
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_a_step_is_an_error_of_that_step() {
+        let r = unwind_safe(async { panic!("bad input") }).await;
+        assert_eq!(r.map(|()| ()), Err("bad input".to_string()));
+        assert_eq!(unwind_safe(async { 7 }).await, Ok(7));
     }
 }
