@@ -125,6 +125,8 @@ impl Store {
     /// The stored sample of an item's smallest shingle hashes (empty when
     /// there is none).
     pub fn sample(&self, id: &str) -> Result<Vec<u32>, StoreError> {
+        self.lookup_reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Some(b) = self.samples.get(id)? {
             return Sketch::decode_sample(&b).map_err(|_| StoreError::Sample(id.to_string()));
         }

@@ -42,7 +42,7 @@ mod outbox;
 mod sketches;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{de::DeserializeOwned, Serialize};
@@ -108,6 +108,9 @@ pub struct Store {
     tombstones: sled::Tree,
     /// The slot the next sketch gets.
     next_slot: Arc<AtomicU32>,
+    /// Sketch records and samples read from sled by copy lookups: the
+    /// in-memory index exists to keep this low.
+    lookup_reads: Arc<AtomicU64>,
 }
 
 /// The version of the database's layout. Every change of a record format
@@ -158,6 +161,7 @@ impl Store {
             dead: db.open_tree("dead")?,
             tombstones: db.open_tree("tombstones")?,
             next_slot: Arc::new(AtomicU32::new(1)),
+            lookup_reads: Arc::new(AtomicU64::new(0)),
             db,
         };
         store.migrate()?;
@@ -181,6 +185,12 @@ impl Store {
             None if self.items.is_empty() && self.sketches.is_empty() => Ok(SCHEMA),
             None => Ok(1),
         }
+    }
+
+    /// How many sketch records and samples copy lookups have read from
+    /// sled since the store was opened.
+    pub fn lookup_reads(&self) -> u64 {
+        self.lookup_reads.load(Ordering::Relaxed)
     }
 
     /// Records the `[text] fold_hamza_seats` setting the stored hashes

@@ -318,6 +318,7 @@ impl Store {
     /// read first: all but the newest slots have been folded, and a read
     /// that finds nothing costs as much as one that finds.
     pub(crate) fn record(&self, slot: u32) -> Result<Option<SketchRecord>, StoreError> {
+        self.lookup_reads.fetch_add(1, Ordering::Relaxed);
         let block = slot / BLOCK_SLOTS;
         if let Some(v) = self.sketches.get(block_key(block))? {
             for r in (BlockRecords { block, rest: &v }) {
@@ -766,6 +767,44 @@ mod tests {
             "{memory} bytes after 400 opens"
         );
         assert_eq!(find_copy(&s, &fps[3])?, Some(format!("{:024x}", 3)));
+        Ok(())
+    }
+
+    #[test]
+    fn a_lookup_reads_the_store_as_often_after_a_reopen() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
+        let words = |n: u32, from: u32, to: u32| -> Vec<String> {
+            (from..to).map(|i| format!("كلمة{n}و{i}")).collect()
+        };
+        // Queries keep half of a stored article and add their own text:
+        // candidates through shared anchors, and no copies.
+        let queries: Vec<Fingerprint> = (0..150u32)
+            .map(|n| {
+                let mut body = words(n, 0, 20);
+                body.extend(words(n + 1000, 0, 30));
+                Fingerprint::new("سؤال", &body.join(" "))
+            })
+            .collect();
+        let reads = |s: &Store| -> Result<(u64, usize), StoreError> {
+            let before = s.lookup_reads();
+            let mut with_candidates = 0;
+            for q in &queries {
+                with_candidates += usize::from(!s.copy_candidates(q).is_empty());
+                assert_eq!(find_copy(s, q)?, None);
+            }
+            Ok((s.lookup_reads() - before, with_candidates))
+        };
+        let first = {
+            let s = reopen(dir.path())?;
+            for n in 0..150u32 {
+                let fp = Fingerprint::new("خبر", &words(n, 0, 40).join(" "));
+                s.add_sketch(&format!("{n:024x}"), "s", Utc::now(), &fp)?;
+            }
+            reads(&s)?
+        };
+        assert!(first.1 > 0, "no query found a candidate");
+        let s = reopen(dir.path())?;
+        assert_eq!(reads(&s)?, first, "store reads per lookup after a reopen");
         Ok(())
     }
 
