@@ -954,8 +954,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_panic_in_a_step_is_an_error_of_that_step() {
-        let r = unwind_safe(async { panic!("bad input") }).await;
-        assert_eq!(r.map(|()| ()), Err("bad input".to_string()));
+        let r: Result<(), String> = unwind_safe(async { panic!("bad input") }).await;
+        assert_eq!(r, Err("bad input".to_string()));
         assert_eq!(unwind_safe(async { 7 }).await, Ok(7));
     }
 }
