@@ -320,3 +320,54 @@ async fn once_exit_status_says_when_nothing_could_be_delivered() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(smtp.lock().expect("lock").messages.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_after_the_server_accepted_a_message_does_not_repeat_it() {
+    let (http, _) = start_http(standard_feeds()).await;
+    let smtp = Arc::new(Mutex::new(SmtpState {
+        stall_from: Some(1),
+        ..Default::default()
+    }));
+    let port = start_smtp(smtp.clone());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let feeds = [
+        ("wire", "وكالة الأنباء"),
+        ("sham", "الشام اليوم"),
+        ("khaleej", "الخليج"),
+    ];
+    let cfg = write_config(dir.path(), http, &feeds, Some(port));
+    let mut once = tokio::process::Command::new(env!("CARGO_BIN_EXE_raqib"))
+        .arg("--config")
+        .arg(&cfg)
+        .arg("once")
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn once");
+    // The second message is on its way: the first was accepted, and raqib
+    // went on to the next one.
+    let mut waited = 0;
+    while !smtp.lock().expect("lock").stalled {
+        assert!(waited < 600, "the second message never came");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    once.kill().await.expect("kill once");
+    {
+        let mut st = smtp.lock().expect("lock");
+        assert_eq!(st.messages.len(), 1);
+        st.stall_from = None;
+    }
+    let (code, _, err) = raqib(&cfg, &["once"]).await;
+    assert_eq!(code, 0, "{err}");
+    let st = smtp.lock().expect("lock");
+    let mut ids: Vec<String> = st
+        .messages
+        .iter()
+        .map(|m| parse_mail(m).message_id)
+        .collect();
+    assert_eq!(ids.len(), 3, "each story once: {ids:?}");
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "a message came twice");
+}

@@ -245,3 +245,46 @@ impl Store {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_support::*;
+
+    fn alert(story: &str, created: DateTime<Utc>) -> Alert {
+        Alert {
+            id: Alert::id_for(story, "t"),
+            story: story.into(),
+            topic: "t".into(),
+            created,
+            due: created,
+            attempts: 0,
+            last_error: None,
+            kind: AlertKind::Story,
+            failing_since: None,
+        }
+    }
+
+    #[test]
+    fn prune_bounds_the_digest_queue_and_the_dead_letters() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
+        let s = reopen(dir.path())?;
+        let old = Utc::now() - chrono::Duration::days(40);
+        let new = Utc::now();
+        for (story, at) in [("old", old), ("new", new)] {
+            let a = alert(story, at);
+            // Folded into a digest that never comes (no [digest] table)…
+            s.fold_alert(&a, at)?;
+            // … and refused for good.
+            s.outbox.insert(a.id.as_bytes(), enc("outbox", &a)?)?;
+            s.bury(&a)?;
+        }
+        assert_eq!((s.queued("t")?.len(), s.dead_letters()?.len()), (2, 2));
+        s.prune(Utc::now() - chrono::Duration::days(30))?;
+        let left: Vec<String> = s.queued("t")?.into_iter().map(|q| q.story).collect();
+        assert_eq!(left, vec!["new".to_string()]);
+        let dead: Vec<String> = s.dead_letters()?.into_iter().map(|a| a.story).collect();
+        assert_eq!(dead, vec!["new".to_string()]);
+        Ok(())
+    }
+}

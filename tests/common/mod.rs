@@ -107,6 +107,10 @@ pub struct SmtpState {
     pub accept_budget: Option<usize>,
     /// Refused DATA commands.
     pub refused: usize,
+    /// `Some(n)`: once n messages were accepted, the next DATA waits (up
+    /// to 30 s) until this is cleared, with `stalled` set meanwhile.
+    pub stall_from: Option<usize>,
+    pub stalled: bool,
 }
 
 pub type SharedSmtp = Arc<Mutex<SmtpState>>;
@@ -125,6 +129,15 @@ impl mailin_embedded::Handler for Handler {
         _is8bit: bool,
         _to: &[String],
     ) -> mailin_embedded::Response {
+        for _ in 0..600 {
+            let mut st = lock(&self.state);
+            match st.stall_from {
+                Some(n) if st.messages.len() >= n => st.stalled = true,
+                _ => break,
+            }
+            drop(st);
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
         let mut st = lock(&self.state);
         if st.accept_budget == Some(0) {
             st.refused += 1;
