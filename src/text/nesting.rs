@@ -203,7 +203,15 @@ pub fn bound(html: &str, max_depth: usize) -> Cow<'_, str> {
             _ => (lt + 1, false),
         };
         if drop {
-            out.push_str(&html[copied..lt]);
+            // A `<` of the text just before the tag would open a new tag
+            // with what follows it: it goes out as `&lt;`, the same text.
+            match html[copied..lt].strip_suffix('<') {
+                Some(before) => {
+                    out.push_str(before);
+                    out.push_str("&lt;");
+                }
+                None => out.push_str(&html[copied..lt]),
+            }
             copied = end;
             dropped_any = true;
         }
@@ -423,6 +431,8 @@ mod tests {
             format!("<svg><title>{}</title>", "<div>".repeat(n)),
             "<li><section>".repeat(n),
             "<table><td>".repeat(n),
+            // Dropping `<t>` once joined the `<` before it to the text after.
+            format!("{}{}", "<b>".repeat(20), "<<t>i>".repeat(n)),
         ];
         for html in &cases {
             let bounded = bound(html, 16);
