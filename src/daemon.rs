@@ -178,25 +178,36 @@ impl Engine {
                 write_status_snapshot(&self.config, &self.store);
                 Ok(report)
             }
-            Err((message, retry_after)) => {
-                state.errors_in_row = state.errors_in_row.saturating_add(1);
-                state.last_error = Some(message.clone());
-                let delay = schedule::next_delay(
-                    interval,
-                    state.errors_in_row,
-                    retry_after,
-                    fastrand::f64(),
-                );
-                state.next_poll = Some(after(now, delay));
-                warn!(feed = %feed.name, error = %message, errors_in_row = state.errors_in_row, retry_in = ?delay, "poll failed");
-                self.store.put_feed_state(url, &state)?;
-                write_status_snapshot(&self.config, &self.store);
-                Ok(PollReport {
-                    failed: true,
-                    ..PollReport::default()
-                })
-            }
+            Err((message, retry_after)) => self.record_failure(feed, state, message, retry_after),
         }
+    }
+
+    /// Records a failed poll in the feed's state: the message, and the next
+    /// try after the backoff (never sooner than the server asked).
+    fn record_failure(
+        &self,
+        feed: &FeedConfig,
+        mut state: FeedState,
+        message: String,
+        retry_after: Option<Duration>,
+    ) -> Result<PollReport, DaemonError> {
+        state.errors_in_row = state.errors_in_row.saturating_add(1);
+        state.last_error = Some(message);
+        let delay = schedule::next_delay(
+            self.config.interval_of(feed),
+            state.errors_in_row,
+            retry_after,
+            fastrand::f64(),
+        );
+        state.next_poll = Some(after(Utc::now(), delay));
+        warn!(feed = %feed.name, error = %state.last_error.as_deref().unwrap_or_default(),
+              errors_in_row = state.errors_in_row, retry_in = ?delay, "poll failed");
+        self.store.put_feed_state(feed.url.as_str(), &state)?;
+        write_status_snapshot(&self.config, &self.store);
+        Ok(PollReport {
+            failed: true,
+            ..PollReport::default()
+        })
     }
 
     /// [`Engine::poll`], with a panic anywhere in it (a bug that some input
@@ -208,21 +219,8 @@ impl Engine {
             Ok(r) => r,
             Err(what) => {
                 error!(feed = %feed.name, panic = %what, "internal error while polling; the feed is retried later");
-                let mut state = self.store.feed_state(feed.url.as_str())?;
-                state.errors_in_row = state.errors_in_row.saturating_add(1);
-                state.last_error = Some(format!("internal error: {what}"));
-                let delay = schedule::next_delay(
-                    self.config.interval_of(feed),
-                    state.errors_in_row,
-                    None,
-                    fastrand::f64(),
-                );
-                state.next_poll = Some(after(Utc::now(), delay));
-                self.store.put_feed_state(feed.url.as_str(), &state)?;
-                Ok(PollReport {
-                    failed: true,
-                    ..PollReport::default()
-                })
+                let state = self.store.feed_state(feed.url.as_str())?;
+                self.record_failure(feed, state, format!("internal error: {what}"), None)
             }
         }
     }
