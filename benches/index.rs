@@ -16,8 +16,8 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use raqib::store::{Copy, Item, NewItem, Store, Story};
-use raqib::text::{clean, fingerprint::Fingerprint};
+use raqib::store::Store;
+use raqib::text::fingerprint::Fingerprint;
 
 mod common;
 
@@ -88,61 +88,6 @@ fn copy_of(rng: &mut Rng, title: &str, body: &str) -> (String, String) {
     }
 }
 
-fn store_article(
-    store: &Store,
-    id: &str,
-    title: &str,
-    body: &str,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let text = clean::clean(body);
-    let item = Item {
-        id: id.to_string(),
-        feed: "file:///bench".into(),
-        feed_name: "bench".into(),
-        title: title.to_string(),
-        text: text.clone(),
-        link: None,
-        published: None,
-        seen: Utc::now(),
-        story: id.to_string(),
-        matches: Vec::new(),
-        sample: Vec::new(),
-    };
-    let story = Story {
-        id: id.to_string(),
-        title: title.to_string(),
-        created: item.seen,
-        copies: vec![Copy {
-            item: id.to_string(),
-            feed_name: "bench".into(),
-            title: title.to_string(),
-            link: None,
-        }],
-    };
-    store.insert(&NewItem {
-        fingerprint: Fingerprint::from_clean(title, &text),
-        item,
-        story,
-        alerts: Vec::new(),
-        queued: Vec::new(),
-    })?;
-    Ok(())
-}
-
-fn dir_size(path: &std::path::Path) -> u64 {
-    let mut total = 0;
-    if let Ok(rd) = std::fs::read_dir(path) {
-        for e in rd.flatten() {
-            match e.metadata() {
-                Ok(m) if m.is_dir() => total += dir_size(&e.path()),
-                Ok(m) => total += m.len(),
-                Err(_) => {}
-            }
-        }
-    }
-    total
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n: usize = std::env::args()
         .skip(1)
@@ -162,7 +107,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let id = format!("{i:024x}");
         if i % every == 0 && i / every < real.len() {
             let (title, body) = &real[i / every];
-            store_article(&store, &id, title, body)?;
+            store.insert(&common::new_item(&id, title, body, now))?;
             continue;
         }
         let len = 40 + rng.below(560) as usize;
@@ -170,8 +115,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         store.add_sketch(&id, &id, now, &fp)?;
     }
     let build = t.elapsed();
-    futures_flush(&store)?;
-    let disk = dir_size(dir.path());
+    common::flush(&store)?;
+    let disk = common::dir_size(dir.path());
     let (memory, entries) = store.index_size();
 
     let mut times: Vec<Duration> = Vec::new();
@@ -237,11 +182,5 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "index/reopen (anchor table rebuilt): {:.2} s",
         reopen.as_secs_f64()
     );
-    Ok(())
-}
-
-fn futures_flush(store: &Store) -> Result<(), Box<dyn std::error::Error>> {
-    let rt = tokio::runtime::Builder::new_current_thread().build()?;
-    rt.block_on(store.flush())?;
     Ok(())
 }

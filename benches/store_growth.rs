@@ -14,66 +14,11 @@
 
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, TimeZone, Utc};
-use raqib::store::{Copy, Item, NewItem, Store, Story, SEEN_FOR};
-use raqib::text::{clean, fingerprint::Fingerprint};
+use chrono::{TimeZone, Utc};
+use common::{dir_size, flush, new_item};
+use raqib::store::{Store, SEEN_FOR};
 
 mod common;
-
-fn new_item(id: &str, title: &str, body: &str, seen: DateTime<Utc>) -> NewItem {
-    let text = clean::clean(body);
-    let item = Item {
-        id: id.to_string(),
-        feed: "file:///bench".into(),
-        feed_name: "bench".into(),
-        title: title.to_string(),
-        text: text.clone(),
-        link: Some(format!("https://outlet.example/{id}")),
-        published: Some(seen),
-        seen,
-        story: id.to_string(),
-        matches: Vec::new(),
-        sample: Vec::new(),
-    };
-    let story = Story {
-        id: id.to_string(),
-        title: title.to_string(),
-        created: seen,
-        copies: vec![Copy {
-            item: id.to_string(),
-            feed_name: "bench".into(),
-            title: title.to_string(),
-            link: item.link.clone(),
-        }],
-    };
-    NewItem {
-        fingerprint: Fingerprint::from_clean(title, &text),
-        item,
-        story,
-        alerts: Vec::new(),
-        queued: Vec::new(),
-    }
-}
-
-fn dir_size(path: &std::path::Path) -> u64 {
-    let mut total = 0;
-    if let Ok(rd) = std::fs::read_dir(path) {
-        for e in rd.flatten() {
-            match e.metadata() {
-                Ok(m) if m.is_dir() => total += dir_size(&e.path()),
-                Ok(m) => total += m.len(),
-                Err(_) => {}
-            }
-        }
-    }
-    total
-}
-
-fn flush(store: &Store) -> Result<(), Box<dyn std::error::Error>> {
-    let rt = tokio::runtime::Builder::new_current_thread().build()?;
-    rt.block_on(store.flush())?;
-    Ok(())
-}
 
 /// Opens the store once the previous handle's flusher let go of the lock.
 fn open(path: &std::path::Path) -> Result<Store, Box<dyn std::error::Error>> {

@@ -109,16 +109,9 @@ async fn smtp_refusing_midway_loses_and_repeats_nothing() {
     assert_eq!(code, 0, "{err}");
     let (code, _, err) = raqib(&cfg, &["once"]).await;
     assert_eq!(code, 0, "{err}");
-    let st = smtp.lock().expect("lock");
-    let mut ids: Vec<String> = st
-        .messages
-        .iter()
-        .map(|m| parse_mail(m).message_id)
-        .collect();
-    assert_eq!(ids.len(), 3, "every alert arrives");
-    ids.sort();
-    ids.dedup();
-    assert_eq!(ids.len(), 3, "no alert arrives twice");
+    let (all, distinct) = message_ids(&smtp);
+    assert_eq!(all, 3, "every alert arrives");
+    assert_eq!(distinct, 3, "no alert arrives twice");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,6 +2,10 @@
 
 #![allow(dead_code)]
 
+use chrono::{DateTime, Utc};
+use raqib::store::{Copy, Item, NewItem, Store, Story};
+use raqib::text::{clean, fingerprint::Fingerprint};
+
 /// Sentences in the register of wire copy; articles are drawn from them.
 pub const SENTENCES: &[&str] = &[
     "قال وزير الخارجية الروسي إن المحادثات مع الولايات المتحدة حول سوريا متوقفة منذ أسابيع.",
@@ -93,4 +97,63 @@ pub fn articles(n: usize, bytes: usize, seed: u64) -> Vec<(String, String)> {
             (title, body)
         })
         .collect()
+}
+
+/// An item as the daemon stores it (item, story, sketch, sample), starting
+/// its own story.
+pub fn new_item(id: &str, title: &str, body: &str, seen: DateTime<Utc>) -> NewItem {
+    let text = clean::clean(body);
+    let item = Item {
+        id: id.to_string(),
+        feed: "file:///bench".into(),
+        feed_name: "bench".into(),
+        title: title.to_string(),
+        text: text.clone(),
+        link: Some(format!("https://outlet.example/{id}")),
+        published: Some(seen),
+        seen,
+        story: id.to_string(),
+        matches: Vec::new(),
+        sample: Vec::new(),
+    };
+    let story = Story {
+        id: id.to_string(),
+        title: title.to_string(),
+        created: seen,
+        copies: vec![Copy {
+            item: id.to_string(),
+            feed_name: "bench".into(),
+            title: title.to_string(),
+            link: item.link.clone(),
+        }],
+    };
+    NewItem {
+        fingerprint: Fingerprint::from_clean(title, &text),
+        item,
+        story,
+        alerts: Vec::new(),
+        queued: Vec::new(),
+    }
+}
+
+/// Bytes of the files below `path`.
+pub fn dir_size(path: &std::path::Path) -> u64 {
+    let mut total = 0;
+    if let Ok(rd) = std::fs::read_dir(path) {
+        for e in rd.flatten() {
+            match e.metadata() {
+                Ok(m) if m.is_dir() => total += dir_size(&e.path()),
+                Ok(m) => total += m.len(),
+                Err(_) => {}
+            }
+        }
+    }
+    total
+}
+
+/// Flushes the store to disk.
+pub fn flush(store: &Store) -> Result<(), Box<dyn std::error::Error>> {
+    let rt = tokio::runtime::Builder::new_current_thread().build()?;
+    rt.block_on(store.flush())?;
+    Ok(())
 }

@@ -638,25 +638,7 @@ mod tests {
     fn sketch_records_fold_into_blocks_and_stay_findable() -> Result<(), StoreError> {
         let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
         let s = reopen(dir.path())?;
-        let letters: Vec<char> = "بتثجحخدذرزسشصضطظعغفقكلمنهي".chars().collect();
-        // A word per number: its digits in base 27, scrambled.
-        let word = |i: u32| -> String {
-            let mut x = i.wrapping_mul(2_654_435_761);
-            (0..5)
-                .map(|_| {
-                    let c = letters[(x % letters.len() as u32) as usize];
-                    x /= letters.len() as u32;
-                    c
-                })
-                .collect()
-        };
-        // Distinct articles: each its own run of words.
-        let fps: Vec<Fingerprint> = (0..150u32)
-            .map(|n| {
-                let body: Vec<String> = (0..40).map(|i| word(n * 1000 + i)).collect();
-                Fingerprint::new(&format!("خبر {n}"), &body.join(" "))
-            })
-            .collect();
+        let fps = distinct_fingerprints(150);
         let old = Utc::now() - chrono::Duration::days(40);
         for (n, fp) in fps.iter().enumerate() {
             // The first 100 are old, and items of their own; the rest copies.

@@ -269,6 +269,20 @@ pub async fn raqib(config: &Path, args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// The Message-IDs the server accepted: (all of them, the distinct ones).
+pub fn message_ids(smtp: &SharedSmtp) -> (usize, usize) {
+    let st = lock(smtp);
+    let mut ids: Vec<String> = st
+        .messages
+        .iter()
+        .map(|m| parse_mail(m).message_id)
+        .collect();
+    let all = ids.len();
+    ids.sort();
+    ids.dedup();
+    (all, ids.len())
+}
+
 /// A parsed email: what the tests look at.
 #[derive(Debug, Clone)]
 pub struct Mail {
