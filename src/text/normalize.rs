@@ -32,6 +32,18 @@ pub fn normalize_into(input: &str, out: &mut String) {
             out.push(folded);
         }
     }
+    // Folding can make text NFKC composes further: a lower-cased letter
+    // meets a combining mark (H + U+0331 has no composed form, h + U+0331
+    // is ẖ), or a dropped diacritic brings two characters together. Fold
+    // again until nothing changes, so that the result is idempotent.
+    for _ in 0..4 {
+        let again: String = out[start..].nfkc().filter_map(fold_char).collect();
+        if again == out[start..] {
+            break;
+        }
+        out.truncate(start);
+        out.push_str(&again);
+    }
 }
 
 /// Whether ؤ and ئ fold to و and ي (the default): outlets write رئيس and
@@ -522,6 +534,15 @@ mod tests {
             normalize("\u{FEB3}\u{FEEE}\u{FEAD}\u{FEF3}\u{FE8E}"),
             "سوريا"
         );
+    }
+
+    #[test]
+    fn lower_casing_before_a_combining_mark_stays_idempotent() {
+        // Found by the text_fingerprint fuzz target.
+        for s in ["H\u{331}كي", "A\u{64E}\u{301}", "H\u{640}\u{331}"] {
+            let once = normalize(s);
+            assert_eq!(normalize(&once), once, "{s:?}");
+        }
     }
 
     #[test]
