@@ -4,10 +4,11 @@
 //!
 //! - A year of items: PER_DAY items a day (1 KB articles, stored as the
 //!   daemon stores them: item, story, sketch, sample, tombstone), pruned
-//!   daily with the default retention (30 days); every 15 days the
-//!   database's bytes on disk, the live items and the tombstones. The size
-//!   must level off once the retention window and the tombstones' horizon
-//!   are full.
+//!   daily with the default retention (30 days) and rewritten when sled
+//!   let it grow (as the daemon's maintenance does, see
+//!   `store::compact_if_grown`); every 15 days the database's bytes on
+//!   disk and the live items. The size must level off once the retention
+//!   window and the tombstones' horizon are full.
 //! - Reopens: a database opened REOPENS times with one new item each time
 //!   (`raqib once` from a timer): the next copy-index slot, the index's
 //!   bytes in memory and the open time, which must not grow with the count.
@@ -16,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use common::{dir_size, flush, new_item};
-use raqib::store::{Store, SEEN_FOR};
+use raqib::store::{compact_if_grown, Store, SEEN_FOR};
 
 mod common;
 
@@ -33,7 +34,8 @@ fn open(path: &std::path::Path) -> Result<Store, Box<dyn std::error::Error>> {
 
 fn year(days: usize, per_day: usize) -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
-    let store = Store::open(dir.path())?;
+    let mut store = Store::open(dir.path())?;
+    let mut rewrites = 0;
     let pool = common::articles(2000, 1024, 31);
     let start = Utc
         .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
@@ -59,6 +61,19 @@ fn year(days: usize, per_day: usize) -> Result<(), Box<dyn std::error::Error>> {
             n += 1;
         }
         store.prune(today - retention)?;
+        if store.has_grown()? {
+            drop(store);
+            if let Some(c) = compact_if_grown(dir.path())? {
+                rewrites += 1;
+                println!(
+                    "store/year: day {:>3}, rewritten: {:.1} MB -> {:.1} MB",
+                    day + 1,
+                    c.before as f64 / 1e6,
+                    c.after as f64 / 1e6
+                );
+            }
+            store = Store::open(dir.path())?;
+        }
         if (day + 1) % 15 == 0 || day + 1 == days {
             flush(&store)?;
             let live = store.items().count();
@@ -72,7 +87,7 @@ fn year(days: usize, per_day: usize) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     println!(
-        "store/year: {n} items in {:.0} s",
+        "store/year: {n} items in {:.0} s, {rewrites} rewrites",
         t.elapsed().as_secs_f64()
     );
     Ok(())

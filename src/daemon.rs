@@ -70,12 +70,26 @@ pub struct Engine {
     watchlist: RwLock<Arc<Watchlist>>,
     /// Items are processed one at a time: dedup reads the index, then writes it.
     process: Mutex<()>,
+    /// Told by the maintenance task when the database should be rewritten:
+    /// `run` then reopens the store (see [`crate::store::compact_if_grown`]).
+    reopen: tokio::sync::Notify,
 }
 
 impl Engine {
     /// Loads the config's watchlist, opens the store and builds the clients.
     pub fn open(config: Config) -> Result<Engine, DaemonError> {
         let watchlist = config.load_watchlist()?;
+        // Nothing else has the database open here: the moment to rewrite
+        // it if sled let it grow. A failure leaves it as it was.
+        match crate::store::compact_if_grown(&config.storage) {
+            Ok(Some(c)) => info!(
+                before_mb = c.before >> 20,
+                after_mb = c.after >> 20,
+                "database rewritten to give back the space sled kept"
+            ),
+            Ok(None) => {}
+            Err(e) => warn!(error = %e, "could not rewrite the database; it stays as it is"),
+        }
         let store = Store::open(&config.storage).map_err(|source| DaemonError::Open {
             path: config.storage.clone(),
             source,
@@ -97,6 +111,7 @@ impl Engine {
             mailer,
             watchlist: RwLock::new(Arc::new(watchlist)),
             process: Mutex::new(()),
+            reopen: tokio::sync::Notify::new(),
         })
     }
 
@@ -477,10 +492,15 @@ pub async fn run(
         let (stop_tx, stop_rx) = watch::channel(false);
         let tasks = start_tasks(engine.clone(), stop_rx);
         let watched = modified(&engine.config.watchlist);
+        let mut rewrite = false;
         let next = tokio::select! {
             c = control.recv() => c.unwrap_or(Control::Shutdown),
             () = file_changed(&engine.config.watchlist, watched) => {
                 info!(file = %engine.config.watchlist.display(), "watchlist changed on disk");
+                Control::Reload
+            }
+            () = engine.reopen.notified() => {
+                rewrite = true;
                 Control::Reload
             }
         };
@@ -488,6 +508,13 @@ pub async fn run(
         finish(tasks).await;
         if next == Control::Shutdown {
             break;
+        }
+        if rewrite {
+            engine.store.flush().await?;
+            let config = engine.config.clone();
+            drop(engine);
+            engine = Arc::new(Engine::open(config)?);
+            continue;
         }
         notify_systemd(&[sd_notify::NotifyState::Reloading]);
         match reload(&engine, config_path).await {
@@ -722,7 +749,14 @@ impl Engine {
 async fn maintenance_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
     loop {
         match unwind_safe(engine.prune()).await {
-            Ok(Ok(_)) => {}
+            Ok(Ok(_)) => match engine.store.has_grown() {
+                Ok(true) => {
+                    info!("the database has grown; reopening it to rewrite it");
+                    engine.reopen.notify_one();
+                }
+                Ok(false) => {}
+                Err(e) => warn!(error = %e, "could not read the database's size"),
+            },
             Ok(Err(e)) => error!(error = %e, "pruning failed"),
             Err(panic) => error!(panic = %panic, "internal error while pruning; retried later"),
         }

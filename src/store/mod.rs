@@ -11,6 +11,8 @@
 //! - `outbox`: alerts waiting for delivery, sent marks, dead letters, the
 //!   digest queue, rate-limit and digest times.
 //! - `feeds`: what raqib remembers about each feed between polls.
+//! - `compact`: rewrites a database that sled let grow, and finishes a
+//!   rewrite a crash interrupted.
 //! - here: opening, the schema version and migrations, flushing.
 //!
 //! Trees:
@@ -36,6 +38,7 @@
 //! An item, its tombstone, its story, its sketch and its alerts are written
 //! in one transaction, so a crash leaves either all of them or none.
 
+mod compact;
 mod feeds;
 mod items;
 mod outbox;
@@ -50,6 +53,7 @@ use sled::transaction::TransactionError;
 
 use crate::index::AnchorIndex;
 
+pub use compact::{compact_if_grown, Compaction};
 pub use feeds::FeedState;
 pub use items::{Copy, Item, NewItem, Story};
 pub use outbox::{Alert, AlertKind, Queued};
@@ -76,6 +80,35 @@ pub enum StoreError {
         tree: &'static str,
         source: serde_json::Error,
     },
+}
+
+/// Opens the sled database in `path`. A handle this process dropped a
+/// moment ago keeps the lock until sled's background thread ends: a lock
+/// error is retried for up to two seconds (another process holding the
+/// database is then reported).
+fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
+    let mut tries = 0;
+    loop {
+        match sled::Config::new()
+            .path(path)
+            .open()
+            .map_err(StoreError::from)
+        {
+            Err(e) if e.is_locked() && tries < 40 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}
+
+impl StoreError {
+    /// True when another handle holds the database (this process's last
+    /// one lets go a few milliseconds after it is dropped).
+    pub fn is_locked(&self) -> bool {
+        matches!(self, StoreError::Sled(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock"))
+    }
 }
 
 impl From<TransactionError<StoreError>> for StoreError {
@@ -145,7 +178,8 @@ impl Store {
     /// Opens (or creates) the database in `path`, migrating an older
     /// layout (see [`SCHEMA`]).
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let db = sled::Config::new().path(path).open()?;
+        compact::recover(path)?;
+        let db = open_db(path)?;
         let store = Store {
             items: db.open_tree("items")?,
             samples: db.open_tree("samples")?,
