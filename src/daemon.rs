@@ -746,9 +746,16 @@ impl Engine {
 }
 
 /// Hourly housekeeping: the retention window.
+///
+/// Also asks `run` to reopen the store when the database has grown (the
+/// rewrite happens as it opens), from the second round on: the store was
+/// just opened, so a rewrite that could not be done then is tried again an
+/// hour later rather than at once.
 async fn maintenance_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
+    let mut first = true;
     loop {
         match unwind_safe(engine.prune()).await {
+            Ok(Ok(_)) if first => {}
             Ok(Ok(_)) => match engine.store.has_grown() {
                 Ok(true) => {
                     info!("the database has grown; reopening it to rewrite it");
@@ -760,6 +767,7 @@ async fn maintenance_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) 
             Ok(Err(e)) => error!(error = %e, "pruning failed"),
             Err(panic) => error!(panic = %panic, "internal error while pruning; retried later"),
         }
+        first = false;
         if sleep_or_stop(Duration::from_secs(3600), &mut stop).await {
             return;
         }
