@@ -21,17 +21,6 @@ use raqib::store::{compact_if_grown, Store, SEEN_FOR};
 
 mod common;
 
-/// Opens the store once the previous handle's flusher let go of the lock.
-fn open(path: &std::path::Path) -> Result<Store, Box<dyn std::error::Error>> {
-    for _ in 0..500 {
-        match Store::open(path) {
-            Ok(s) => return Ok(s),
-            Err(_) => std::thread::sleep(Duration::from_millis(10)),
-        }
-    }
-    Ok(Store::open(path)?)
-}
-
 fn year(days: usize, per_day: usize) -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let mut store = Store::open(dir.path())?;
@@ -101,7 +90,7 @@ fn reopens(times: usize) -> Result<(), Box<dyn std::error::Error>> {
     let t = Instant::now();
     for n in 0..times {
         let opened = Instant::now();
-        let store = open(dir.path())?;
+        let store = Store::open(dir.path())?;
         let took = opened.elapsed();
         let (title, body) = &pool[n % pool.len()];
         let body = format!("{body}\nالرقم {n}");
@@ -124,7 +113,7 @@ fn reopens(times: usize) -> Result<(), Box<dyn std::error::Error>> {
         }
         drop(store);
     }
-    let store = open(dir.path())?;
+    let store = Store::open(dir.path())?;
     println!(
         "store/reopens: {} items stored, all found again: {}",
         store.items().count(),

@@ -79,21 +79,28 @@ impl Engine {
     /// Loads the config's watchlist, opens the store and builds the clients.
     pub fn open(config: Config) -> Result<Engine, DaemonError> {
         let watchlist = config.load_watchlist()?;
+        let open = || {
+            Store::open(&config.storage).map_err(|source| DaemonError::Open {
+                path: config.storage.clone(),
+                source,
+            })
+        };
+        let mut store = open()?;
         // Nothing else has the database open here: the moment to rewrite
         // it if sled let it grow. A failure leaves it as it was.
-        match crate::store::compact_if_grown(&config.storage) {
-            Ok(Some(c)) => info!(
-                before_mb = c.before >> 20,
-                after_mb = c.after >> 20,
-                "database rewritten to give back the space sled kept"
-            ),
-            Ok(None) => {}
-            Err(e) => warn!(error = %e, "could not rewrite the database; it stays as it is"),
+        if store.has_grown()? {
+            drop(store);
+            match crate::store::compact_if_grown(&config.storage) {
+                Ok(Some(c)) => info!(
+                    before_mb = c.before >> 20,
+                    after_mb = c.after >> 20,
+                    "database rewritten to give back the space sled kept"
+                ),
+                Ok(None) => {}
+                Err(e) => warn!(error = %e, "could not rewrite the database; it stays as it is"),
+            }
+            store = open()?;
         }
-        let store = Store::open(&config.storage).map_err(|source| DaemonError::Open {
-            path: config.storage.clone(),
-            source,
-        })?;
         if let Some(was) = store.record_fold_hamza_seats(config.fold_hamza_seats)? {
             warn!(
                 was,

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 pub const MAX_SERVER_DELAY: Duration = Duration::from_secs(24 * 3600);
 
 /// `d` as a chrono duration; the largest one when `d` does not fit.
-pub fn to_chrono(d: Duration) -> chrono::Duration {
+fn to_chrono(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
 

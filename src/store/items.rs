@@ -266,7 +266,7 @@ impl Store {
         // The copy index forgets the same items.
         self.prune_sketches(before.timestamp(), pruned > 0)?;
         // Tombstones outlive their items by SEEN_FOR.
-        let horizon = Store::seen_horizon(before).timestamp();
+        let horizon = crate::time::before(before, SEEN_FOR).timestamp();
         for entry in self.tombstones.iter() {
             let (k, v) = entry?;
             let at = v.as_ref().try_into().map(i64::from_be_bytes).unwrap_or(0);
@@ -276,15 +276,6 @@ impl Store {
         }
         self.prune_outbox(before)?;
         Ok(pruned)
-    }
-
-    /// Entries first seen before this are forgotten altogether when the
-    /// items seen before `before` are pruned: [`SEEN_FOR`] earlier.
-    pub fn seen_horizon(before: DateTime<Utc>) -> DateTime<Utc> {
-        chrono::Duration::from_std(SEEN_FOR)
-            .ok()
-            .and_then(|d| before.checked_sub_signed(d))
-            .unwrap_or(DateTime::<Utc>::MIN_UTC)
     }
 }
 
@@ -298,7 +289,7 @@ mod tests {
     #[test]
     fn prune_forgets_old_items_and_their_index_entries() -> Result<(), StoreError> {
         let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
-        let s = reopen(dir.path())?;
+        let s = Store::open(dir.path())?;
         let body = "قال وزير الخارجية الروسي إن المحادثات مع الولايات المتحدة حول سوريا متوقفة منذ أسابيع طويلة.\nوأضاف أن موسكو مستعدة لاستئناف الحوار مع واشنطن في أي وقت إذا توفرت الإرادة السياسية.";
         let fp = Fingerprint::new("عنوان الخبر", body);
         let mut old = item("old", "old");
@@ -319,7 +310,7 @@ mod tests {
         assert_eq!(find_copy(&s, &fp)?, Some("old".to_string()));
         // The anchor index is rebuilt from sled when the store opens.
         drop(s);
-        let s = reopen(dir.path())?;
+        let s = Store::open(dir.path())?;
         assert_eq!(find_copy(&s, &fp)?, Some("old".to_string()));
         assert_eq!(s.prune(Utc::now() - chrono::Duration::days(30))?, 1);
         assert!(s.item("old")?.is_none());
@@ -359,12 +350,12 @@ mod tests {
             queued: vec![],
         };
         {
-            let s = reopen(dir.path())?;
+            let s = Store::open(dir.path())?;
             assert!(s.insert(&new)?);
             assert!(!s.insert(&new)?);
             assert_eq!(s.outbox()?.len(), 1);
         }
-        let s = reopen(dir.path())?;
+        let s = Store::open(dir.path())?;
         assert_eq!(s.outbox()?, vec![alert.clone()]);
         s.mark_sent(&alert, Utc::now())?;
         assert!(s.outbox()?.is_empty());
@@ -379,7 +370,7 @@ mod tests {
     #[test]
     fn a_pruned_item_is_still_known_until_its_tombstone_expires() -> Result<(), StoreError> {
         let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
-        let s = reopen(dir.path())?;
+        let s = Store::open(dir.path())?;
         let fp = Fingerprint::new("عنوان", "نص قصير");
         let mut old = item("old", "old");
         old.seen = Utc::now() - chrono::Duration::days(2);

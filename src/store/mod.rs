@@ -270,13 +270,12 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::test_support::reopen;
     use super::*;
 
     #[test]
     fn a_change_of_hamza_folding_is_noticed() -> Result<(), StoreError> {
         let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
-        let s = reopen(dir.path())?;
+        let s = Store::open(dir.path())?;
         assert_eq!(s.record_fold_hamza_seats(true)?, None);
         assert_eq!(s.record_fold_hamza_seats(true)?, None);
         assert_eq!(s.record_fold_hamza_seats(false)?, Some(true));
@@ -287,12 +286,12 @@ mod tests {
     fn a_newer_database_is_refused() -> Result<(), StoreError> {
         let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
         {
-            let s = reopen(dir.path())?;
+            let s = Store::open(dir.path())?;
             assert_eq!(s.schema()?, SCHEMA);
             s.meta.insert(SCHEMA_KEY, &(SCHEMA + 1).to_be_bytes())?;
             s.db.flush()?;
         }
-        match reopen(dir.path()) {
+        match Store::open(dir.path()) {
             Err(e @ StoreError::TooNew { .. }) => {
                 assert!(e.to_string().contains("newer raqib"), "{e}")
             }
@@ -340,22 +339,6 @@ pub(crate) mod test_support {
             alerts: vec![],
             queued: vec![],
         }
-    }
-
-    /// Opens the store again once the last handle's background flusher has
-    /// let go of the lock (a few milliseconds after the drop).
-    pub(crate) fn reopen(path: &Path) -> Result<Store, StoreError> {
-        for _ in 0..200 {
-            match Store::open(path) {
-                Err(StoreError::Sled(sled::Error::Io(e)))
-                    if e.to_string().contains("could not acquire lock") =>
-                {
-                    std::thread::sleep(std::time::Duration::from_millis(10))
-                }
-                other => return other,
-            }
-        }
-        Store::open(path)
     }
 
     /// Distinct articles for the index tests: each its own run of words.

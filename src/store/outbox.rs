@@ -249,7 +249,6 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::test_support::*;
 
     fn alert(story: &str, created: DateTime<Utc>) -> Alert {
         Alert {
@@ -268,7 +267,7 @@ mod tests {
     #[test]
     fn prune_bounds_the_digest_queue_and_the_dead_letters() -> Result<(), StoreError> {
         let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
-        let s = reopen(dir.path())?;
+        let s = Store::open(dir.path())?;
         let old = Utc::now() - chrono::Duration::days(40);
         let new = Utc::now();
         for (story, at) in [("old", old), ("new", new)] {

@@ -550,7 +550,7 @@ mod tests {
     #[test]
     fn a_record_written_after_its_block_was_folded_is_merged_later() -> Result<(), StoreError> {
         let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
-        let s = reopen(dir.path())?;
+        let s = Store::open(dir.path())?;
         let fp = |n: u32| {
             let body: Vec<String> = (0..30).map(|i| format!("كلمة{n}x{i}")).collect();
             Fingerprint::new("عنوان", &body.join(" "))
@@ -637,7 +637,7 @@ mod tests {
     #[test]
     fn sketch_records_fold_into_blocks_and_stay_findable() -> Result<(), StoreError> {
         let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
-        let s = reopen(dir.path())?;
+        let s = Store::open(dir.path())?;
         let fps = distinct_fingerprints(150);
         let old = Utc::now() - chrono::Duration::days(40);
         for (n, fp) in fps.iter().enumerate() {
@@ -671,7 +671,7 @@ mod tests {
         }
         let entries = s.index_size().1;
         drop(s);
-        let s = reopen(dir.path())?;
+        let s = Store::open(dir.path())?;
         assert_eq!(
             s.index_size().1,
             entries,
@@ -713,7 +713,7 @@ mod tests {
             db.open_tree("bands")?.insert([1u8; 8], "a1")?;
             db.flush()?;
         }
-        let s = reopen(dir.path())?;
+        let s = Store::open(dir.path())?;
         assert_eq!(find_copy(&s, &fp)?, Some("a1".to_string()));
         let names = s.db.tree_names();
         assert!(!names.iter().any(|n| n.as_ref() == b"fingerprints"));
@@ -728,7 +728,7 @@ mod tests {
         let mut memory_after_first = 0;
         // One start of `raqib once` per item, as a timer runs it.
         for (n, fp) in fps.iter().enumerate() {
-            let s = reopen(dir.path())?;
+            let s = Store::open(dir.path())?;
             let id = format!("{n:024x}");
             assert!(s.insert(&starting(item(&id, &id), fp.clone(), &id))?);
             assert_eq!(
@@ -740,7 +740,7 @@ mod tests {
                 memory_after_first = s.index_size().0;
             }
         }
-        let s = reopen(dir.path())?;
+        let s = Store::open(dir.path())?;
         // The arena holds 400 sketches of ~100 bytes: not a slot per
         // generated id (sled's jump by a million per open took 4 MB per open).
         let memory = s.index_size().0;
@@ -777,7 +777,7 @@ mod tests {
             Ok((s.lookup_reads() - before, with_candidates))
         };
         let first = {
-            let s = reopen(dir.path())?;
+            let s = Store::open(dir.path())?;
             for n in 0..150u32 {
                 let fp = Fingerprint::new("خبر", &words(n, 0, 40).join(" "));
                 s.add_sketch(&format!("{n:024x}"), "s", Utc::now(), &fp)?;
@@ -785,7 +785,7 @@ mod tests {
             reads(&s)?
         };
         assert!(first.1 > 0, "no query found a candidate");
-        let s = reopen(dir.path())?;
+        let s = Store::open(dir.path())?;
         assert_eq!(reads(&s)?, first, "store reads per lookup after a reopen");
         Ok(())
     }
@@ -806,7 +806,7 @@ mod tests {
             Ok((slots, in_memory))
         };
         {
-            let s = reopen(dir.path())?;
+            let s = Store::open(dir.path())?;
             for (n, fp) in fps.iter().enumerate() {
                 s.add_sketch(&format!("{n:024x}"), "s", Utc::now(), fp)?;
             }
@@ -814,7 +814,7 @@ mod tests {
         }
         // Blocks (slots 1..=127) and singles (128..=150): every sketch is
         // read from memory, so no lookup falls back to sled.
-        let s = reopen(dir.path())?;
+        let s = Store::open(dir.path())?;
         assert_eq!(kept(&s)?, (150, 150), "after a reopen");
         s.prune(Utc::now() - chrono::Duration::days(1))?;
         assert_eq!(kept(&s)?, (150, 150), "after a prune");
@@ -857,7 +857,7 @@ mod tests {
         assert!(by_sample.is_some_and(|c| c.duplicate), "{by_sample:?}");
 
         let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
-        let s = reopen(dir.path())?;
+        let s = Store::open(dir.path())?;
         let mut stored = item("a", "s1");
         stored.text = body.clone();
         assert!(s.insert(&starting(stored, full.clone(), "s1"))?);

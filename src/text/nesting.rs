@@ -26,13 +26,11 @@
 
 use std::borrow::Cow;
 
-/// Elements that never contain others, or whose end tag the parser implies
-/// from the next sibling: they do not count towards the depth.
-const NOT_NESTED: &[&str] = &[
-    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
-    "track", "wbr", "keygen", "basefont", "bgsound", "frame", "image", "p", "li", "dt", "dd",
-    "option", "optgroup", "tr", "td", "th", "thead", "tbody", "tfoot", "rb", "rt", "rtc", "rp",
-    "colgroup", "caption",
+/// Elements whose end tag the parser implies from the next sibling: like
+/// void elements, they do not count towards the depth.
+const IMPLIED_END: &[&str] = &[
+    "p", "li", "dt", "dd", "option", "optgroup", "tr", "td", "th", "thead", "tbody", "tfoot", "rb",
+    "rt", "rtc", "rp", "colgroup", "caption",
 ];
 
 /// Void elements: `<br/>` and `<br>` alike open nothing.
@@ -189,7 +187,7 @@ pub fn bound(html: &str, max_depth: usize) -> Cow<'_, str> {
                     (raw_text_end(b, end, &name), false)
                 } else if VOID.contains(&name.as_str())
                     || (foreign && self_closing)
-                    || (!foreign && NOT_NESTED.contains(&name.as_str()))
+                    || (!foreign && IMPLIED_END.contains(&name.as_str()))
                 {
                     (end, false)
                 } else if open.len() < max_depth && over == 0 {
