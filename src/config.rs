@@ -104,6 +104,10 @@ struct RawPoll {
     connect_timeout: Option<Spanned<String>>,
     max_bytes: Option<Spanned<u64>>,
     concurrency: Option<Spanned<u32>>,
+    host_concurrency: Option<Spanned<u32>>,
+    host_interval: Option<Spanned<String>>,
+    min_interval: Option<Spanned<String>>,
+    max_interval: Option<Spanned<String>>,
     user_agent: Option<String>,
 }
 
@@ -124,6 +128,7 @@ struct RawEmail {
     timezone: Option<Spanned<String>>,
     dead_letter_after: Option<Spanned<String>>,
     to: Option<Vec<Spanned<String>>>,
+    admin: Option<Spanned<String>>,
     smtp: Option<RawSmtp>,
     maildir: Option<RawMaildir>,
 }
@@ -155,6 +160,7 @@ struct RawAlerts {
     window: Option<Spanned<String>>,
     max_per_hour: Option<Spanned<u32>>,
     stale_after: Option<Spanned<String>>,
+    broken_feed_after: Option<Spanned<String>>,
 }
 
 /// Transport security for SMTP.
@@ -233,11 +239,20 @@ pub struct Poll {
     pub timeout: Duration,
     pub connect_timeout: Duration,
     pub max_bytes: u64,
+    /// Feeds polled at the same time (fetch, parse, article pages).
     pub concurrency: usize,
+    /// Requests to one host at the same time.
+    pub host_concurrency: usize,
+    /// The least time between the starts of two requests to one host.
+    pub host_interval: Duration,
+    /// Bounds of the adaptive interval (feeds with no `interval` set).
+    pub min_interval: Duration,
+    pub max_interval: Duration,
     pub user_agent: String,
 }
 
-/// The poll interval used where none is set.
+/// The poll interval used where none is set, until a feed's own dates
+/// give a better one.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(600);
 
 #[derive(Debug, Clone)]
@@ -252,6 +267,8 @@ pub struct FeedConfig {
 pub struct Email {
     pub from: Mailbox,
     pub to: Vec<Mailbox>,
+    /// Who hears of broken feeds: `[email] admin`, else the first of `to`.
+    pub admin: Mailbox,
     pub delivery: Delivery,
     /// Times in emails are shown in this zone.
     pub timezone: chrono_tz::Tz,
@@ -285,6 +302,9 @@ pub struct Alerts {
     /// With digests on, an alert still unsent after this long (an SMTP
     /// outage) goes to the next digest instead.
     pub stale_after: Duration,
+    /// A feed failing this long gets one email to the admin (and one when
+    /// it recovers).
+    pub broken_feed_after: Duration,
 }
 
 impl Config {
@@ -365,8 +385,24 @@ impl Config {
                     return Err(at(c.span(), "concurrency must be at least 1".into()))
                 }
                 Some(c) => *c.get_ref() as usize,
-                None => 4,
+                None => 16,
             },
+            host_concurrency: match &raw.poll.host_concurrency {
+                Some(c) if *c.get_ref() == 0 => {
+                    return Err(at(c.span(), "host_concurrency must be at least 1".into()))
+                }
+                Some(c) => *c.get_ref() as usize,
+                None => 1,
+            },
+            host_interval: match &raw.poll.host_interval {
+                // "0s" is allowed here: no spacing between requests to one host.
+                Some(s) if humantime::parse_duration(s.get_ref().trim()) == Ok(Duration::ZERO) => {
+                    Duration::ZERO
+                }
+                other => opt_duration(other, Duration::from_millis(500))?,
+            },
+            min_interval: opt_duration(&raw.poll.min_interval, Duration::from_secs(300))?,
+            max_interval: opt_duration(&raw.poll.max_interval, Duration::from_secs(3600))?,
             user_agent: raw.poll.user_agent.clone().unwrap_or_else(|| {
                 format!(
                     "raqib/{} (+https://crates.io/crates/raqib)",
@@ -374,6 +410,20 @@ impl Config {
                 )
             }),
         };
+
+        if poll.min_interval > poll.max_interval {
+            let span = raw
+                .poll
+                .max_interval
+                .as_ref()
+                .or(raw.poll.min_interval.as_ref())
+                .map(|s| s.span())
+                .unwrap_or(0..0);
+            return Err(at(
+                span,
+                "max_interval must not be shorter than min_interval".into(),
+            ));
+        }
 
         let mut feeds: Vec<FeedConfig> = Vec::new();
         for f in &raw.feeds {
@@ -458,6 +508,13 @@ impl Config {
             Some(list) => list.iter().map(address).collect::<Result<Vec<_>, _>>()?,
             None => vec![default("root@localhost")?],
         };
+        let admin = match &raw.email.admin {
+            Some(a) => address(a)?,
+            None => match to.first() {
+                Some(first) => first.clone(),
+                None => default("root@localhost")?,
+            },
+        };
         let delivery = match (&raw.email.smtp, &raw.email.maildir) {
             (Some(s), _) => {
                 if s.host.get_ref().trim().is_empty() {
@@ -534,6 +591,10 @@ impl Config {
                 .map(|m| *m.get_ref())
                 .unwrap_or(0),
             stale_after: opt_duration(&raw.alerts.stale_after, Duration::from_secs(6 * 3600))?,
+            broken_feed_after: opt_duration(
+                &raw.alerts.broken_feed_after,
+                Duration::from_secs(24 * 3600),
+            )?,
         };
         let digest = match &raw.digest {
             None => None,
@@ -586,6 +647,7 @@ impl Config {
             email: Email {
                 from,
                 to,
+                admin,
                 delivery,
                 timezone,
                 dead_letter_after: opt_duration(

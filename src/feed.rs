@@ -1,5 +1,7 @@
 //! feed-rs → [`Entry`]: the fields raqib uses, with a stable id.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
@@ -23,13 +25,32 @@ pub struct Entry {
     pub published: Option<DateTime<Utc>>,
 }
 
+/// A parsed feed: its entries, and how often it says to poll it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    pub entries: Vec<Entry>,
+    /// RSS `<ttl>` (minutes), else `sy:updatePeriod` / `sy:updateFrequency`.
+    pub ttl: Option<Duration>,
+}
+
 /// Parses feed bytes. `http_charset` is the Content-Type charset, if any.
 pub fn parse(
     feed_url: &str,
     bytes: &[u8],
     http_charset: Option<&str>,
 ) -> Result<Vec<Entry>, FeedError> {
+    parse_feed(feed_url, bytes, http_charset).map(|p| p.entries)
+}
+
+/// [`parse`], with the feed's own polling hint. `feed_url` scopes the
+/// entries' ids: it is the configured URL, wherever the feed moved.
+pub fn parse_feed(
+    feed_url: &str,
+    bytes: &[u8],
+    http_charset: Option<&str>,
+) -> Result<Parsed, FeedError> {
     let utf8 = decode_xml(bytes, http_charset);
+    let sy = syndication_period(&utf8);
     // An empty id from the generator tells us the entry had no guid, so our
     // own fallback (link, then title + date) applies.
     let parser = feed_rs::parser::Builder::new()
@@ -38,6 +59,11 @@ pub fn parse(
     let feed = parser
         .parse(utf8.as_bytes())
         .map_err(|e| FeedError(e.to_string()))?;
+    let ttl = feed
+        .ttl
+        .filter(|m| *m > 0)
+        .map(|m| Duration::from_secs(u64::from(m).saturating_mul(60)))
+        .or(sy);
     let mut out = Vec::with_capacity(feed.entries.len());
     for e in feed.entries {
         // A plain-text title is text even when it looks like markup: a
@@ -91,7 +117,38 @@ pub fn parse(
             published,
         });
     }
-    Ok(out)
+    Ok(Parsed { entries: out, ttl })
+}
+
+/// How far into the document the channel's `sy:` elements are looked for:
+/// they belong to the channel, before the items.
+const SY_SCAN: usize = 64 * 1024;
+
+/// The RSS 1.0 syndication module's period (`sy:updatePeriod`, hourly …
+/// yearly) divided by `sy:updateFrequency`, which feed-rs does not read.
+fn syndication_period(xml: &str) -> Option<Duration> {
+    let head = match xml.char_indices().nth(SY_SCAN) {
+        Some((i, _)) => &xml[..i],
+        None => xml,
+    };
+    let element = |name: &str| -> Option<&str> {
+        let open = head.find(&format!(":{name}>"))?;
+        let rest = &head[open + name.len() + 2..];
+        Some(rest[..rest.find('<')?].trim())
+    };
+    let period: u64 = match element("updatePeriod")? {
+        "hourly" => 3600,
+        "daily" => 86_400,
+        "weekly" => 7 * 86_400,
+        "monthly" => 30 * 86_400,
+        "yearly" => 365 * 86_400,
+        _ => return None,
+    };
+    let frequency = element("updateFrequency")
+        .and_then(|f| f.parse::<u64>().ok())
+        .filter(|f| *f > 0)
+        .unwrap_or(1);
+    Some(Duration::from_secs(period / frequency))
 }
 
 /// Item id: a short hash of the feed URL and the entry's key.
@@ -130,6 +187,26 @@ mod tests {
         assert_eq!(a[0].title, "بوتين & ترامب");
         assert_eq!(a[0].text, "نص الخبر");
         assert!(a[0].published.is_some());
+        Ok(())
+    }
+
+    #[test]
+    fn the_feed_says_how_often_to_poll_it() -> Result<(), FeedError> {
+        let ttl = RSS.replace("<title>t</title>", "<title>t</title><ttl>45</ttl>");
+        let p = parse_feed("u", ttl.as_bytes(), None)?;
+        assert_eq!(p.ttl, Some(Duration::from_secs(45 * 60)));
+        let sy = RSS
+            .replace(
+                "<rss version=\"2.0\">",
+                "<rss version=\"2.0\" xmlns:sy=\"http://purl.org/rss/1.0/modules/syndication/\">",
+            )
+            .replace(
+                "<title>t</title>",
+                "<title>t</title><sy:updatePeriod> hourly </sy:updatePeriod><sy:updateFrequency>4</sy:updateFrequency>",
+            );
+        let p = parse_feed("u", sy.as_bytes(), None)?;
+        assert_eq!(p.ttl, Some(Duration::from_secs(900)));
+        assert_eq!(parse_feed("u", RSS.as_bytes(), None)?.ttl, None);
         Ok(())
     }
 

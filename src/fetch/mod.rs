@@ -5,7 +5,11 @@
 //! - `file://` URLs read from disk with the same size cap, for feeds the
 //!   operator configured only: regular files, the cap enforced while reading;
 //! - article pages (links a feed chose) and redirects are http/https only;
-//! - one request at a time per host, so a poll round never hammers an outlet;
+//! - per host, at most `[poll] host_concurrency` requests at once and their
+//!   starts `host_interval` apart, so a poll round never hammers an outlet;
+//! - redirects followed hop by hop (http/https only); a chain of permanent
+//!   ones is reported, so the feed's new address is used and shown;
+//! - `Cache-Control: max-age` is reported for the scheduler;
 //! - failures report Retry-After so the scheduler can honour it.
 
 pub mod charset;
@@ -16,10 +20,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{
-    HeaderMap, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, RETRY_AFTER,
+    HeaderMap, CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
+    LOCATION, RETRY_AFTER,
 };
 use reqwest::StatusCode;
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
 use crate::config::Poll;
@@ -61,7 +66,10 @@ impl FetchError {
 }
 
 /// Hosts remembered before idle ones are forgotten.
-const MAX_IDLE_HOSTS: usize = 256;
+const MAX_IDLE_HOSTS: usize = 4096;
+
+/// Redirects followed before a fetch fails.
+const MAX_REDIRECTS: usize = 5;
 
 /// Validators from the previous fetch of a URL.
 #[derive(Debug, Clone, Default)]
@@ -70,9 +78,9 @@ pub struct Validators {
     pub last_modified: Option<String>,
 }
 
-/// A successful fetch.
+/// What a successful fetch returned.
 #[derive(Debug)]
-pub enum Fetched {
+pub enum Content {
     /// 304: the feed did not change.
     NotModified,
     Body {
@@ -83,12 +91,39 @@ pub enum Fetched {
     },
 }
 
+/// A successful fetch.
+#[derive(Debug)]
+pub struct Fetched {
+    pub content: Content,
+    /// `Cache-Control: max-age` (clamped like any server delay), unless the
+    /// response also said `no-cache` or `no-store`.
+    pub max_age: Option<Duration>,
+    /// Where every redirect on the way was permanent (301, 308): the URL
+    /// the resource now lives at.
+    pub moved_to: Option<Url>,
+}
+
+/// One host's turn: held while a request to it runs.
+pub struct HostTurn {
+    _permit: OwnedSemaphorePermit,
+}
+
+/// Politeness per host: at most `concurrency` requests at once, and their
+/// starts at least `interval` apart.
+struct Host {
+    slots: Arc<Semaphore>,
+    /// The earliest start of the next request.
+    next_start: std::sync::Mutex<tokio::time::Instant>,
+}
+
 /// HTTP client with raqib's limits.
 #[derive(Clone)]
 pub struct Fetcher {
     client: reqwest::Client,
     max_bytes: u64,
-    hosts: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
+    host_concurrency: usize,
+    host_interval: Duration,
+    hosts: Arc<Mutex<HashMap<String, Arc<Host>>>>,
 }
 
 impl Fetcher {
@@ -97,30 +132,45 @@ impl Fetcher {
             .user_agent(poll.user_agent.clone())
             .connect_timeout(poll.connect_timeout)
             .timeout(poll.timeout)
-            .redirect(reqwest::redirect::Policy::custom(|attempt| {
-                if attempt.previous().len() >= 5 {
-                    attempt.error("more than 5 redirects")
-                } else if matches!(attempt.url().scheme(), "http" | "https") {
-                    attempt.follow()
-                } else {
-                    attempt.error("redirect to a URL that is not http or https")
-                }
-            }))
+            // Redirects are followed here, hop by hop: each hop's scheme is
+            // checked and whether they were all permanent is known.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(FetchError::Client)?;
         Ok(Fetcher {
             client,
             max_bytes: poll.max_bytes,
+            host_concurrency: poll.host_concurrency.max(1),
+            host_interval: poll.host_interval,
             hosts: Arc::default(),
         })
     }
 
-    /// Fetches `url`, conditionally when `validators` are given.
+    /// Fetches `url`, conditionally when `validators` are given, waiting
+    /// for its host's turn first.
     pub async fn fetch(&self, url: &Url, validators: &Validators) -> Result<Fetched, FetchError> {
         match url.scheme() {
             "file" => self.fetch_file(url).await,
-            "http" | "https" => self.fetch_http(url, validators).await,
+            "http" | "https" => {
+                let turn = self.host_turn(url).await?;
+                self.fetch_http(turn, url, validators).await
+            }
             other => Err(FetchError::Unsupported(other.to_string())),
+        }
+    }
+
+    /// [`Fetcher::fetch`] with the host's turn already taken (the poll
+    /// stage takes it before its global slot, so that feeds waiting for a
+    /// busy host do not hold slots others could use).
+    pub async fn fetch_in_turn(
+        &self,
+        turn: Option<HostTurn>,
+        url: &Url,
+        validators: &Validators,
+    ) -> Result<Fetched, FetchError> {
+        match (url.scheme(), turn) {
+            ("http" | "https", Some(turn)) => self.fetch_http(turn, url, validators).await,
+            _ => self.fetch(url, validators).await,
         }
     }
 
@@ -150,47 +200,128 @@ impl Fetcher {
                 limit: self.max_bytes,
             });
         }
-        Ok(Fetched::Body {
-            bytes,
-            charset: None,
-            validators: Validators::default(),
+        Ok(Fetched {
+            content: Content::Body {
+                bytes,
+                charset: None,
+                validators: Validators::default(),
+            },
+            max_age: None,
+            moved_to: None,
         })
     }
 
-    async fn host_permit(&self, url: &Url) -> Arc<Semaphore> {
-        let host = url.host_str().unwrap_or("").to_string();
+    /// Waits until a request to `url`'s host may start: a free slot of the
+    /// host, and the spacing since the previous start. `None` for URLs
+    /// without a host (files).
+    pub async fn host_turn(&self, url: &Url) -> Result<HostTurn, FetchError> {
+        let host = self.host(url.host_str().unwrap_or("")).await;
+        let permit = host
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| FetchError::Request(e.to_string()))?;
+        let start = {
+            let mut next = host
+                .next_start
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let now = tokio::time::Instant::now();
+            let start = (*next).max(now);
+            *next = start + self.host_interval;
+            start
+        };
+        tokio::time::sleep_until(start).await;
+        Ok(HostTurn { _permit: permit })
+    }
+
+    async fn host(&self, name: &str) -> Arc<Host> {
         let mut hosts = self.hosts.lock().await;
         // Article links name any host: forget the idle ones (no request
-        // holds their semaphore) before the map grows large.
-        if hosts.len() >= MAX_IDLE_HOSTS && !hosts.contains_key(&host) {
-            hosts.retain(|_, s| Arc::strong_count(s) > 1);
+        // holds or awaits a slot, the spacing has passed) before the map
+        // grows large.
+        if hosts.len() >= MAX_IDLE_HOSTS && !hosts.contains_key(name) {
+            let now = tokio::time::Instant::now();
+            hosts.retain(|_, h| {
+                Arc::strong_count(h) > 1
+                    || *h
+                        .next_start
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        > now
+            });
         }
         hosts
-            .entry(host)
-            .or_insert_with(|| Arc::new(Semaphore::new(1)))
+            .entry(name.to_string())
+            .or_insert_with(|| {
+                Arc::new(Host {
+                    slots: Arc::new(Semaphore::new(self.host_concurrency)),
+                    next_start: std::sync::Mutex::new(tokio::time::Instant::now()),
+                })
+            })
             .clone()
     }
 
-    async fn fetch_http(&self, url: &Url, validators: &Validators) -> Result<Fetched, FetchError> {
-        let host = self.host_permit(url).await;
-        let _permit = host
-            .acquire()
-            .await
-            .map_err(|e| FetchError::Request(e.to_string()))?;
-        let mut req = self.client.get(url.clone());
-        if let Some(etag) = &validators.etag {
-            req = req.header(IF_NONE_MATCH, etag);
-        }
-        if let Some(lm) = &validators.last_modified {
-            req = req.header(IF_MODIFIED_SINCE, lm);
-        }
-        let mut resp = req
-            .send()
-            .await
-            .map_err(|e| FetchError::Request(crate::diag::error_chain(&e)))?;
+    async fn fetch_http(
+        &self,
+        _turn: HostTurn,
+        url: &Url,
+        validators: &Validators,
+    ) -> Result<Fetched, FetchError> {
+        let mut current = url.clone();
+        let mut permanent = true;
+        let mut hops = 0;
+        let mut resp = loop {
+            let mut req = self.client.get(current.clone());
+            if let Some(etag) = &validators.etag {
+                req = req.header(IF_NONE_MATCH, etag);
+            }
+            if let Some(lm) = &validators.last_modified {
+                req = req.header(IF_MODIFIED_SINCE, lm);
+            }
+            let resp = req
+                .send()
+                .await
+                .map_err(|e| FetchError::Request(crate::diag::error_chain(&e)))?;
+            if !resp.status().is_redirection() || resp.status() == StatusCode::NOT_MODIFIED {
+                break resp;
+            }
+            let Some(location) = resp
+                .headers()
+                .get(LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .and_then(|l| current.join(l.trim()).ok())
+            else {
+                return Err(FetchError::Status {
+                    status: resp.status().as_u16(),
+                    retry_after: None,
+                });
+            };
+            hops += 1;
+            if hops > MAX_REDIRECTS {
+                return Err(FetchError::Request(format!(
+                    "more than {MAX_REDIRECTS} redirects"
+                )));
+            }
+            if !matches!(location.scheme(), "http" | "https") {
+                return Err(FetchError::NotWeb(location.scheme().to_string()));
+            }
+            permanent &= matches!(
+                resp.status(),
+                StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT
+            );
+            current = location;
+        };
+        let moved_to = (hops > 0 && permanent).then(|| current.clone());
         let status = resp.status();
+        let max_age = max_age(resp.headers());
         if status == StatusCode::NOT_MODIFIED {
-            return Ok(Fetched::NotModified);
+            return Ok(Fetched {
+                content: Content::NotModified,
+                max_age,
+                moved_to,
+            });
         }
         if !status.is_success() {
             return Err(FetchError::Status {
@@ -228,10 +359,14 @@ impl Fetcher {
             }
             bytes.extend_from_slice(&chunk);
         }
-        Ok(Fetched::Body {
-            bytes,
-            charset,
-            validators,
+        Ok(Fetched {
+            content: Content::Body {
+                bytes,
+                charset,
+                validators,
+            },
+            max_age,
+            moved_to,
         })
     }
 
@@ -242,13 +377,31 @@ impl Fetcher {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(FetchError::NotWeb(url.scheme().to_string()));
         }
-        match self.fetch_http(url, &Validators::default()).await? {
-            Fetched::Body { bytes, charset, .. } => {
+        match self.fetch(url, &Validators::default()).await?.content {
+            Content::Body { bytes, charset, .. } => {
                 Ok(charset::decode_html(&bytes, charset.as_deref()))
             }
-            Fetched::NotModified => Ok(String::new()),
+            Content::NotModified => Ok(String::new()),
         }
     }
+}
+
+/// `Cache-Control: max-age=N`, clamped to [`crate::time::MAX_SERVER_DELAY`];
+/// `None` when absent, zero, or beside `no-cache` / `no-store`.
+fn max_age(h: &HeaderMap) -> Option<Duration> {
+    let mut age = None;
+    for value in h.get_all(CACHE_CONTROL) {
+        for directive in value.to_str().ok()?.split(',') {
+            let directive = directive.trim().to_ascii_lowercase();
+            if directive == "no-cache" || directive == "no-store" {
+                return None;
+            }
+            if let Some(n) = directive.strip_prefix("max-age=") {
+                age = n.trim_matches('"').parse::<u64>().ok().filter(|n| *n > 0);
+            }
+        }
+    }
+    age.map(|s| crate::time::server_delay(Duration::from_secs(s)))
 }
 
 /// The Retry-After header (seconds or an HTTP date), clamped to

@@ -112,6 +112,9 @@ pub struct Mailer {
     transport: Transport,
     from: Mailbox,
     to: Vec<Mailbox>,
+    admin: Mailbox,
+    /// Feeds failing this long are listed at the end of digests.
+    list_broken_after: Duration,
     timezone: chrono_tz::Tz,
     dead_letter_after: Duration,
     /// With digests on: immediate alerts older than this go to the digest.
@@ -126,12 +129,15 @@ pub struct DrainReport {
     pub folded: usize,
     pub failed: usize,
     pub waiting: usize,
+    /// When the earliest message still waiting falls due.
+    pub next_due: Option<DateTime<Utc>>,
 }
 
 impl Mailer {
     pub fn new(email: &Email) -> Result<Mailer, NotifyError> {
         let from = email.from.clone();
         let to = email.to.clone();
+        let admin = email.admin.clone();
         let transport = match &email.delivery {
             Delivery::Maildir(p) => Transport::Maildir(p.clone()),
             Delivery::Smtp(s) => {
@@ -170,6 +176,8 @@ impl Mailer {
             transport,
             from,
             to,
+            admin,
+            list_broken_after: Duration::from_secs(3600),
             timezone: email.timezone,
             dead_letter_after: email.dead_letter_after,
             fold_after: None,
@@ -181,6 +189,37 @@ impl Mailer {
     pub fn fold_stale_after(mut self, after: Option<Duration>) -> Mailer {
         self.fold_after = after;
         self
+    }
+
+    /// Feeds failing at least this long are listed at the end of digests
+    /// (default an hour).
+    pub fn list_broken_after(mut self, after: Duration) -> Mailer {
+        self.list_broken_after = after;
+        self
+    }
+
+    /// The feeds failing for at least [`Mailer::list_broken_after`], oldest
+    /// failure first.
+    fn broken_feeds(
+        &self,
+        store: &Store,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<render::BrokenFeed>, NotifyError> {
+        let mut broken: Vec<render::BrokenFeed> = store
+            .feed_states()?
+            .into_iter()
+            .filter(|(_, s)| s.broken_for(now, self.list_broken_after))
+            .filter_map(|(url, s)| {
+                Some(render::BrokenFeed {
+                    name: s.name.clone().unwrap_or_else(|| url.clone()),
+                    url,
+                    since: s.failing_since?,
+                    error: s.last_error,
+                })
+            })
+            .collect();
+        broken.sort_by_key(|b| b.since);
+        Ok(broken)
     }
 
     /// Sends one message.
@@ -227,10 +266,31 @@ impl Mailer {
                 topics, stories, ..
             } => {
                 let sections = digest::sections(store, watchlist, topics, stories)?;
+                let broken = self.broken_feeds(store, alert.created)?;
                 (
-                    render::digest(&sections, alert.created, self.timezone),
+                    render::digest_with(&sections, &broken, alert.created, self.timezone),
                     topics.clone(),
                 )
+            }
+            AlertKind::FeedNotice {
+                url,
+                name,
+                since,
+                error,
+                recovered,
+            } => {
+                let r = render::feed_notice(
+                    name,
+                    url,
+                    *since,
+                    error.as_deref(),
+                    *recovered,
+                    alert.created,
+                    self.timezone,
+                );
+                return self
+                    .message(alert, r, &[], vec![self.admin.clone()])
+                    .map(Some);
             }
             kind => {
                 let Some(story) = store.story(&alert.story)? else {
@@ -278,13 +338,31 @@ impl Mailer {
             },
             _ => self.to.clone(),
         };
-        let list = topics.first().map(String::as_str).unwrap_or("digest");
+        self.message(alert, r, &topics, recipients).map(Some)
+    }
+
+    /// The message for `alert` with the rendered `r`.
+    fn message(
+        &self,
+        alert: &Alert,
+        r: render::Rendered,
+        topics: &[String],
+        recipients: Vec<Mailbox>,
+    ) -> Result<Message, NotifyError> {
+        let list = match (&alert.kind, topics.first()) {
+            (AlertKind::FeedNotice { .. }, _) => "admin",
+            (_, Some(topic)) => topic.as_str(),
+            (_, None) => "digest",
+        };
         let mut b = Message::builder()
             .from(self.from.clone())
             .subject(r.subject)
             .message_id(Some(message_id(&alert.id, &self.from)))
-            .date(std::time::SystemTime::now())
-            .header(TopicHeader(topics.join(", ")))
+            .date(std::time::SystemTime::now());
+        if !topics.is_empty() {
+            b = b.header(TopicHeader(topics.join(", ")));
+        }
+        b = b
             .header(ListId(format!(
                 "raqib {list} <{list}.raqib.{}>",
                 self.from.email.domain()
@@ -293,27 +371,30 @@ impl Mailer {
         for to in recipients {
             b = b.to(to);
         }
-        let msg = b
-            .multipart(MultiPart::alternative_plain_html(r.text, r.html))
-            .map_err(|e| NotifyError::Smtp(e.to_string()))?;
-        Ok(Some(msg))
+        b.multipart(MultiPart::alternative_plain_html(r.text, r.html))
+            .map_err(|e| NotifyError::Smtp(e.to_string()))
     }
 
     /// Sends every alert of the outbox that is due at `now` (every alert when
-    /// `ignore_due`), removing each only after it was accepted.
+    /// `ignore_due`), removing each only after it was accepted. `stop` is
+    /// asked before each message: when it says so, the rest wait.
     pub async fn drain(
         &self,
         store: &Store,
         watchlist: &Watchlist,
         now: DateTime<Utc>,
         ignore_due: bool,
+        stop: &(dyn Fn() -> bool + Send + Sync),
     ) -> Result<DrainReport, NotifyError> {
         let mut report = DrainReport::default();
         let mut alerts = store.outbox()?;
         alerts.sort_by_key(|a| a.created);
+        let mut stopped = false;
         for mut alert in alerts {
-            if !ignore_due && alert.due > now {
+            stopped = stopped || stop();
+            if stopped || (!ignore_due && alert.due > now) {
                 report.waiting += 1;
+                report.next_due = Some(report.next_due.map_or(alert.due, |d| d.min(alert.due)));
                 continue;
             }
             // After a long outage an alert is old news: it joins the digest
@@ -321,7 +402,11 @@ impl Mailer {
             let stale = self
                 .fold_after
                 .is_some_and(|after| (now - alert.created).to_std().unwrap_or_default() > after);
-            if stale && !matches!(alert.kind, AlertKind::Digest { .. }) {
+            let story = matches!(
+                alert.kind,
+                AlertKind::Story | AlertKind::StoryLastBeforeLimit
+            );
+            if stale && story {
                 store.fold_alert(&alert, now)?;
                 info!(alert = %alert.id, topic = %alert.topic, "alert too old after an outage; folded into the next digest");
                 report.folded += 1;
@@ -358,6 +443,7 @@ impl Mailer {
                     store.update_alert(&alert)?;
                     warn!(alert = %alert.id, attempts = alert.attempts, permanent = e.permanent, error = %e.message, "delivery failed");
                     report.failed += 1;
+                    report.next_due = Some(report.next_due.map_or(alert.due, |d| d.min(alert.due)));
                     if !e.permanent {
                         // The server is down or busy: the rest would fail too.
                         break;

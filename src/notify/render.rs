@@ -165,9 +165,29 @@ pub struct DigestStory {
     pub same_event: Vec<Story>,
 }
 
+/// A feed that has been failing, listed at the end of a digest.
+#[derive(Debug, Clone)]
+pub struct BrokenFeed {
+    pub name: String,
+    pub url: String,
+    pub since: chrono::DateTime<chrono::Utc>,
+    pub error: Option<String>,
+}
+
 /// Renders a digest. `made` is when the digest was made.
 pub fn digest(
     sections: &[DigestSection],
+    made: chrono::DateTime<chrono::Utc>,
+    tz: chrono_tz::Tz,
+) -> Rendered {
+    digest_with(sections, &[], made, tz)
+}
+
+/// [`digest`], ending with the feeds that are `broken`: a reader knows
+/// which outlets the digest could not cover.
+pub fn digest_with(
+    sections: &[DigestSection],
+    broken: &[BrokenFeed],
     made: chrono::DateTime<chrono::Utc>,
     tz: chrono_tz::Tz,
 ) -> Rendered {
@@ -293,6 +313,98 @@ pub fn digest(
             }
             html.push_str("</div>\n");
         }
+    }
+    if !broken.is_empty() {
+        text.push_str(&format!("\n== مصادر معطّلة ({}) ==\n", broken.len()));
+        html.push_str(&format!(
+            "<h2 style=\"font-size:17px;color:#8a3b00;border-bottom:1px solid #ddd;padding-bottom:4px;margin:24px 0 8px;\">مصادر معطّلة ({})</h2>\n<ul style=\"padding-right:20px;margin:0;font-size:14px;color:#444;\">\n",
+            broken.len()
+        ));
+        for b in broken {
+            let since = local_time(b.since, tz);
+            let name = one_line(&b.name);
+            let error = b.error.as_deref().map(one_line).unwrap_or_default();
+            text.push_str(&format!(
+                "   - {name} — منذ {since}: {error}\n     {}\n",
+                b.url
+            ));
+            html.push_str(&format!(
+                "<li>{} — منذ {}<br><span style=\"font-size:13px;\">{}</span></li>\n",
+                encode_text(&name),
+                ltr(&since),
+                ltr(&error)
+            ));
+        }
+        html.push_str("</ul>\n");
+    }
+    html.push_str("</div>\n</body></html>\n");
+    Rendered {
+        subject,
+        text,
+        html,
+    }
+}
+
+/// The admin's email about a feed that has been failing since `since`, or
+/// (`recovered`) works again.
+pub fn feed_notice(
+    name: &str,
+    url: &str,
+    since: chrono::DateTime<chrono::Utc>,
+    error: Option<&str>,
+    recovered: bool,
+    now: chrono::DateTime<chrono::Utc>,
+    tz: chrono_tz::Tz,
+) -> Rendered {
+    let name = one_line(name);
+    let since_local = local_time(since, tz);
+    let hours = (now - since).num_hours().max(0);
+    let subject = if recovered {
+        format!("رقيب: عاد المصدر «{name}» إلى العمل")
+    } else {
+        format!("رقيب: المصدر «{name}» معطّل منذ {hours} ساعة")
+    };
+    let (lead, lead_en) = if recovered {
+        (
+            format!("عاد المصدر «{name}» إلى العمل بعد تعطّل بدأ في {since_local}."),
+            format!("The feed works again; it had been failing since {since_local}."),
+        )
+    } else {
+        (
+            format!("لم ينجح جلب المصدر «{name}» منذ {since_local}. أخبار هذا المصدر لا تصل حتى يُصلح."),
+            format!("The feed has been failing since {since_local}; its news is not reaching readers. `raqib feeds` shows its state."),
+        )
+    };
+    let error = error.map(one_line).unwrap_or_default();
+    let mut text = format!("{lead}\n\n{lead_en}\n\n{url}\n");
+    if !error.is_empty() {
+        text.push_str(&format!("\n{error}\n"));
+    }
+    let mut html = String::new();
+    html.push_str("<!DOCTYPE html>\n<html dir=\"rtl\" lang=\"ar\"><head><meta charset=\"utf-8\">");
+    html.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
+    html.push_str(&format!(
+        "<title>{}</title></head>\n",
+        encode_text(&subject)
+    ));
+    html.push_str(
+        "<body dir=\"rtl\" lang=\"ar\" style=\"margin:0;padding:16px;font-family:Tahoma,Arial,sans-serif;\
+         font-size:17px;line-height:1.7;color:#1a1a1a;background:#ffffff;\">\n<div style=\"max-width:640px;margin:0 auto;\">\n",
+    );
+    html.push_str(&format!("<p>{}</p>\n", encode_text(&lead)));
+    html.push_str(&format!(
+        "<p dir=\"ltr\" lang=\"en\" style=\"font-size:14px;color:#444;\">{}</p>\n",
+        encode_text(&lead_en)
+    ));
+    html.push_str(&format!(
+        "<p dir=\"ltr\" style=\"font-size:14px;word-break:break-all;\">{}</p>\n",
+        encode_text(url)
+    ));
+    if !error.is_empty() {
+        html.push_str(&format!(
+            "<pre dir=\"ltr\" style=\"font-size:13px;white-space:pre-wrap;background:#f4f4f4;padding:8px;\">{}</pre>\n",
+            encode_text(&error)
+        ));
     }
     html.push_str("</div>\n</body></html>\n");
     Rendered {

@@ -17,6 +17,36 @@ pub struct FeedState {
     pub next_poll: Option<DateTime<Utc>>,
     #[serde(default)]
     pub items: u64,
+    /// The feed's name when last polled (for the admin emails and digests).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Since when the feed has been failing without a success in between.
+    #[serde(default)]
+    pub failing_since: Option<DateTime<Utc>>,
+    /// The admin was told the feed is broken (and is owed the recovery).
+    #[serde(default)]
+    pub admin_told: bool,
+    /// Where a 301/308 said the feed now lives: polled there until the
+    /// config is updated.
+    #[serde(default)]
+    pub moved_to: Option<String>,
+    /// The newest publication times seen in the feed (at most
+    /// [`crate::fetch::schedule::KEPT_DATES`]): how often it publishes.
+    #[serde(default)]
+    pub dates: Vec<DateTime<Utc>>,
+    /// The interval the last poll chose, and why (for `feeds`).
+    #[serde(default)]
+    pub interval_secs: Option<u64>,
+    #[serde(default)]
+    pub interval_reason: Option<String>,
+}
+
+impl FeedState {
+    /// True when the feed is failing and has been for at least `after`.
+    pub fn broken_for(&self, now: DateTime<Utc>, after: std::time::Duration) -> bool {
+        self.failing_since
+            .is_some_and(|since| crate::time::after(since, after) <= now)
+    }
 }
 
 impl Store {
@@ -46,5 +76,38 @@ impl Store {
     pub fn put_feed_state(&self, url: &str, state: &FeedState) -> Result<(), StoreError> {
         self.feeds.insert(url, enc("feeds", state)?)?;
         Ok(())
+    }
+
+    /// Stores a feed's state and, in the same transaction, a notice for the
+    /// admin: a crash never sends the notice twice nor loses it.
+    pub fn put_feed_state_with(
+        &self,
+        url: &str,
+        state: &FeedState,
+        notice: Option<&super::Alert>,
+    ) -> Result<(), StoreError> {
+        use sled::transaction::{ConflictableTransactionError, Transactional};
+        let Some(notice) = notice else {
+            return self.put_feed_state(url, state);
+        };
+        let s = enc("feeds", state)?;
+        let n = enc("outbox", notice)?;
+        (&self.feeds, &self.outbox).transaction(|(feeds, outbox)| {
+            feeds.insert(url.as_bytes(), s.as_slice())?;
+            outbox.insert(notice.id.as_bytes(), n.as_slice())?;
+            Ok::<_, ConflictableTransactionError<StoreError>>(())
+        })?;
+        Ok(())
+    }
+
+    /// Every stored feed state, by URL.
+    pub fn feed_states(&self) -> Result<Vec<(String, FeedState)>, StoreError> {
+        self.feeds
+            .iter()
+            .map(|r| {
+                let (k, v) = r?;
+                Ok((String::from_utf8_lossy(&k).into_owned(), dec("feeds", &v)?))
+            })
+            .collect()
     }
 }

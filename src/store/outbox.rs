@@ -43,6 +43,15 @@ pub enum AlertKind {
         stories: Vec<Queued>,
         since: Option<DateTime<Utc>>,
     },
+    /// To the admin: the feed at `url` has been failing since `since`, or
+    /// (`recovered`) works again.
+    FeedNotice {
+        url: String,
+        name: String,
+        since: DateTime<Utc>,
+        error: Option<String>,
+        recovered: bool,
+    },
 }
 
 /// A story waiting for the next digest of a topic.
@@ -58,6 +67,36 @@ pub struct Queued {
 impl Alert {
     pub fn id_for(story: &str, topic: &str) -> String {
         format!("{story}/{topic}")
+    }
+
+    /// The admin's notice that the feed at `url`, failing since `since`,
+    /// is broken (or has recovered): one of each per failure.
+    pub fn feed_notice(
+        url: &str,
+        name: &str,
+        since: DateTime<Utc>,
+        error: Option<String>,
+        recovered: bool,
+        now: DateTime<Utc>,
+    ) -> Alert {
+        let what = if recovered { "recovered" } else { "broken" };
+        Alert {
+            id: format!("feed-{what}/{}/{url}", since.timestamp()),
+            story: String::new(),
+            topic: String::new(),
+            created: now,
+            due: now,
+            attempts: 0,
+            last_error: None,
+            kind: AlertKind::FeedNotice {
+                url: url.to_string(),
+                name: name.to_string(),
+                since,
+                error,
+                recovered,
+            },
+            failing_since: None,
+        }
     }
 }
 

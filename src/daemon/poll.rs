@@ -1,0 +1,264 @@
+//! The fetch and prepare stages of one poll: the feed is fetched in its
+//! host's turn and a global slot, parsed on the blocking pool, its new
+//! entries' article pages fetched when asked, and each new entry cleaned,
+//! fingerprinted and classified on the blocking pool. What comes out
+//! ([`Outcome`]) goes to the writer, which alone writes the store.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Semaphore;
+use tracing::warn;
+
+use super::{unwind_safe, Engine};
+use crate::config::FeedConfig;
+use crate::feed::{self, Entry};
+use crate::fetch::{Content, FetchError, Validators};
+use crate::text::{self, fingerprint::Fingerprint};
+use crate::watchlist::Match;
+
+/// The stages' shared bounds.
+pub(super) struct Limits {
+    /// Feeds in the fetch and prepare stages at once (`[poll] concurrency`):
+    /// also bounds the fetched bodies held in memory.
+    pub slots: Semaphore,
+    /// Blocking-pool jobs at once: one per core, so parsing never queues
+    /// hundreds of threads.
+    pub cpu: Semaphore,
+}
+
+impl Limits {
+    pub fn new(concurrency: usize) -> Arc<Limits> {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Arc::new(Limits {
+            slots: Semaphore::new(concurrency.max(1)),
+            cpu: Semaphore::new(cores),
+        })
+    }
+}
+
+/// A new entry, ready to be stored.
+#[derive(Debug)]
+pub(super) struct Prepared {
+    pub entry: Entry,
+    /// The cleaned text (the entry's `text` is left empty).
+    pub text: String,
+    pub fingerprint: Fingerprint,
+    pub matches: Vec<Match>,
+}
+
+/// What one poll found, for the writer.
+#[derive(Debug)]
+pub(super) enum Outcome {
+    NotModified {
+        max_age: Option<Duration>,
+        moved_to: Option<String>,
+    },
+    Fresh {
+        /// Entries not stored before.
+        new: Vec<Prepared>,
+        /// Entries the feed lists.
+        listed: usize,
+        /// Their publication times (for the adaptive interval).
+        dates: Vec<DateTime<Utc>>,
+        validators: Validators,
+        ttl: Option<Duration>,
+        max_age: Option<Duration>,
+        moved_to: Option<String>,
+    },
+    Failed {
+        message: String,
+        retry_after: Option<Duration>,
+    },
+}
+
+impl Outcome {
+    fn failed(e: impl std::fmt::Display) -> Outcome {
+        Outcome::Failed {
+            message: e.to_string(),
+            retry_after: None,
+        }
+    }
+}
+
+/// Polls `feed`: never fails, never panics (a failure or a bug some input
+/// reached is an [`Outcome::Failed`] of this feed alone).
+pub(super) async fn poll(engine: &Arc<Engine>, feed: &FeedConfig, limits: &Limits) -> Outcome {
+    match unwind_safe(poll_inner(engine, feed, limits)).await {
+        Ok(outcome) => outcome,
+        Err(panic) => Outcome::failed(format!("internal error: {panic}")),
+    }
+}
+
+async fn poll_inner(engine: &Arc<Engine>, feed: &FeedConfig, limits: &Limits) -> Outcome {
+    let state = match engine.store.feed_state(feed.url.as_str()) {
+        Ok(s) => s,
+        Err(e) => return Outcome::failed(e),
+    };
+    // A feed that moved permanently is polled where it is now.
+    let target = state
+        .moved_to
+        .as_deref()
+        .and_then(|u| url::Url::parse(u).ok())
+        .unwrap_or_else(|| feed.url.clone());
+    let validators = Validators {
+        etag: state.etag.clone(),
+        last_modified: state.last_modified.clone(),
+    };
+    // The host's turn first, then a slot: feeds waiting for a busy host
+    // hold no slot others could use.
+    let turn = if matches!(target.scheme(), "http" | "https") {
+        match engine.fetcher.host_turn(&target).await {
+            Ok(t) => Some(t),
+            Err(e) => return Outcome::failed(e),
+        }
+    } else {
+        None
+    };
+    let Ok(_slot) = limits.slots.acquire().await else {
+        return Outcome::failed("shutting down");
+    };
+    let fetched = match engine
+        .fetcher
+        .fetch_in_turn(turn, &target, &validators)
+        .await
+    {
+        Ok(f) => f,
+        Err(e) => {
+            return Outcome::Failed {
+                retry_after: e.retry_after(),
+                message: e.to_string(),
+            }
+        }
+    };
+    let moved_to = fetched
+        .moved_to
+        .map(|u| u.to_string())
+        .or(state.moved_to.clone());
+    let (bytes, charset, validators) = match fetched.content {
+        Content::NotModified => {
+            return Outcome::NotModified {
+                max_age: fetched.max_age,
+                moved_to,
+            }
+        }
+        Content::Body {
+            bytes,
+            charset,
+            validators,
+        } => (bytes, charset, validators),
+    };
+
+    // Parse, and keep the entries not stored before.
+    let url = feed.url.to_string();
+    let store_engine = engine.clone();
+    let parsed = blocking(limits, move || {
+        let parsed =
+            feed::parse_feed(&url, &bytes, charset.as_deref()).map_err(|e| e.to_string())?;
+        let mut new = Vec::new();
+        for e in &parsed.entries {
+            if !store_engine
+                .store
+                .has_item(&e.id)
+                .map_err(|e| e.to_string())?
+            {
+                new.push(e.clone());
+            }
+        }
+        Ok::<_, String>((parsed, new))
+    })
+    .await;
+    let (parsed, new) = match parsed {
+        Ok(Ok(p)) => p,
+        Ok(Err(e)) | Err(e) => return Outcome::failed(e),
+    };
+
+    let mut pages = Vec::with_capacity(new.len());
+    for entry in &new {
+        pages.push(match feed.fetch_article {
+            true => article_page(engine, feed, entry).await,
+            false => None,
+        });
+    }
+
+    let watchlist = engine.watchlist();
+    let prepared = blocking(limits, move || {
+        new.into_iter()
+            .zip(pages)
+            .map(|(mut entry, page)| {
+                // The article's main text, else the feed's.
+                let main = page
+                    .map(|p| text::extract::extract_main(&p))
+                    .filter(|m| !m.trim().is_empty());
+                let raw = main.unwrap_or_else(|| std::mem::take(&mut entry.text));
+                entry.text.clear();
+                let cleaned = text::clean::clean_keyed(&raw);
+                let fingerprint = Fingerprint::from_cleaned(&entry.title, &cleaned);
+                let matches = watchlist.classify(&entry.title, &cleaned.text);
+                Prepared {
+                    entry,
+                    text: cleaned.text,
+                    fingerprint,
+                    matches,
+                }
+            })
+            .collect::<Vec<_>>()
+    })
+    .await;
+    let new = match prepared {
+        Ok(p) => p,
+        Err(e) => return Outcome::failed(e),
+    };
+    Outcome::Fresh {
+        new,
+        listed: parsed.entries.len(),
+        dates: parsed.entries.iter().filter_map(|e| e.published).collect(),
+        validators,
+        ttl: parsed.ttl,
+        max_age: fetched.max_age,
+        moved_to,
+    }
+}
+
+/// Runs CPU work on the blocking pool, one job per core at a time; a panic
+/// in it is an error.
+async fn blocking<T: Send + 'static>(
+    limits: &Limits,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
+    let Ok(_cpu) = limits.cpu.acquire().await else {
+        return Err("shutting down".into());
+    };
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        if e.is_panic() {
+            let panic = e.into_panic();
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            format!("internal error: {what}")
+        } else {
+            e.to_string()
+        }
+    })
+}
+
+/// The article page, or `None` (the feed's text stays) when it cannot be
+/// had: the item is not lost for a slow site.
+async fn article_page(engine: &Engine, feed: &FeedConfig, entry: &Entry) -> Option<String> {
+    let link = entry.link.as_deref()?;
+    let url = url::Url::parse(link).ok()?;
+    match engine.fetcher.fetch_page(&url).await {
+        Ok(page) => Some(page),
+        Err(e) => {
+            log_article_failure(feed, entry, &e);
+            None
+        }
+    }
+}
+
+fn log_article_failure(feed: &FeedConfig, entry: &Entry, e: &FetchError) {
+    warn!(feed = %feed.name, item = %entry.id, error = %e, "article fetch failed; using the feed text");
+}

@@ -1,0 +1,405 @@
+//! The writer: one thread that alone writes items, stories, the copy index,
+//! alerts and feed states while the daemon runs. Polls hand it their
+//! [`Outcome`]s over a bounded channel (a slow disk slows the fetchers, it
+//! never fills memory); housekeeping (retention, digests) goes through it
+//! too, so no two writes ever race and no lock is held across an await.
+//!
+//! It runs on a thread of its own: sled's writes are synchronous.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, error, info, warn};
+
+use super::poll::{Outcome, Prepared};
+use super::{DaemonError, Engine, PollReport};
+use crate::config::FeedConfig;
+use crate::fetch::schedule::{self, Hints, Plan, Policy};
+use crate::store::{Alert, AlertKind, Copy, FeedState, Item, NewItem, Queued};
+use crate::time::after;
+use crate::watchlist::AlertMode;
+
+/// Work for the writer.
+enum Job {
+    Poll {
+        feed: FeedConfig,
+        outcome: Box<Outcome>,
+        reply: oneshot::Sender<Result<Written, DaemonError>>,
+    },
+    Prune {
+        reply: oneshot::Sender<Result<usize, DaemonError>>,
+    },
+    Digests {
+        now: DateTime<Utc>,
+        reply: oneshot::Sender<DigestsDue>,
+    },
+}
+
+type DigestsDue = Result<(Vec<String>, Option<DateTime<Utc>>), DaemonError>;
+
+/// What the writer did with a poll.
+#[derive(Debug, Clone)]
+pub(super) struct Written {
+    pub report: PollReport,
+    pub next_poll: DateTime<Utc>,
+}
+
+/// Jobs waiting for the writer before senders wait.
+const QUEUE: usize = 64;
+
+/// A handle on the writer: cheap to clone; the writer ends when the last
+/// handle is dropped and the jobs already sent are done.
+#[derive(Clone)]
+pub struct WriterHandle {
+    jobs: mpsc::Sender<Job>,
+}
+
+/// Resolves when the writer has finished every job it was handed.
+pub struct WriterDone(oneshot::Receiver<()>);
+
+impl WriterDone {
+    pub async fn wait(self) {
+        // An error means the thread ended without saying so: ended all the same.
+        let _ = self.0.await;
+    }
+}
+
+/// Starts the writer for `engine`, on a thread of its own: sled's writes
+/// block, and the writer lives as long as the daemon.
+pub fn start(engine: Arc<Engine>) -> Result<(WriterHandle, WriterDone), DaemonError> {
+    let (tx, mut rx) = mpsc::channel::<Job>(QUEUE);
+    let (done_tx, done_rx) = oneshot::channel();
+    let thread = std::thread::Builder::new().name("raqib-writer".into());
+    thread
+        .spawn(move || {
+            while let Some(job) = rx.blocking_recv() {
+                // A bug some input reaches ends one job, never the writer.
+                let run = std::panic::AssertUnwindSafe(|| run_job(&engine, job));
+                if let Err(panic) = std::panic::catch_unwind(run) {
+                    let what = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    error!(panic = %what, "internal error in the writer; the job is dropped");
+                }
+            }
+            debug!("writer done");
+            let _ = done_tx.send(());
+        })
+        .map_err(DaemonError::Thread)?;
+    Ok((WriterHandle { jobs: tx }, WriterDone(done_rx)))
+}
+
+fn run_job(engine: &Engine, job: Job) {
+    match job {
+        Job::Poll {
+            feed,
+            outcome,
+            reply,
+        } => {
+            let _ = reply.send(write_poll(engine, &feed, *outcome, Utc::now()));
+        }
+        Job::Prune { reply } => {
+            let _ = reply.send(engine.prune_now());
+        }
+        Job::Digests { now, reply } => {
+            let _ = reply.send(engine.digests_due_now(now));
+        }
+    }
+}
+
+/// The writer has stopped (the daemon is shutting down).
+fn gone() -> DaemonError {
+    DaemonError::Stopped
+}
+
+impl WriterHandle {
+    /// Stores what a poll of `feed` found; returns when it is written.
+    pub(super) async fn poll(
+        &self,
+        feed: FeedConfig,
+        outcome: Outcome,
+    ) -> Result<Written, DaemonError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job::Poll {
+                feed,
+                outcome: Box::new(outcome),
+                reply,
+            })
+            .await
+            .map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+
+    /// Forgets what is past the retention window.
+    pub async fn prune(&self) -> Result<usize, DaemonError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job::Prune { reply })
+            .await
+            .map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+
+    /// Makes the digests due at `now`; returns their ids and the next slot.
+    pub async fn digests_due(&self, now: DateTime<Utc>) -> DigestsDue {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job::Digests { now, reply })
+            .await
+            .map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+}
+
+/// Writes one poll's outcome: the new items with their alerts, then the
+/// feed's state with its next poll (and a notice to the admin when the
+/// feed broke or recovered).
+fn write_poll(
+    engine: &Engine,
+    feed: &FeedConfig,
+    outcome: Outcome,
+    now: DateTime<Utc>,
+) -> Result<Written, DaemonError> {
+    let url = feed.url.as_str();
+    let mut state = engine.store.feed_state(url)?;
+    state.name = Some(feed.name.clone());
+    let mut report = PollReport::default();
+    let policy = Policy {
+        configured: feed.interval.or(engine.config.poll.interval),
+        min_interval: engine.config.poll.min_interval,
+        max_interval: engine.config.poll.max_interval,
+    };
+    let (plan, notice) = match outcome {
+        Outcome::Failed {
+            message,
+            retry_after,
+        } => {
+            report.failed = true;
+            state.errors_in_row = state.errors_in_row.saturating_add(1);
+            let since = *state.failing_since.get_or_insert(now);
+            let plan = schedule::after_failure(
+                engine.config.interval_of(feed),
+                state.errors_in_row,
+                retry_after,
+                fastrand::f64(),
+            );
+            warn!(feed = %feed.name, error = %message, errors_in_row = state.errors_in_row,
+                  retry_in = ?plan.delay, "poll failed");
+            state.last_error = Some(message);
+            let broken =
+                !state.admin_told && state.broken_for(now, engine.config.alerts.broken_feed_after);
+            let notice = broken.then(|| {
+                state.admin_told = true;
+                warn!(feed = %feed.name, since = %since, "feed broken; telling the admin");
+                Alert::feed_notice(url, &feed.name, since, state.last_error.clone(), false, now)
+            });
+            (plan, notice)
+        }
+        Outcome::NotModified { max_age, moved_to } => {
+            report.not_modified = true;
+            state.moved_to = moved_to;
+            let hints = Hints { ttl: None, max_age };
+            let plan = schedule::after_success(&policy, &state.dates, hints, now, fastrand::f64());
+            (plan, recovered(&mut state, feed, now))
+        }
+        Outcome::Fresh {
+            new,
+            listed,
+            dates,
+            validators,
+            ttl,
+            max_age,
+            moved_to,
+        } => {
+            report.entries = listed;
+            for prepared in new {
+                let id = prepared.entry.id.clone();
+                match store_entry(engine, feed, prepared, now) {
+                    Ok(Some(stored)) => {
+                        report.new_items += 1;
+                        report.copies += usize::from(stored.copy);
+                        report.alerts += stored.alerts;
+                        state.items += 1;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        // A store failure is not the feed's fault: the old
+                        // validators stay, so the entries are fetched again.
+                        error!(feed = %feed.name, item = %id, error = %e, "storing an item failed");
+                        engine.store.put_feed_state(url, &state)?;
+                        return Err(e);
+                    }
+                }
+            }
+            if report.alerts > 0 {
+                engine.outbox_changed.notify_one();
+            }
+            state.etag = validators.etag;
+            state.last_modified = validators.last_modified;
+            state.moved_to = moved_to;
+            schedule::remember_dates(&mut state.dates, dates, now);
+            let hints = Hints { ttl, max_age };
+            let plan = schedule::after_success(&policy, &state.dates, hints, now, fastrand::f64());
+            (plan, recovered(&mut state, feed, now))
+        }
+    };
+    if !report.failed {
+        state.last_ok = Some(now);
+        state.last_error = None;
+        state.errors_in_row = 0;
+        state.failing_since = None;
+        info!(feed = %feed.name, entries = report.entries, new = report.new_items, copies = report.copies,
+              alerts = report.alerts, not_modified = report.not_modified, next_in = ?plan.delay,
+              interval = plan.reason.as_str(), "polled");
+    }
+    let Plan { delay, reason } = plan;
+    let next_poll = after(now, delay);
+    state.next_poll = Some(next_poll);
+    state.interval_secs = Some(delay.as_secs());
+    state.interval_reason = Some(reason.as_str().to_string());
+    engine
+        .store
+        .put_feed_state_with(url, &state, notice.as_ref())?;
+    if notice.is_some() {
+        engine.outbox_changed.notify_one();
+    }
+    engine.status_changed();
+    Ok(Written { report, next_poll })
+}
+
+/// After a success: the admin's notice that a feed they were told is
+/// broken works again.
+fn recovered(state: &mut FeedState, feed: &FeedConfig, now: DateTime<Utc>) -> Option<Alert> {
+    let since = state.failing_since?;
+    if !std::mem::take(&mut state.admin_told) {
+        return None;
+    }
+    info!(feed = %feed.name, "feed recovered; telling the admin");
+    Some(Alert::feed_notice(
+        feed.url.as_str(),
+        &feed.name,
+        since,
+        None,
+        true,
+        now,
+    ))
+}
+
+struct Stored {
+    copy: bool,
+    alerts: usize,
+}
+
+/// Deduplicates and stores one new entry with its alerts. `None` when it
+/// was stored before.
+fn store_entry(
+    engine: &Engine,
+    feed: &FeedConfig,
+    prepared: Prepared,
+    now: DateTime<Utc>,
+) -> Result<Option<Stored>, DaemonError> {
+    let Prepared {
+        entry,
+        text,
+        fingerprint,
+        matches,
+    } = prepared;
+    // Another feed of this round may have carried the same entry id.
+    if engine.store.has_item(&entry.id)? {
+        return Ok(None);
+    }
+    let copy = Copy {
+        item: entry.id.clone(),
+        feed_name: feed.name.clone(),
+        title: entry.title.clone(),
+        link: entry.link.clone(),
+    };
+    let crate::dedup::Assignment { story, is_copy } = crate::dedup::assign(
+        &engine.store,
+        &fingerprint,
+        &entry.id,
+        &entry.title,
+        copy,
+        now,
+    )?;
+    let watchlist = engine.watchlist();
+    let due = after(now, engine.config.alerts.window);
+    let limit = engine.config.alerts.max_per_hour as usize;
+    let mut alerts: Vec<Alert> = Vec::new();
+    let mut queued: Vec<Queued> = Vec::new();
+    for m in &matches {
+        let Some(topic) = watchlist.topic(&m.topic) else {
+            continue;
+        };
+        let mut folded = false;
+        let id = Alert::id_for(&story.id, &m.topic);
+        // A copy joining a story whose alert exists (or went out) adds nothing.
+        if topic.alert == AlertMode::Immediate && !engine.store.has_alert(&id)? {
+            let recent = if limit > 0 {
+                engine
+                    .store
+                    .alerts_since(&m.topic, now - chrono::Duration::hours(1))?
+            } else {
+                0
+            };
+            if limit > 0 && recent >= limit {
+                folded = true;
+                info!(feed = %feed.name, item = %entry.id, topic = %m.topic, "hourly alert limit reached; story goes to the digest");
+            } else {
+                let kind = if limit > 0 && recent + 1 == limit {
+                    AlertKind::StoryLastBeforeLimit
+                } else {
+                    AlertKind::Story
+                };
+                alerts.push(Alert {
+                    id,
+                    story: story.id.clone(),
+                    topic: m.topic.clone(),
+                    created: now,
+                    due,
+                    attempts: 0,
+                    last_error: None,
+                    kind,
+                    failing_since: None,
+                });
+                engine.store.note_alert(&m.topic, now)?;
+            }
+        }
+        queued.push(Queued {
+            topic: m.topic.clone(),
+            story: story.id.clone(),
+            created: now,
+            folded,
+        });
+    }
+    let n_alerts = alerts.len();
+    let item = Item {
+        id: entry.id.clone(),
+        feed: feed.url.to_string(),
+        feed_name: feed.name.clone(),
+        title: entry.title,
+        text,
+        link: entry.link,
+        published: entry.published,
+        seen: now,
+        story: story.id.clone(),
+        matches,
+        sample: Vec::new(),
+    };
+    let inserted = engine.store.insert(&NewItem {
+        item,
+        fingerprint,
+        story,
+        alerts,
+        queued,
+    })?;
+    debug!(feed = %feed.name, item = %entry.id, copy = is_copy, alerts = n_alerts, "stored");
+    Ok(inserted.then_some(Stored {
+        copy: is_copy,
+        alerts: if is_copy { 0 } else { n_alerts },
+    }))
+}
