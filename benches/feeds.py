@@ -20,6 +20,7 @@ Usage: benches/feeds.sh [N] (the wrapper installs nginx, rss2email, aiosmtpd).
 import json
 import os
 import random
+import resource
 import shutil
 import signal
 import socket
@@ -115,9 +116,22 @@ def wait_port(addr, port, timeout=10):
 
 
 def timed(cmd, **kw):
-    """Runs cmd; returns (seconds, peak RSS in MB of it and its children, rc)."""
+    """Runs cmd; returns (seconds, peak RSS in MB, rc). With TRACE_RSS set,
+    prints the RSS every half second to stderr."""
     start = time.monotonic()
     p = subprocess.Popen(cmd, **kw)
+    if os.environ.get("TRACE_RSS"):
+        while p.poll() is None:
+            try:
+                with open(f"/proc/{p.pid}/status") as f:
+                    rss = [l for l in f if l.startswith("VmRSS")][0].split()[1]
+                print(f"{time.monotonic() - start:.1f}s {int(rss) // 1024}MB", file=sys.stderr)
+            except (OSError, IndexError):
+                pass
+            time.sleep(0.5)
+        status = p.returncode
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.monotonic() - start, usage.ru_maxrss / 1024, status
     _, status, usage = os.wait4(p.pid, 0)
     wall = time.monotonic() - start
     return wall, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
@@ -129,7 +143,6 @@ def main():
     feeds_dir = os.path.join(work, "www", "f")
     os.makedirs(feeds_dir)
     now = time.time()
-    items = {}
     for i in range(N):
         items[i] = [item(i, k, now) for k in range(ITEMS)]
         with open(os.path.join(feeds_dir, f"{i}.xml"), "w") as f:
@@ -170,7 +183,10 @@ http {{
         sink.send_signal(signal.SIGTERM)
         subprocess.run(["nginx", "-c", conf, "-p", work, "-s", "stop"])
     print(json.dumps(results, indent=1))
-    shutil.rmtree(work, ignore_errors=True)
+    if os.environ.get("KEEP"):
+        print(f"kept {work}", file=sys.stderr)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def run_both(work):
@@ -186,15 +202,23 @@ def run_both(work):
     env = dict(os.environ, RUST_LOG="warn")
     out = {"feeds": N, "hosts": min(HOSTS, N), "items_per_feed": ITEMS}
 
-    r1 = timed([RAQIB, "--config", cfg, "once"], env=env, stderr=open(f"{work}/raqib1.log", "w"))
+    def once(n):
+        cmd = [RAQIB, "--config", cfg, "once"]
+        if os.environ.get("PROFILE"):
+            cmd = ["perf", "record", "-F", "299", "-g", "-o", f"{work}/perf{n}.data"] + cmd
+        return timed(cmd, env=env, stderr=open(f"{work}/raqib{n}.log", "w"))
+
+    r1 = once(1)
     edit(work)
-    r2 = timed([RAQIB, "--config", cfg, "once"], env=env, stderr=open(f"{work}/raqib2.log", "w"))
+    r2 = once(2)
     for name, (wall, rss_mb, rc) in (("raqib_round1", r1), ("raqib_round2", r2)):
         out[name] = {"seconds": round(wall, 2), "peak_rss_mb": round(rss_mb, 1), "exit": rc,
                      "feeds_per_s": round(N / wall, 1)}
         with open(f"{work}/raqib{name[-1]}.log") as f:
             out[name]["summary"] = f.read().strip().splitlines()[-1:]
 
+    if os.environ.get("SKIP_BASELINE"):
+        return out
     restore(work)
     b1, b2 = rss2email(work)
     for name, (wall, rss_mb, rc) in (("rss2email_round1", b1), ("rss2email_round2", b2)):

@@ -69,8 +69,6 @@ pub enum DaemonError {
     Notify(#[from] NotifyError),
     #[error("the daemon is stopping")]
     Stopped,
-    #[error("starting the writer thread: {0}")]
-    Thread(std::io::Error),
 }
 
 /// What the daemon is told from outside (signals, tests).
@@ -212,7 +210,7 @@ impl Engine {
 
     /// One round: every feed through the pipeline, then every pending alert.
     pub async fn once(self: &Arc<Self>) -> Result<OnceReport, DaemonError> {
-        let (writer, done) = writer::start(self.clone())?;
+        let (writer, done) = writer::start(self.clone());
         writer.prune().await?;
         let (_stop_tx, stop_rx) = watch::channel(false);
         let results =
@@ -449,7 +447,7 @@ fn start_tasks(
     engine: Arc<Engine>,
     stop: watch::Receiver<bool>,
 ) -> Result<(JoinSet<()>, writer::WriterDone), DaemonError> {
-    let (writer, writer_done) = writer::start(engine.clone())?;
+    let (writer, writer_done) = writer::start(engine.clone());
     let mut set = JoinSet::new();
     {
         let (engine, writer, stop) = (engine.clone(), writer.clone(), stop.clone());

@@ -82,43 +82,100 @@ impl Outcome {
     }
 }
 
-/// Polls `feed`: never fails, never panics (a failure or a bug some input
-/// reached is an [`Outcome::Failed`] of this feed alone).
-pub(super) async fn poll(engine: &Arc<Engine>, feed: &FeedConfig, limits: &Limits) -> Outcome {
-    match unwind_safe(poll_inner(engine, feed, limits)).await {
-        Ok(outcome) => outcome,
-        Err(panic) => Outcome::failed(format!("internal error: {panic}")),
-    }
+/// A poll begun: the feed's state read and its host's start reserved.
+pub(super) struct Begun {
+    state: crate::store::FeedState,
+    target: url::Url,
+    reservation: Option<crate::fetch::Reservation>,
 }
 
-async fn poll_inner(engine: &Arc<Engine>, feed: &FeedConfig, limits: &Limits) -> Outcome {
-    let state = match engine.store.feed_state(feed.url.as_str()) {
-        Ok(s) => s,
-        Err(e) => return Outcome::failed(e),
-    };
+/// Begins a poll of `feed` without waiting: the scheduler calls it in the
+/// order feeds fall due, so feeds due together reach each host in that
+/// order (the configured order, in `once`).
+pub(super) fn begin(engine: &Engine, feed: &FeedConfig) -> Result<Begun, String> {
+    let state = engine
+        .store
+        .feed_state(feed.url.as_str())
+        .map_err(|e| e.to_string())?;
     // A feed that moved permanently is polled where it is now.
     let target = state
         .moved_to
         .as_deref()
         .and_then(|u| url::Url::parse(u).ok())
         .unwrap_or_else(|| feed.url.clone());
+    let reservation =
+        matches!(target.scheme(), "http" | "https").then(|| engine.fetcher.reserve(&target));
+    Ok(Begun {
+        state,
+        target,
+        reservation,
+    })
+}
+
+/// Polls `feed`: never fails, never panics (a failure or a bug some input
+/// reached is an [`Outcome::Failed`] of this feed alone).
+pub(super) async fn poll(
+    engine: &Arc<Engine>,
+    feed: &FeedConfig,
+    limits: &Limits,
+    begun: Result<Begun, String>,
+) -> Outcome {
+    let Begun {
+        state,
+        target,
+        reservation,
+    } = match begun {
+        Ok(b) => b,
+        Err(e) => return Outcome::failed(e),
+    };
+    match unwind_safe(poll_inner(engine, feed, limits, state, target, reservation)).await {
+        Ok(outcome) => outcome,
+        Err(panic) => Outcome::failed(format!("internal error: {panic}")),
+    }
+}
+
+async fn poll_inner(
+    engine: &Arc<Engine>,
+    feed: &FeedConfig,
+    limits: &Limits,
+    state: crate::store::FeedState,
+    target: url::Url,
+    reservation: Option<crate::fetch::Reservation>,
+) -> Outcome {
     let validators = Validators {
         etag: state.etag.clone(),
         last_modified: state.last_modified.clone(),
     };
     // The host's turn first, then a slot: feeds waiting for a busy host
     // hold no slot others could use.
-    let turn = if matches!(target.scheme(), "http" | "https") {
-        match engine.fetcher.host_turn(&target).await {
+    let turn = match reservation {
+        Some(r) => match r.wait().await {
             Ok(t) => Some(t),
             Err(e) => return Outcome::failed(e),
-        }
-    } else {
-        None
+        },
+        None => None,
     };
     let Ok(_slot) = limits.slots.acquire().await else {
         return Outcome::failed("shutting down");
     };
+    // Thousands of polls may wait for their host's turn at once: the
+    // large part of the poll (the HTTP client's future, the bodies) is
+    // allocated only now, with a slot.
+    Box::pin(fetch_and_prepare(
+        engine, feed, limits, state, target, validators, turn,
+    ))
+    .await
+}
+
+async fn fetch_and_prepare(
+    engine: &Arc<Engine>,
+    feed: &FeedConfig,
+    limits: &Limits,
+    state: crate::store::FeedState,
+    target: url::Url,
+    validators: Validators,
+    turn: Option<crate::fetch::HostTurn>,
+) -> Outcome {
     let fetched = match engine
         .fetcher
         .fetch_in_turn(turn, &target, &validators)

@@ -67,6 +67,7 @@ pub(super) async fn poll_feeds(
                 break;
             }
             queue.pop();
+            let begun = poll::begin(&engine, &feeds[i]);
             let (engine, writer, feeds, limits) = (
                 engine.clone(),
                 writer.clone(),
@@ -75,7 +76,7 @@ pub(super) async fn poll_feeds(
             );
             let task = running.spawn(async move {
                 let feed = &feeds[i];
-                let outcome = poll::poll(&engine, feed, &limits).await;
+                let outcome = poll::poll(&engine, feed, &limits, begun).await;
                 writer.poll(feed.clone(), outcome).await
             });
             feed_of.insert(task.id(), i);

@@ -1,10 +1,11 @@
-//! The writer: one thread that alone writes items, stories, the copy index,
+//! The writer: one task that alone writes items, stories, the copy index,
 //! alerts and feed states while the daemon runs. Polls hand it their
 //! [`Outcome`]s over a bounded channel (a slow disk slows the fetchers, it
 //! never fills memory); housekeeping (retention, digests) goes through it
 //! too, so no two writes ever race and no lock is held across an await.
 //!
-//! It runs on a thread of its own: sled's writes are synchronous.
+//! Its jobs run on the blocking pool, one batch at a time: sled's writes
+//! are synchronous.
 
 use std::sync::Arc;
 
@@ -56,40 +57,55 @@ pub struct WriterHandle {
 }
 
 /// Resolves when the writer has finished every job it was handed.
-pub struct WriterDone(oneshot::Receiver<()>);
+pub struct WriterDone(tokio::task::JoinHandle<()>);
 
 impl WriterDone {
     pub async fn wait(self) {
-        // An error means the thread ended without saying so: ended all the same.
-        let _ = self.0.await;
+        if let Err(e) = self.0.await {
+            error!(error = %e, "the writer ended abnormally");
+        }
     }
 }
 
-/// Starts the writer for `engine`, on a thread of its own: sled's writes
-/// block, and the writer lives as long as the daemon.
-pub fn start(engine: Arc<Engine>) -> Result<(WriterHandle, WriterDone), DaemonError> {
+/// Jobs done in one trip to the blocking pool when they queue up.
+const BATCH: usize = 32;
+
+/// Starts the writer for `engine`: a task that takes jobs in order and
+/// does them on the blocking pool (sled's writes block), a batch of those
+/// waiting at a time, one batch at a time.
+pub fn start(engine: Arc<Engine>) -> (WriterHandle, WriterDone) {
     let (tx, mut rx) = mpsc::channel::<Job>(QUEUE);
-    let (done_tx, done_rx) = oneshot::channel();
-    let thread = std::thread::Builder::new().name("raqib-writer".into());
-    thread
-        .spawn(move || {
-            while let Some(job) = rx.blocking_recv() {
-                // A bug some input reaches ends one job, never the writer.
-                let run = std::panic::AssertUnwindSafe(|| run_job(&engine, job));
-                if let Err(panic) = std::panic::catch_unwind(run) {
-                    let what = panic
-                        .downcast_ref::<&str>()
-                        .map(|s| s.to_string())
-                        .or_else(|| panic.downcast_ref::<String>().cloned())
-                        .unwrap_or_default();
-                    error!(panic = %what, "internal error in the writer; the job is dropped");
+    let done = tokio::spawn(async move {
+        while let Some(first) = rx.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < BATCH {
+                match rx.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
                 }
             }
-            debug!("writer done");
-            let _ = done_tx.send(());
-        })
-        .map_err(DaemonError::Thread)?;
-    Ok((WriterHandle { jobs: tx }, WriterDone(done_rx)))
+            let engine = engine.clone();
+            let run = tokio::task::spawn_blocking(move || {
+                for job in batch {
+                    // A bug some input reaches ends one job, never the writer.
+                    let one = std::panic::AssertUnwindSafe(|| run_job(&engine, job));
+                    if let Err(panic) = std::panic::catch_unwind(one) {
+                        let what = panic
+                            .downcast_ref::<&str>()
+                            .map(|s| s.to_string())
+                            .or_else(|| panic.downcast_ref::<String>().cloned())
+                            .unwrap_or_default();
+                        error!(panic = %what, "internal error in the writer; the job is dropped");
+                    }
+                }
+            });
+            if let Err(e) = run.await {
+                error!(error = %e, "writer batch ended abnormally");
+            }
+        }
+        debug!("writer done");
+    });
+    (WriterHandle { jobs: tx }, WriterDone(done))
 }
 
 fn run_job(engine: &Engine, job: Job) {
@@ -116,6 +132,11 @@ fn gone() -> DaemonError {
 }
 
 impl WriterHandle {
+    /// Hands `job` to the writer.
+    async fn submit(&self, job: Job) -> Result<(), DaemonError> {
+        self.jobs.send(job).await.map_err(|_| gone())
+    }
+
     /// Stores what a poll of `feed` found; returns when it is written.
     pub(super) async fn poll(
         &self,
@@ -123,34 +144,26 @@ impl WriterHandle {
         outcome: Outcome,
     ) -> Result<Written, DaemonError> {
         let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Job::Poll {
-                feed,
-                outcome: Box::new(outcome),
-                reply,
-            })
-            .await
-            .map_err(|_| gone())?;
+        self.submit(Job::Poll {
+            feed,
+            outcome: Box::new(outcome),
+            reply,
+        })
+        .await?;
         answer.await.map_err(|_| gone())?
     }
 
     /// Forgets what is past the retention window.
     pub async fn prune(&self) -> Result<usize, DaemonError> {
         let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Job::Prune { reply })
-            .await
-            .map_err(|_| gone())?;
+        self.submit(Job::Prune { reply }).await?;
         answer.await.map_err(|_| gone())?
     }
 
     /// Makes the digests due at `now`; returns their ids and the next slot.
     pub async fn digests_due(&self, now: DateTime<Utc>) -> DigestsDue {
         let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Job::Digests { now, reply })
-            .await
-            .map_err(|_| gone())?;
+        self.submit(Job::Digests { now, reply }).await?;
         answer.await.map_err(|_| gone())?
     }
 }

@@ -24,7 +24,7 @@ use reqwest::header::{
     LOCATION, RETRY_AFTER,
 };
 use reqwest::StatusCode;
-use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
 use crate::config::Poll;
@@ -108,6 +108,27 @@ pub struct HostTurn {
     _permit: OwnedSemaphorePermit,
 }
 
+/// A start time reserved with a host: [`Reservation::wait`] for the turn.
+pub struct Reservation {
+    host: Arc<Host>,
+    start: tokio::time::Instant,
+}
+
+impl Reservation {
+    /// Waits for the reserved start, then for a free slot of the host.
+    pub async fn wait(self) -> Result<HostTurn, FetchError> {
+        tokio::time::sleep_until(self.start).await;
+        let permit = self
+            .host
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| FetchError::Request(e.to_string()))?;
+        Ok(HostTurn { _permit: permit })
+    }
+}
+
 /// Politeness per host: at most `concurrency` requests at once, and their
 /// starts at least `interval` apart.
 struct Host {
@@ -123,7 +144,7 @@ pub struct Fetcher {
     max_bytes: u64,
     host_concurrency: usize,
     host_interval: Duration,
-    hosts: Arc<Mutex<HashMap<String, Arc<Host>>>>,
+    hosts: Arc<std::sync::Mutex<HashMap<String, Arc<Host>>>>,
 }
 
 impl Fetcher {
@@ -212,32 +233,33 @@ impl Fetcher {
     }
 
     /// Waits until a request to `url`'s host may start: a free slot of the
-    /// host, and the spacing since the previous start. `None` for URLs
-    /// without a host (files).
+    /// host, and the spacing since the previous start.
     pub async fn host_turn(&self, url: &Url) -> Result<HostTurn, FetchError> {
-        let host = self.host(url.host_str().unwrap_or("")).await;
-        let permit = host
-            .slots
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|e| FetchError::Request(e.to_string()))?;
+        self.reserve(url).wait().await
+    }
+
+    /// Reserves the next start time of a request to `url`'s host, now,
+    /// without waiting: requests reserved in some order start in that
+    /// order (the scheduler reserves in the order feeds fall due).
+    pub fn reserve(&self, url: &Url) -> Reservation {
+        let host = self.host(url.host_str().unwrap_or(""));
         let start = {
             let mut next = host
                 .next_start
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let now = tokio::time::Instant::now();
-            let start = (*next).max(now);
+            let start = (*next).max(tokio::time::Instant::now());
             *next = start + self.host_interval;
             start
         };
-        tokio::time::sleep_until(start).await;
-        Ok(HostTurn { _permit: permit })
+        Reservation { host, start }
     }
 
-    async fn host(&self, name: &str) -> Arc<Host> {
-        let mut hosts = self.hosts.lock().await;
+    fn host(&self, name: &str) -> Arc<Host> {
+        let mut hosts = self
+            .hosts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         // Article links name any host: forget the idle ones (no request
         // holds or awaits a slot, the spacing has passed) before the map
         // grows large.

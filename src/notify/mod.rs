@@ -8,6 +8,7 @@
 
 pub mod digest;
 pub mod render;
+mod smtp;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -95,7 +96,10 @@ impl Header for AutoSubmitted {
 }
 
 enum Transport {
+    /// Implicit TLS: lettre's transport.
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// Plain or STARTTLS: raqib's own connection (see [`smtp`]).
+    Direct(Box<smtp::Direct>),
     Maildir(PathBuf),
 }
 
@@ -144,32 +148,52 @@ impl Mailer {
                 let tls_params = || {
                     TlsParameters::new(s.host.clone()).map_err(|e| NotifyError::Smtp(e.to_string()))
                 };
-                let tls = match s.security {
-                    Security::None => Tls::None,
-                    Security::Starttls => Tls::Required(tls_params()?),
-                    Security::Tls => Tls::Wrapper(tls_params()?),
+                let credentials = match &s.username {
+                    Some(user) => {
+                        let password = match &s.password_file {
+                            Some(p) => std::fs::read_to_string(p).map_err(NotifyError::Password)?,
+                            None => match std::env::var_os("CREDENTIALS_DIRECTORY") {
+                                Some(dir) => std::fs::read_to_string(
+                                    PathBuf::from(dir).join("smtp-password"),
+                                )
+                                .map_err(NotifyError::Password)?,
+                                None => String::new(),
+                            },
+                        };
+                        Some(Credentials::new(
+                            user.clone(),
+                            password.trim_end_matches(['\r', '\n']).to_string(),
+                        ))
+                    }
+                    None => None,
                 };
-                let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(s.host.clone())
-                    .port(s.port)
-                    .tls(tls)
-                    .timeout(Some(s.timeout));
-                if let Some(user) = &s.username {
-                    let password = match &s.password_file {
-                        Some(p) => std::fs::read_to_string(p).map_err(NotifyError::Password)?,
-                        None => match std::env::var_os("CREDENTIALS_DIRECTORY") {
-                            Some(dir) => {
-                                std::fs::read_to_string(PathBuf::from(dir).join("smtp-password"))
-                                    .map_err(NotifyError::Password)?
-                            }
-                            None => String::new(),
-                        },
-                    };
-                    b = b.credentials(Credentials::new(
-                        user.clone(),
-                        password.trim_end_matches(['\r', '\n']).to_string(),
-                    ));
+                match s.security {
+                    Security::None => Transport::Direct(Box::new(smtp::Direct::new(
+                        s.host.clone(),
+                        s.port,
+                        None,
+                        credentials,
+                        s.timeout,
+                    ))),
+                    Security::Starttls => Transport::Direct(Box::new(smtp::Direct::new(
+                        s.host.clone(),
+                        s.port,
+                        Some(tls_params()?),
+                        credentials,
+                        s.timeout,
+                    ))),
+                    Security::Tls => {
+                        let mut b =
+                            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(s.host.clone())
+                                .port(s.port)
+                                .tls(Tls::Wrapper(tls_params()?))
+                                .timeout(Some(s.timeout));
+                        if let Some(c) = credentials {
+                            b = b.credentials(c);
+                        }
+                        Transport::Smtp(b.build())
+                    }
                 }
-                Transport::Smtp(b.build())
             }
         };
         Ok(Mailer {
@@ -229,6 +253,7 @@ impl Mailer {
                 permanent: e.is_permanent(),
                 message: crate::diag::error_chain(&e),
             }),
+            Transport::Direct(d) => d.send(&msg).await,
             Transport::Maildir(path) => {
                 let bytes = msg.formatted();
                 let path = path.clone();

@@ -236,15 +236,36 @@ impl Store {
     /// and the story it started unless an alert for that story is still
     /// pending. Returns how many items went.
     pub fn prune(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
-        let mut old: Vec<Item> = Vec::new();
-        for item in self.items() {
-            let item = item?;
-            if item.seen < before {
-                old.push(item);
+        // The tombstones say when each item was first seen: the scan reads
+        // 8 bytes per entry, and only the items to forget are decoded.
+        let cutoff = before.timestamp();
+        let horizon = crate::time::before(before, SEEN_FOR).timestamp();
+        let mut old = Vec::new();
+        let mut expired = Vec::new();
+        for entry in self.tombstones.iter() {
+            let (k, v) = entry?;
+            let at = v.as_ref().try_into().map(i64::from_be_bytes).unwrap_or(0);
+            if at < cutoff {
+                old.push(k.clone());
+            }
+            // Tombstones outlive their items by SEEN_FOR.
+            if at < horizon {
+                expired.push(k);
             }
         }
         let mut pruned = 0;
-        for item in old {
+        for id in old {
+            let Some(item) = self
+                .items
+                .get(&id)?
+                .map(|b| dec::<Item>("items", &b))
+                .transpose()?
+            else {
+                continue;
+            };
+            if item.seen >= before {
+                continue;
+            }
             let mut story_prefix = item.story.as_bytes().to_vec();
             story_prefix.push(b'/');
             let pending = self.outbox.scan_prefix(&story_prefix).next().is_some();
@@ -265,14 +286,8 @@ impl Store {
         }
         // The copy index forgets the same items.
         self.prune_sketches(before.timestamp(), pruned > 0)?;
-        // Tombstones outlive their items by SEEN_FOR.
-        let horizon = crate::time::before(before, SEEN_FOR).timestamp();
-        for entry in self.tombstones.iter() {
-            let (k, v) = entry?;
-            let at = v.as_ref().try_into().map(i64::from_be_bytes).unwrap_or(0);
-            if at < horizon {
-                self.tombstones.remove(k)?;
-            }
+        for k in expired {
+            self.tombstones.remove(k)?;
         }
         self.prune_outbox(before)?;
         Ok(pruned)

@@ -82,6 +82,9 @@ pub enum StoreError {
     },
 }
 
+/// sled's page cache (its whole memory use is several times this).
+const CACHE_BYTES: u64 = 16 << 20;
+
 /// Opens the sled database in `path`. A handle this process dropped a
 /// moment ago keeps the lock until sled's background thread ends: a lock
 /// error is retried for up to two seconds (another process holding the
@@ -91,6 +94,10 @@ fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
     loop {
         match sled::Config::new()
             .path(path)
+            // sled's default page cache is 1 GiB; the hot set (recent
+            // items, the copy index's blocks, feed states) is far smaller,
+            // and a daemon should not grow to a gigabyte.
+            .cache_capacity(CACHE_BYTES)
             .open()
             .map_err(StoreError::from)
         {
