@@ -222,16 +222,26 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
                     let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
                         t.map(|t| t.to_rfc3339()).unwrap_or_else(|| "-".into())
                     };
+                    let interval = match (f.interval_secs, &f.interval_reason) {
+                        (Some(s), Some(why)) => format!("\tinterval={s}s ({why})"),
+                        _ => String::new(),
+                    };
                     println!(
-                        "{}\t{}\t{}\titems={}\tlast_ok={}\tnext_poll={}{}",
+                        "{}\t{}\t{}\titems={}\tlast_ok={}\tnext_poll={}{}{}",
                         f.url,
                         f.name,
                         f.state,
                         f.items,
                         when(f.last_ok),
                         when(f.next_poll),
+                        interval,
                         f.error.map(|e| format!("\terror={e}")).unwrap_or_default()
                     );
+                    if let Some(to) = &f.moved_to {
+                        println!(
+                            "  moved permanently to {to}: polled there; update url in the config"
+                        );
+                    }
                 }
                 if let Some(n) = dead.filter(|n| *n > 0) {
                     println!("dead letters: {n} message(s) the mail server refused permanently (see the log)");

@@ -474,6 +474,55 @@ fn excerpt_chars(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_digest_ends_with_the_broken_feeds() {
+        let made = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        let broken = [BrokenFeed {
+            name: "<b>عنب بلدي</b>".into(),
+            url: "https://www.enabbaladi.net/feed".into(),
+            since: made - chrono::Duration::hours(30),
+            error: Some("HTTP 503".into()),
+        }];
+        let r = digest_with(&[], &broken, made, chrono_tz::UTC);
+        assert!(r.text.contains("مصادر معطّلة (1)"), "{}", r.text);
+        assert!(r.text.contains("https://www.enabbaladi.net/feed") && r.text.contains("HTTP 503"));
+        assert!(r.html.contains("&lt;b&gt;عنب بلدي"), "escaped: {}", r.html);
+        let none = digest_with(&[], &[], made, chrono_tz::UTC);
+        assert!(!none.text.contains("معطّلة"));
+    }
+
+    #[test]
+    fn the_admin_notice_names_the_feed_and_the_error() {
+        let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        let since = now - chrono::Duration::hours(26);
+        let r = feed_notice(
+            "RT Arabic",
+            "https://arabic.rt.com/rss/",
+            since,
+            Some("HTTP 500"),
+            false,
+            now,
+            chrono_tz::UTC,
+        );
+        assert!(
+            r.subject.contains("RT Arabic") && r.subject.contains("26"),
+            "{}",
+            r.subject
+        );
+        assert!(r.text.contains("https://arabic.rt.com/rss/") && r.text.contains("HTTP 500"));
+        assert!(r.html.contains("dir=\"rtl\""));
+        let back = feed_notice(
+            "RT Arabic",
+            "https://arabic.rt.com/rss/",
+            since,
+            None,
+            true,
+            now,
+            chrono_tz::UTC,
+        );
+        assert!(back.subject.contains("عاد"), "{}", back.subject);
+    }
     use crate::store::Copy;
     use chrono::Utc;
 

@@ -38,6 +38,15 @@ pub struct HttpState {
 pub type SharedHttp = Arc<Mutex<HttpState>>;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    lock_any(m)
+}
+
+/// The SMTP server's state, even after a panic elsewhere.
+pub fn lock_smtp(m: &SharedSmtp) -> std::sync::MutexGuard<'_, SmtpState> {
+    lock_any(m)
+}
+
+fn lock_any<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -287,6 +296,8 @@ pub fn message_ids(smtp: &SharedSmtp) -> (usize, usize) {
 #[derive(Debug, Clone)]
 pub struct Mail {
     pub subject: String,
+    /// The To header, as written.
+    pub to: String,
     pub text: String,
     pub html: String,
     pub topic: String,
@@ -300,6 +311,7 @@ pub fn parse_mail(raw: &[u8]) -> Mail {
         .expect("parsable email");
     Mail {
         subject: m.subject().unwrap_or_default().to_string(),
+        to: m.header_raw("To").unwrap_or_default().trim().to_string(),
         text: m.body_text(0).map(|c| c.into_owned()).unwrap_or_default(),
         html: m.body_html(0).map(|c| c.into_owned()).unwrap_or_default(),
         topic: m
