@@ -11,7 +11,8 @@
 //! - [`diag`]: errors that point at a place in a file.
 //! - [`text`]: PURE engine: normalisation, tokens, cleanup, extraction, fingerprints.
 //! - [`watchlist`]: PURE: the watchlist TOML compiled into a matcher with explanations.
-//! - [`fetch`]: reqwest client, conditional GET, charsets, size caps; backoff schedule.
+//! - [`fetch`]: reqwest client, conditional GET, charsets, size caps, per-host turns, redirects;
+//!   the schedule (adaptive interval, feed hints, backoff).
 //! - [`feed`]: feed-rs → entries with stable ids.
 //! - [`index`]: PURE: the in-memory anchor table over the stored sketches, and a copy of each
 //!   sketch (copy candidates, judged without reading sled).
@@ -19,8 +20,11 @@
 //!   index on disk), outbox, feed state; the schema version and migrations.
 //! - [`dedup`]: the copy decision over the store's candidates, and story assignment: a copy
 //!   joins the first item's story.
-//! - [`notify`]: email rendering (RTL HTML + text), outbox drain, SMTP or maildir (the only lettre user).
-//! - [`daemon`]: the stages as tokio tasks; `once`, `run`, reload and shutdown.
+//! - [`notify`]: email rendering (RTL HTML + text), outbox drain, SMTP (lettre's protocol over a
+//!   `TCP_NODELAY` connection) or maildir (the only lettre user).
+//! - [`daemon`]: the stages as tokio tasks joined by channels: scheduler → poll tasks (host
+//!   turn, a slot, fetch, parse on the blocking pool) → bounded channel → the one writer →
+//!   Notify → delivery; status, digests, maintenance; `once`, `run`, reload and shutdown.
 //! - [`eval`]: `raqib eval` over labelled JSONL.
 //! - [`time`]: time arithmetic that saturates, server delays clamped, the one backoff function.
 //! - [`replay`]: `raqib watchlist test`: stored items through the watchlist on disk.
