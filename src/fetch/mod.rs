@@ -156,6 +156,11 @@ impl Fetcher {
             // Redirects are followed here, hop by hop: each hop's scheme is
             // checked and whether they were all permanent is known.
             .redirect(reqwest::redirect::Policy::none())
+            // Feeds of one host are polled a moment apart in a round, then
+            // not for minutes: a connection kept idle longer only holds a
+            // socket and ~30 KB of buffers (per host: thousands of them).
+            .pool_idle_timeout(Duration::from_secs(5))
+            .pool_max_idle_per_host(2)
             .build()
             .map_err(FetchError::Client)?;
         Ok(Fetcher {
