@@ -197,6 +197,9 @@ def run_both(work):
             f'[email]\nto = ["analyst@example.org"]\n'
             f'[email.smtp]\nhost = "127.0.0.1"\nport = {SMTP_PORT}\n'
         )
+        # RAQIB_POLL: extra [poll] keys, e.g. 'host_interval = "0s"'.
+        if os.environ.get("RAQIB_POLL"):
+            f.write("[poll]\n" + os.environ["RAQIB_POLL"].replace(";", "\n") + "\n")
         for i in range(N):
             f.write(f'[[feeds]]\nurl = "{url(i)}"\nname = "موقع {i}"\n')
     env = dict(os.environ, RUST_LOG="warn")
