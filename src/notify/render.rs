@@ -87,14 +87,7 @@ pub fn alert_in(
         }
     }
 
-    let mut html = String::new();
-    html.push_str("<!DOCTYPE html>\n<html dir=\"rtl\" lang=\"ar\"><head><meta charset=\"utf-8\">");
-    html.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
-    html.push_str(&format!("<title>{}</title></head>\n", encode_text(&title)));
-    html.push_str(
-        "<body dir=\"rtl\" lang=\"ar\" style=\"margin:0;padding:16px;font-family:Tahoma,Arial,sans-serif;\
-         font-size:17px;line-height:1.7;color:#1a1a1a;background:#ffffff;\">\n<div style=\"max-width:640px;margin:0 auto;\">\n",
-    );
+    let mut html = page_start(&title);
     html.push_str(&format!(
         "<h1 style=\"font-size:22px;line-height:1.4;margin:0 0 8px;\">{}</h1>\n",
         encode_text(&title)
@@ -198,17 +191,7 @@ pub fn digest_with(
         if n == 1 { "قصة" } else { "قصص" }
     );
     let mut text = format!("{subject}\n");
-    let mut html = String::new();
-    html.push_str("<!DOCTYPE html>\n<html dir=\"rtl\" lang=\"ar\"><head><meta charset=\"utf-8\">");
-    html.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
-    html.push_str(&format!(
-        "<title>{}</title></head>\n",
-        encode_text(&subject)
-    ));
-    html.push_str(
-        "<body dir=\"rtl\" lang=\"ar\" style=\"margin:0;padding:16px;font-family:Tahoma,Arial,sans-serif;\
-         font-size:17px;line-height:1.7;color:#1a1a1a;background:#ffffff;\">\n<div style=\"max-width:640px;margin:0 auto;\">\n",
-    );
+    let mut html = page_start(&subject);
     html.push_str(&format!("<h1 style=\"font-size:22px;margin:0 0 4px;\">ملخص رقيب</h1>\n<p style=\"color:#666;font-size:14px;margin:0 0 16px;\">{}</p>\n", ltr(&when)));
     if n == 0 {
         text.push_str("\nلا قصص جديدة منذ الملخص السابق.\n");
@@ -380,17 +363,7 @@ pub fn feed_notice(
     if !error.is_empty() {
         text.push_str(&format!("\n{error}\n"));
     }
-    let mut html = String::new();
-    html.push_str("<!DOCTYPE html>\n<html dir=\"rtl\" lang=\"ar\"><head><meta charset=\"utf-8\">");
-    html.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
-    html.push_str(&format!(
-        "<title>{}</title></head>\n",
-        encode_text(&subject)
-    ));
-    html.push_str(
-        "<body dir=\"rtl\" lang=\"ar\" style=\"margin:0;padding:16px;font-family:Tahoma,Arial,sans-serif;\
-         font-size:17px;line-height:1.7;color:#1a1a1a;background:#ffffff;\">\n<div style=\"max-width:640px;margin:0 auto;\">\n",
-    );
+    let mut html = page_start(&subject);
     html.push_str(&format!("<p>{}</p>\n", encode_text(&lead)));
     html.push_str(&format!(
         "<p dir=\"ltr\" lang=\"en\" style=\"font-size:14px;color:#444;\">{}</p>\n",
@@ -412,6 +385,20 @@ pub fn feed_notice(
         text,
         html,
     }
+}
+
+/// The start of every message's HTML, up to the open content column: right
+/// to left, Arabic, readable at phone width.
+fn page_start(title: &str) -> String {
+    let mut html = String::new();
+    html.push_str("<!DOCTYPE html>\n<html dir=\"rtl\" lang=\"ar\"><head><meta charset=\"utf-8\">");
+    html.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
+    html.push_str(&format!("<title>{}</title></head>\n", encode_text(title)));
+    html.push_str(
+        "<body dir=\"rtl\" lang=\"ar\" style=\"margin:0;padding:16px;font-family:Tahoma,Arial,sans-serif;\
+         font-size:17px;line-height:1.7;color:#1a1a1a;background:#ffffff;\">\n<div style=\"max-width:640px;margin:0 auto;\">\n",
+    );
+    html
 }
 
 /// Said in the last immediate alert before a topic's hourly limit.
