@@ -310,7 +310,6 @@ impl Mailer {
                     *since,
                     error.as_deref(),
                     *recovered,
-                    alert.created,
                     self.timezone,
                 );
                 return self

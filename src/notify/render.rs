@@ -336,27 +336,39 @@ pub fn feed_notice(
     since: chrono::DateTime<chrono::Utc>,
     error: Option<&str>,
     recovered: bool,
-    now: chrono::DateTime<chrono::Utc>,
     tz: chrono_tz::Tz,
 ) -> Rendered {
     let name = one_line(name);
     let since_local = local_time(since, tz);
-    let hours = (now - since).num_hours().max(0);
     let subject = if recovered {
         format!("رقيب: عاد المصدر «{name}» إلى العمل")
     } else {
-        format!("رقيب: المصدر «{name}» معطّل منذ {hours} ساعة")
+        format!("رقيب: المصدر «{name}» معطّل")
     };
-    let (lead, lead_en) = if recovered {
+    // The Arabic sentence around a date, as text and as HTML (the date
+    // isolated left to right, so the bidi algorithm leaves it whole).
+    let (before, after) = if recovered {
         (
-            format!("عاد المصدر «{name}» إلى العمل بعد تعطّل بدأ في {since_local}."),
-            format!("The feed works again; it had been failing since {since_local}."),
+            format!("عاد المصدر «{name}» إلى العمل بعد تعطّل بدأ في "),
+            ".".to_string(),
         )
     } else {
         (
-            format!("لم ينجح جلب المصدر «{name}» منذ {since_local}. أخبار هذا المصدر لا تصل حتى يُصلح."),
-            format!("The feed has been failing since {since_local}; its news is not reaching readers. `raqib feeds` shows its state."),
+            format!("لم ينجح جلب المصدر «{name}» منذ "),
+            ". أخبار هذا المصدر لا تصل حتى يُصلح.".to_string(),
         )
+    };
+    let lead = format!("{before}{since_local}{after}");
+    let lead_html = format!(
+        "{}{}{}",
+        encode_text(&before),
+        ltr(&since_local),
+        encode_text(&after)
+    );
+    let lead_en = if recovered {
+        format!("The feed works again; it had been failing since {since_local}.")
+    } else {
+        format!("The feed has been failing since {since_local}; its news is not reaching readers. `raqib feeds` shows its state.")
     };
     let error = error.map(one_line).unwrap_or_default();
     let mut text = format!("{lead}\n\n{lead_en}\n\n{url}\n");
@@ -364,7 +376,7 @@ pub fn feed_notice(
         text.push_str(&format!("\n{error}\n"));
     }
     let mut html = page_start(&subject);
-    html.push_str(&format!("<p>{}</p>\n", encode_text(&lead)));
+    html.push_str(&format!("<p>{lead_html}</p>\n"));
     html.push_str(&format!(
         "<p dir=\"ltr\" lang=\"en\" style=\"font-size:14px;color:#444;\">{}</p>\n",
         encode_text(&lead_en)
@@ -489,13 +501,13 @@ mod tests {
             since,
             Some("HTTP 500"),
             false,
-            now,
             chrono_tz::UTC,
         );
+        assert!(r.subject.contains("RT Arabic"), "{}", r.subject);
         assert!(
-            r.subject.contains("RT Arabic") && r.subject.contains("26"),
-            "{}",
-            r.subject
+            r.html.contains("<bdi dir=\"ltr\">2027-01-14"),
+            "the date isolated: {}",
+            r.html
         );
         assert!(r.text.contains("https://arabic.rt.com/rss/") && r.text.contains("HTTP 500"));
         assert!(r.html.contains("dir=\"rtl\""));
@@ -505,7 +517,6 @@ mod tests {
             since,
             None,
             true,
-            now,
             chrono_tz::UTC,
         );
         assert!(back.subject.contains("عاد"), "{}", back.subject);
