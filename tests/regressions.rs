@@ -354,3 +354,58 @@ async fn a_kill_after_the_server_accepted_a_message_does_not_repeat_it() {
     assert_eq!(distinct, 3, "each story");
     assert_eq!(all, 3, "a message came twice (with the same Message-ID)");
 }
+
+/// SIGTERM while the mail server holds a message: `run` stops within its
+/// grace period (well under the unit's 30 s), and the messages it did not
+/// get to go out at the next run, none twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_while_a_delivery_hangs_stops_within_the_deadline() {
+    let (http, _) = start_http(standard_feeds()).await;
+    let smtp = Arc::new(Mutex::new(SmtpState {
+        stall_from: Some(1),
+        ..Default::default()
+    }));
+    let port = start_smtp(smtp.clone());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let feeds = [
+        ("wire", "وكالة الأنباء"),
+        ("sham", "الشام اليوم"),
+        ("khaleej", "الخليج"),
+    ];
+    let cfg = write_config(dir.path(), http, &feeds, Some(port));
+    let mut run = tokio::process::Command::new(env!("CARGO_BIN_EXE_raqib"))
+        .arg("--config")
+        .arg(&cfg)
+        .arg("run")
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn run");
+    let mut waited = 0;
+    while !smtp.lock().expect("lock").stalled {
+        assert!(waited < 600, "the second message never came");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    let asked = std::time::Instant::now();
+    let pid = run.id().expect("pid").to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(25), run.wait())
+        .await
+        .expect("raqib run did not stop within 25 s of SIGTERM")
+        .expect("wait");
+    let took = asked.elapsed();
+    assert!(status.success(), "{status:?}");
+    // The hanging message gets the delivery grace (10 s), not the SMTP timeout.
+    assert!(took < Duration::from_secs(15), "stopped after {took:?}");
+    smtp.lock().expect("lock").stall_from = None;
+    let (code, _, err) = raqib(&cfg, &["once"]).await;
+    assert_eq!(code, 0, "{err}");
+    let (all, distinct) = message_ids(&smtp);
+    assert_eq!(distinct, 3, "each story");
+    assert!(all <= 4, "at most the message in flight again: {all}");
+}
