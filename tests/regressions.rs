@@ -311,8 +311,10 @@ async fn once_exit_status_says_when_nothing_could_be_delivered() {
     assert_eq!(smtp.lock().expect("lock").messages.len(), 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_kill_after_the_server_accepted_a_message_does_not_repeat_it() {
+/// Three feeds with three on-topic stories, and an SMTP server that accepts
+/// the first message and holds the second at DATA.
+async fn three_stories_and_a_stalling_mail_server(
+) -> (tempfile::TempDir, std::path::PathBuf, Arc<Mutex<SmtpState>>) {
     let (http, _) = start_http(standard_feeds()).await;
     let smtp = Arc::new(Mutex::new(SmtpState {
         stall_from: Some(1),
@@ -326,6 +328,23 @@ async fn a_kill_after_the_server_accepted_a_message_does_not_repeat_it() {
         ("khaleej", "الخليج"),
     ];
     let cfg = write_config(dir.path(), http, &feeds, Some(port));
+    (dir, cfg, smtp)
+}
+
+/// Waits (at most 30 s) until the server holds the second message.
+async fn second_message_held(smtp: &Arc<Mutex<SmtpState>>) {
+    let mut waited = 0;
+    while !smtp.lock().expect("lock").stalled {
+        assert!(waited < 600, "the second message never came");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += 1;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_after_the_server_accepted_a_message_does_not_repeat_it() {
+    // The folder lives as long as `_dir`.
+    let (_dir, cfg, smtp) = three_stories_and_a_stalling_mail_server().await;
     let mut once = tokio::process::Command::new(env!("CARGO_BIN_EXE_raqib"))
         .arg("--config")
         .arg(&cfg)
@@ -336,12 +355,7 @@ async fn a_kill_after_the_server_accepted_a_message_does_not_repeat_it() {
         .expect("spawn once");
     // The second message is on its way: the first was accepted, and raqib
     // went on to the next one.
-    let mut waited = 0;
-    while !smtp.lock().expect("lock").stalled {
-        assert!(waited < 600, "the second message never came");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        waited += 1;
-    }
+    second_message_held(&smtp).await;
     once.kill().await.expect("kill once");
     {
         let mut st = smtp.lock().expect("lock");
@@ -360,19 +374,8 @@ async fn a_kill_after_the_server_accepted_a_message_does_not_repeat_it() {
 /// get to go out at the next run, none twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_while_a_delivery_hangs_stops_within_the_deadline() {
-    let (http, _) = start_http(standard_feeds()).await;
-    let smtp = Arc::new(Mutex::new(SmtpState {
-        stall_from: Some(1),
-        ..Default::default()
-    }));
-    let port = start_smtp(smtp.clone());
-    let dir = tempfile::tempdir().expect("tempdir");
-    let feeds = [
-        ("wire", "وكالة الأنباء"),
-        ("sham", "الشام اليوم"),
-        ("khaleej", "الخليج"),
-    ];
-    let cfg = write_config(dir.path(), http, &feeds, Some(port));
+    // The folder lives as long as `_dir`.
+    let (_dir, cfg, smtp) = three_stories_and_a_stalling_mail_server().await;
     let mut run = tokio::process::Command::new(env!("CARGO_BIN_EXE_raqib"))
         .arg("--config")
         .arg(&cfg)
@@ -381,12 +384,7 @@ async fn sigterm_while_a_delivery_hangs_stops_within_the_deadline() {
         .kill_on_drop(true)
         .spawn()
         .expect("spawn run");
-    let mut waited = 0;
-    while !smtp.lock().expect("lock").stalled {
-        assert!(waited < 600, "the second message never came");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        waited += 1;
-    }
+    second_message_held(&smtp).await;
     let asked = std::time::Instant::now();
     let pid = run.id().expect("pid").to_string();
     let killed = std::process::Command::new("kill")
