@@ -307,6 +307,14 @@ pub struct Alerts {
     pub broken_feed_after: Duration,
 }
 
+impl Alerts {
+    /// Feeds failing this long are listed at the end of digests: an hour,
+    /// or `broken_feed_after` when that is shorter.
+    pub fn list_broken_after(&self) -> Duration {
+        self.broken_feed_after.min(Duration::from_secs(3600))
+    }
+}
+
 impl Config {
     /// Reads and validates the config at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {

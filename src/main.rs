@@ -270,7 +270,10 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
                 .as_ref()
                 .map(|d| d.timezone)
                 .unwrap_or(cfg.email.timezone);
-            let r = raqib::notify::render::digest(&sections, chrono::Utc::now(), tz);
+            let now = chrono::Utc::now();
+            let broken =
+                raqib::notify::digest::broken_feeds(&store, now, cfg.alerts.list_broken_after())?;
+            let r = raqib::notify::render::digest(&sections, &broken, now, tz);
             match out {
                 Some(path) => {
                     std::fs::write(&path, r.html)

@@ -28,6 +28,11 @@ pub fn before(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
+/// The time from `from` to `to`; zero when `to` is not later.
+pub fn span(from: DateTime<Utc>, to: DateTime<Utc>) -> Duration {
+    (to - from).to_std().unwrap_or_default()
+}
+
 /// A delay asked for by a server, clamped to [`MAX_SERVER_DELAY`].
 pub fn server_delay(d: Duration) -> Duration {
     d.min(MAX_SERVER_DELAY)

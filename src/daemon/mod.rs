@@ -150,12 +150,7 @@ impl Engine {
         let fetcher = Fetcher::new(&config.poll)?;
         let mailer = Mailer::new(&config.email)?
             .fold_stale_after(config.digest.as_ref().map(|_| config.alerts.stale_after))
-            .list_broken_after(
-                config
-                    .alerts
-                    .broken_feed_after
-                    .min(Duration::from_secs(3600)),
-            );
+            .list_broken_after(config.alerts.list_broken_after());
         Ok(Engine {
             config,
             store,
@@ -382,7 +377,7 @@ pub async fn run(
     status::write_status_snapshot(&engine.config, &engine.store);
     loop {
         let (stop_tx, stop_rx) = watch::channel(false);
-        let (tasks, writer_done) = start_tasks(engine.clone(), stop_rx)?;
+        let (tasks, writer_done) = start_tasks(engine.clone(), stop_rx);
         let watched = modified(&engine.config.watchlist);
         let mut rewrite = false;
         let next = tokio::select! {
@@ -446,7 +441,7 @@ pub async fn run(
 fn start_tasks(
     engine: Arc<Engine>,
     stop: watch::Receiver<bool>,
-) -> Result<(JoinSet<()>, writer::WriterDone), DaemonError> {
+) -> (JoinSet<()>, writer::WriterDone) {
     let (writer, writer_done) = writer::start(engine.clone());
     let mut set = JoinSet::new();
     {
@@ -469,7 +464,7 @@ fn start_tasks(
     ));
     set.spawn(status::status_loop(engine.clone(), stop.clone()));
     set.spawn(tasks::delivery_loop(engine, stop));
-    Ok((set, writer_done))
+    (set, writer_done)
 }
 
 /// Waits for the stopped tasks, then for the writer to finish the jobs it

@@ -14,7 +14,7 @@ use tracing::warn;
 use super::{unwind_safe, Engine};
 use crate::config::FeedConfig;
 use crate::feed::{self, Entry};
-use crate::fetch::{Content, FetchError, Validators};
+use crate::fetch::{Content, Validators};
 use crate::text::{self, fingerprint::Fingerprint};
 use crate::watchlist::Match;
 
@@ -120,15 +120,11 @@ pub(super) async fn poll(
     limits: &Limits,
     begun: Result<Begun, String>,
 ) -> Outcome {
-    let Begun {
-        state,
-        target,
-        reservation,
-    } = match begun {
+    let begun = match begun {
         Ok(b) => b,
         Err(e) => return Outcome::failed(e),
     };
-    match unwind_safe(poll_inner(engine, feed, limits, state, target, reservation)).await {
+    match unwind_safe(poll_inner(engine, feed, limits, begun)).await {
         Ok(outcome) => outcome,
         Err(panic) => Outcome::failed(format!("internal error: {panic}")),
     }
@@ -138,10 +134,13 @@ async fn poll_inner(
     engine: &Arc<Engine>,
     feed: &FeedConfig,
     limits: &Limits,
-    state: crate::store::FeedState,
-    target: url::Url,
-    reservation: Option<crate::fetch::Reservation>,
+    begun: Begun,
 ) -> Outcome {
+    let Begun {
+        state,
+        target,
+        reservation,
+    } = begun;
     let validators = Validators {
         etag: state.etag.clone(),
         last_modified: state.last_modified.clone(),
@@ -310,12 +309,8 @@ async fn article_page(engine: &Engine, feed: &FeedConfig, entry: &Entry) -> Opti
     match engine.fetcher.fetch_page(&url).await {
         Ok(page) => Some(page),
         Err(e) => {
-            log_article_failure(feed, entry, &e);
+            warn!(feed = %feed.name, item = %entry.id, error = %e, "article fetch failed; using the feed text");
             None
         }
     }
-}
-
-fn log_article_failure(feed: &FeedConfig, entry: &Entry, e: &FetchError) {
-    warn!(feed = %feed.name, item = %entry.id, error = %e, "article fetch failed; using the feed text");
 }

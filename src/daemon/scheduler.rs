@@ -86,7 +86,7 @@ pub(super) async fn poll_feeds(
         }
         let wait = queue
             .peek()
-            .map(|Reverse((at, _))| (*at - now).to_std().unwrap_or_default())
+            .map(|Reverse((at, _))| crate::time::span(now, *at))
             // Wake at least hourly: the wall clock may jump (suspend, NTP).
             .map_or(Duration::from_secs(3600), |w| {
                 w.min(Duration::from_secs(3600))

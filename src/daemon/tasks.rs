@@ -11,7 +11,7 @@ use tracing::{debug, error, info, warn};
 
 use super::writer::WriterHandle;
 use super::{notify_systemd, unwind_safe, Engine};
-use crate::time::after;
+use crate::time::{after, span};
 
 /// How long delivery may go on after the stop signal: the message in
 /// flight, not the rest (well inside the unit's `TimeoutStopSec`).
@@ -30,11 +30,6 @@ pub async fn sleep_or_stop(d: Duration, stop: &mut watch::Receiver<bool>) -> boo
         _ = tokio::time::sleep(d) => false,
         _ = stop.changed() => true,
     }
-}
-
-/// The time until `t`, zero when it has passed.
-fn until(t: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
-    (t - now).to_std().unwrap_or_default()
 }
 
 /// Sends what the outbox holds when it falls due: woken when the writer
@@ -67,7 +62,7 @@ pub async fn delivery_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>)
                     );
                 }
                 r.next_due
-                    .map_or(MAX_SLEEP, |d| until(d, Utc::now()).min(MAX_SLEEP))
+                    .map_or(MAX_SLEEP, |d| span(Utc::now(), d).min(MAX_SLEEP))
             }
             Ok(Err(e)) => {
                 error!(error = %e, "delivery failed");
@@ -174,7 +169,7 @@ pub async fn digest_loop(
                 if !ids.is_empty() {
                     engine.outbox_changed.notify_one();
                 }
-                next.map_or(MAX_SLEEP, |n| until(n, now).max(Duration::from_millis(100)))
+                next.map_or(MAX_SLEEP, |n| span(now, n).max(Duration::from_millis(100)))
             }
             Err(e) => {
                 error!(error = %e, "digest failed");

@@ -101,8 +101,7 @@ pub fn publishing_gap(dates: &[DateTime<Utc>], now: DateTime<Utc>) -> Option<Dur
         return None;
     }
     let oldest = dates.iter().min()?;
-    let span = (now - *oldest).to_std().unwrap_or_default();
-    Some(span / dates.len() as u32)
+    Some(crate::time::span(*oldest, now) / dates.len() as u32)
 }
 
 /// The next poll after a success. `jitter` is a number in [0, 1) (random

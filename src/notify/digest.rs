@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, Days, TimeZone, Utc};
 
-use super::render::{DigestSection, DigestStory};
+use super::render::{BrokenFeed, DigestSection, DigestStory};
 use crate::config::Digest;
 use crate::store::{Alert, AlertKind, Queued, Store, StoreError};
 use crate::text::event::{EventWords, Events};
@@ -65,6 +65,30 @@ pub fn keys(d: &Digest, watchlist: &Watchlist) -> Vec<(String, Vec<String>)> {
 }
 
 /// Everything queued for `topics`.
+/// The feeds failing for at least `after` at `now`, oldest failure first:
+/// the end of a digest.
+pub fn broken_feeds(
+    store: &Store,
+    now: DateTime<Utc>,
+    after: std::time::Duration,
+) -> Result<Vec<BrokenFeed>, StoreError> {
+    let mut broken: Vec<BrokenFeed> = store
+        .feed_states()?
+        .into_iter()
+        .filter(|(_, s)| s.broken_for(now, after))
+        .filter_map(|(url, s)| {
+            Some(BrokenFeed {
+                name: s.name.clone().unwrap_or_else(|| url.clone()),
+                url,
+                since: s.failing_since?,
+                error: s.last_error,
+            })
+        })
+        .collect();
+    broken.sort_by_key(|b| b.since);
+    Ok(broken)
+}
+
 pub fn queued(store: &Store, topics: &[String]) -> Result<Vec<Queued>, StoreError> {
     let mut out = Vec::new();
     for t in topics {

@@ -216,34 +216,10 @@ impl Mailer {
     }
 
     /// Feeds failing at least this long are listed at the end of digests
-    /// (default an hour).
+    /// (see [`crate::config::Alerts::list_broken_after`]).
     pub fn list_broken_after(mut self, after: Duration) -> Mailer {
         self.list_broken_after = after;
         self
-    }
-
-    /// The feeds failing for at least [`Mailer::list_broken_after`], oldest
-    /// failure first.
-    fn broken_feeds(
-        &self,
-        store: &Store,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<render::BrokenFeed>, NotifyError> {
-        let mut broken: Vec<render::BrokenFeed> = store
-            .feed_states()?
-            .into_iter()
-            .filter(|(_, s)| s.broken_for(now, self.list_broken_after))
-            .filter_map(|(url, s)| {
-                Some(render::BrokenFeed {
-                    name: s.name.clone().unwrap_or_else(|| url.clone()),
-                    url,
-                    since: s.failing_since?,
-                    error: s.last_error,
-                })
-            })
-            .collect();
-        broken.sort_by_key(|b| b.since);
-        Ok(broken)
     }
 
     /// Sends one message.
@@ -291,9 +267,9 @@ impl Mailer {
                 topics, stories, ..
             } => {
                 let sections = digest::sections(store, watchlist, topics, stories)?;
-                let broken = self.broken_feeds(store, alert.created)?;
+                let broken = digest::broken_feeds(store, alert.created, self.list_broken_after)?;
                 (
-                    render::digest_with(&sections, &broken, alert.created, self.timezone),
+                    render::digest(&sections, &broken, alert.created, self.timezone),
                     topics.clone(),
                 )
             }
@@ -425,7 +401,7 @@ impl Mailer {
             // (where its story already waits) instead of flooding the inbox.
             let stale = self
                 .fold_after
-                .is_some_and(|after| (now - alert.created).to_std().unwrap_or_default() > after);
+                .is_some_and(|after| crate::time::span(alert.created, now) > after);
             let story = matches!(
                 alert.kind,
                 AlertKind::Story | AlertKind::StoryLastBeforeLimit
@@ -454,7 +430,7 @@ impl Mailer {
                     alert.last_error = Some(e.message.clone());
                     if e.permanent {
                         let since = *alert.failing_since.get_or_insert(now);
-                        if (now - since).to_std().unwrap_or_default() >= self.dead_letter_after {
+                        if crate::time::span(since, now) >= self.dead_letter_after {
                             store.bury(&alert)?;
                             error!(alert = %alert.id, attempts = alert.attempts, error = %e.message, "the mail server keeps refusing this message; moved to the dead letters");
                             report.failed += 1;

@@ -167,18 +167,9 @@ pub struct BrokenFeed {
     pub error: Option<String>,
 }
 
-/// Renders a digest. `made` is when the digest was made.
+/// Renders a digest made at `made`, ending with the feeds that are
+/// `broken`: a reader knows which outlets the digest could not cover.
 pub fn digest(
-    sections: &[DigestSection],
-    made: chrono::DateTime<chrono::Utc>,
-    tz: chrono_tz::Tz,
-) -> Rendered {
-    digest_with(sections, &[], made, tz)
-}
-
-/// [`digest`], ending with the feeds that are `broken`: a reader knows
-/// which outlets the digest could not cover.
-pub fn digest_with(
     sections: &[DigestSection],
     broken: &[BrokenFeed],
     made: chrono::DateTime<chrono::Utc>,
@@ -483,11 +474,11 @@ mod tests {
             since: made - chrono::Duration::hours(30),
             error: Some("HTTP 503".into()),
         }];
-        let r = digest_with(&[], &broken, made, chrono_tz::UTC);
+        let r = digest(&[], &broken, made, chrono_tz::UTC);
         assert!(r.text.contains("مصادر معطّلة (1)"), "{}", r.text);
         assert!(r.text.contains("https://www.enabbaladi.net/feed") && r.text.contains("HTTP 503"));
         assert!(r.html.contains("&lt;b&gt;عنب بلدي"), "escaped: {}", r.html);
-        let none = digest_with(&[], &[], made, chrono_tz::UTC);
+        let none = digest(&[], &[], made, chrono_tz::UTC);
         assert!(!none.text.contains("معطّلة"));
     }
 
