@@ -209,6 +209,9 @@ def run_both(work):
         cmd = [RAQIB, "--config", cfg, "once"]
         if os.environ.get("PROFILE"):
             cmd = ["perf", "record", "-F", "299", "-g", "-o", f"{work}/perf{n}.data"] + cmd
+        # HEAPTRACK=2: round 2 under heaptrack (allocations, not time).
+        if os.environ.get("HEAPTRACK") == str(n):
+            cmd = ["heaptrack", "-o", f"{work}/heap{n}"] + cmd
         return timed(cmd, env=env, stderr=open(f"{work}/raqib{n}.log", "w"))
 
     r1 = once(1)

@@ -161,6 +161,7 @@ struct RawAlerts {
     max_per_hour: Option<Spanned<u32>>,
     stale_after: Option<Spanned<String>>,
     broken_feed_after: Option<Spanned<String>>,
+    max_age: Option<Spanned<String>>,
 }
 
 /// Transport security for SMTP.
@@ -305,6 +306,10 @@ pub struct Alerts {
     /// A feed failing this long gets one email to the admin (and one when
     /// it recovers).
     pub broken_feed_after: Duration,
+    /// A new feed's backlog (and what a feed that was failing longer than
+    /// this carries when it comes back) published longer ago than this is
+    /// stored, not alerted.
+    pub max_age: Duration,
 }
 
 impl Alerts {
@@ -603,6 +608,7 @@ impl Config {
                 &raw.alerts.broken_feed_after,
                 Duration::from_secs(24 * 3600),
             )?,
+            max_age: opt_duration(&raw.alerts.max_age, Duration::from_secs(2 * 24 * 3600))?,
         };
         let digest = match &raw.digest {
             None => None,

@@ -300,7 +300,7 @@ fn run_stops_on_sigterm_and_keeps_its_work() {
     let cfg = dir.path().join("raqib.toml");
     std::fs::write(
         &cfg,
-        "[storage]\npath = \"db\"\n[poll]\ninterval = \"1s\"\n[[feeds]]\nurl = \"file:feeds/wire.xml\"\n[email.maildir]\npath = \"mail\"\n[alerts]\nwindow = \"1s\"\n",
+        "[storage]\npath = \"db\"\n[poll]\ninterval = \"1s\"\n[[feeds]]\nurl = \"file:feeds/wire.xml\"\n[email.maildir]\npath = \"mail\"\n[alerts]\nwindow = \"1s\"\nmax_age = \"30years\"\n",
     )
     .expect("write");
     let mut child = Command::new(env!("CARGO_BIN_EXE_raqib"))

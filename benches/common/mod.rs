@@ -133,6 +133,7 @@ pub fn new_item(id: &str, title: &str, body: &str, seen: DateTime<Utc>) -> NewIt
         story,
         alerts: Vec::new(),
         queued: Vec::new(),
+        held: Vec::new(),
     }
 }
 

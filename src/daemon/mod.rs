@@ -95,6 +95,9 @@ pub struct PollReport {
     pub new_items: usize,
     pub copies: usize,
     pub alerts: usize,
+    /// New entries of a backlog older than `[alerts] max_age`: stored,
+    /// not alerted.
+    pub held: usize,
 }
 
 /// What the tasks share: configuration, store, clients, the watchlist, and
@@ -221,6 +224,7 @@ impl Engine {
             let r = r?;
             report.feeds_failed += usize::from(r.failed);
             report.new_items += r.new_items;
+            report.held += r.held;
         }
         status::write_status_snapshot(&self.config, &self.store);
         report.delivery = self.deliver(true).await?;
@@ -325,6 +329,8 @@ pub struct OnceReport {
     pub feeds: usize,
     pub feeds_failed: usize,
     pub new_items: usize,
+    /// Of the new items, old backlog entries stored without alerts.
+    pub held: usize,
     pub delivery: DrainReport,
 }
 
@@ -347,8 +353,13 @@ impl OnceReport {
     /// One line for the log or a cron mail.
     pub fn summary(&self) -> String {
         let d = &self.delivery;
+        let held = if self.held > 0 {
+            format!(" ({} older than [alerts] max_age, not alerted)", self.held)
+        } else {
+            String::new()
+        };
         format!(
-            "{} feeds polled, {} failed; {} new items; {} messages delivered, {} failed, {} waiting, {} folded into a digest",
+            "{} feeds polled, {} failed; {} new items{held}; {} messages delivered, {} failed, {} waiting, {} folded into a digest",
             self.feeds, self.feeds_failed, self.new_items, d.sent, d.failed, d.waiting, d.folded
         )
     }

@@ -229,13 +229,15 @@ fn write_poll(
             moved_to,
         } => {
             report.entries = listed;
+            let backlog = backlog_cutoff(&state, engine.config.alerts.max_age, now);
             for prepared in new {
                 let id = prepared.entry.id.clone();
-                match store_entry(engine, feed, prepared, now) {
+                match store_entry(engine, feed, prepared, backlog, now) {
                     Ok(Some(stored)) => {
                         report.new_items += 1;
                         report.copies += usize::from(stored.copy);
                         report.alerts += stored.alerts;
+                        report.held += usize::from(stored.held);
                         state.items += 1;
                     }
                     Ok(None) => {}
@@ -302,9 +304,23 @@ fn recovered(state: &mut FeedState, feed: &FeedConfig, now: DateTime<Utc>) -> Op
     ))
 }
 
+/// On a feed's first success, or its first after failing longer than
+/// `max_age`, what it carries is a backlog: entries published before the
+/// returned time are stored but not alerted.
+fn backlog_cutoff(
+    state: &FeedState,
+    max_age: std::time::Duration,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let returning = state.last_ok.is_none_or(|ok| after(ok, max_age) <= now);
+    returning.then(|| crate::time::before(now, max_age))
+}
+
 struct Stored {
     copy: bool,
     alerts: usize,
+    /// An old entry of a backlog: stored without alerts.
+    held: bool,
 }
 
 /// Deduplicates and stores one new entry with its alerts. `None` when it
@@ -313,6 +329,7 @@ fn store_entry(
     engine: &Engine,
     feed: &FeedConfig,
     prepared: Prepared,
+    backlog: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Result<Option<Stored>, DaemonError> {
     let Prepared {
@@ -344,12 +361,19 @@ fn store_entry(
     let limit = engine.config.alerts.max_per_hour as usize;
     let mut alerts: Vec<Alert> = Vec::new();
     let mut queued: Vec<Queued> = Vec::new();
+    let mut held: Vec<String> = Vec::new();
+    // Undated entries count as new: nothing says they are old.
+    let old = matches!((backlog, entry.published), (Some(cutoff), Some(p)) if p < cutoff);
     for m in &matches {
         let Some(topic) = watchlist.topic(&m.topic) else {
             continue;
         };
         let mut folded = false;
         let id = Alert::id_for(&story.id, &m.topic);
+        if old {
+            held.push(id);
+            continue;
+        }
         // A copy joining a story whose alert exists (or went out) adds nothing.
         if topic.alert == AlertMode::Immediate && !engine.store.has_alert(&id)? {
             let recent = if limit > 0 {
@@ -390,6 +414,11 @@ fn store_entry(
         });
     }
     let n_alerts = alerts.len();
+    if old && !held.is_empty() {
+        info!(feed = %feed.name, item = %entry.id, published = ?entry.published,
+              "backlog entry older than max_age: stored, not alerted");
+    }
+    let is_held = !held.is_empty();
     let item = Item {
         id: entry.id.clone(),
         feed: feed.url.to_string(),
@@ -409,10 +438,12 @@ fn store_entry(
         story,
         alerts,
         queued,
+        held,
     })?;
     debug!(feed = %feed.name, item = %entry.id, copy = is_copy, alerts = n_alerts, "stored");
     Ok(inserted.then_some(Stored {
         copy: is_copy,
         alerts: if is_copy { 0 } else { n_alerts },
+        held: is_held,
     }))
 }

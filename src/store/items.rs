@@ -97,6 +97,9 @@ pub struct NewItem {
     pub alerts: Vec<Alert>,
     /// Entries for the digests of the topics it matched.
     pub queued: Vec<Queued>,
+    /// Alerts settled without a message (a new feed's old backlog): marked
+    /// as sent, so a later copy of the story does not alert either.
+    pub held: Vec<String>,
 }
 
 impl Store {
@@ -184,6 +187,7 @@ impl Store {
             .iter()
             .map(|q| Ok((queue_key(&q.topic, &q.story), enc("digest_queue", q)?)))
             .collect::<Result<_, StoreError>>()?;
+        let held_at = enc("sent", &new.item.seen)?;
         let id = new.item.id.as_bytes();
         let story_id = new.story.id.as_bytes();
         let seen = new.item.seen.timestamp().to_be_bytes();
@@ -214,6 +218,13 @@ impl Store {
                             && sent.get(aid.as_bytes())?.is_none()
                         {
                             outbox.insert(aid.as_bytes(), a.as_slice())?;
+                        }
+                    }
+                    for aid in &new.held {
+                        if outbox.get(aid.as_bytes())?.is_none()
+                            && sent.get(aid.as_bytes())?.is_none()
+                        {
+                            sent.insert(aid.as_bytes(), held_at.as_slice())?;
                         }
                     }
                     for (k, q) in &queued {
@@ -321,6 +332,7 @@ mod tests {
             story,
             alerts: vec![],
             queued: vec![],
+            held: vec![],
         })?;
         assert_eq!(find_copy(&s, &fp)?, Some("old".to_string()));
         // The anchor index is rebuilt from sled when the store opens.
@@ -363,6 +375,7 @@ mod tests {
             },
             alerts: vec![alert.clone()],
             queued: vec![],
+            held: vec![],
         };
         {
             let s = Store::open(dir.path())?;

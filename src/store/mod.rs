@@ -345,6 +345,7 @@ pub(crate) mod test_support {
             },
             alerts: vec![],
             queued: vec![],
+            held: vec![],
         }
     }
 
