@@ -31,6 +31,8 @@ pub struct Parsed {
     pub entries: Vec<Entry>,
     /// RSS `<ttl>` (minutes), else `sy:updatePeriod` / `sy:updateFrequency`.
     pub ttl: Option<Duration>,
+    /// Parsed only after repairs (what they were): feed-rs refused it as written.
+    pub recovered: Option<String>,
 }
 
 /// Parses feed bytes. `http_charset` is the Content-Type charset, if any.
@@ -117,7 +119,11 @@ pub fn parse_feed(
             published,
         });
     }
-    Ok(Parsed { entries: out, ttl })
+    Ok(Parsed {
+        entries: out,
+        ttl,
+        recovered: None,
+    })
 }
 
 /// How far into the document the channel's `sy:` elements are looked for:

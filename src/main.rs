@@ -112,6 +112,15 @@ enum EvalWhat {
         #[arg(long, default_value = "raqib")]
         extractor: String,
     },
+    /// Parse every file of a feed test suite (feedparser's with its
+    /// manifest.jsonl, feed-rs's fixtures): files parsed by kind, and the
+    /// share of simple first-title expectations met.
+    Feeds {
+        dir: PathBuf,
+        /// One line per failure, repair and missed title before the summary.
+        #[arg(long)]
+        details: bool,
+    },
     /// Decide each pair (`id,a,b,label`) and compare with its label.
     Dedup {
         file: PathBuf,
@@ -338,6 +347,16 @@ fn eval(what: EvalWhat, config_path: &std::path::Path) -> Result<ExitCode> {
             details: show,
             extractor,
         } => return eval_extract(&dir, show, &extractor),
+        EvalWhat::Feeds { dir, details: show } => {
+            let score = raqib::eval::feeds::feeds(&dir, &mut details)?;
+            if show {
+                for d in details {
+                    println!("{d}");
+                }
+            }
+            println!("{}", serde_json::to_string(&score)?);
+            return Ok(ExitCode::SUCCESS);
+        }
         EvalWhat::Topic {
             file,
             topic,

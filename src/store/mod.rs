@@ -85,6 +85,16 @@ pub enum StoreError {
 /// sled's page cache (its whole memory use is several times this).
 const CACHE_BYTES: u64 = 16 << 20;
 
+/// How raqib opens every sled database, the compaction's copy included.
+fn sled_config(path: &Path) -> sled::Config {
+    sled::Config::new()
+        .path(path)
+        // sled's default page cache is 1 GiB; the hot set (recent items,
+        // the copy index's blocks, feed states) is far smaller, and a
+        // daemon should not grow to a gigabyte.
+        .cache_capacity(CACHE_BYTES)
+}
+
 /// Opens the sled database in `path`. A handle this process dropped a
 /// moment ago keeps the lock until sled's background thread ends: a lock
 /// error is retried for up to two seconds (another process holding the
@@ -92,15 +102,7 @@ const CACHE_BYTES: u64 = 16 << 20;
 fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
     let mut tries = 0;
     loop {
-        match sled::Config::new()
-            .path(path)
-            // sled's default page cache is 1 GiB; the hot set (recent
-            // items, the copy index's blocks, feed states) is far smaller,
-            // and a daemon should not grow to a gigabyte.
-            .cache_capacity(CACHE_BYTES)
-            .open()
-            .map_err(StoreError::from)
-        {
+        match sled_config(path).open().map_err(StoreError::from) {
             Err(e) if e.is_locked() && tries < 40 => {
                 tries += 1;
                 std::thread::sleep(std::time::Duration::from_millis(50));

@@ -12,10 +12,17 @@ use crate::text::event::{EventWords, Events};
 use crate::text::fingerprint::Fingerprint;
 use crate::watchlist::Watchlist;
 
+pub mod feeds;
+
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
     #[error("line {line}: {message}")]
     Line { line: usize, message: String },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 #[derive(Debug, Deserialize)]
