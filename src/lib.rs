@@ -13,7 +13,8 @@
 //! - [`watchlist`]: PURE: the watchlist TOML compiled into a matcher with explanations.
 //! - [`fetch`]: reqwest client, conditional GET, charsets, size caps, per-host turns, redirects;
 //!   the schedule (adaptive interval, feed hints, backoff).
-//! - [`feed`]: feed-rs → entries with stable ids.
+//! - [`feed`]: feed-rs → entries with stable ids; `feed::lenient` repairs
+//!   feeds of clear intent that feed-rs refuses; errors say what a body is instead.
 //! - [`index`]: PURE: the in-memory anchor table over the stored sketches, and a copy of each
 //!   sketch (copy candidates, judged without reading sled).
 //! - [`store`]: sled (the only user), a file per entity: items and stories, sketches (the copy
@@ -25,7 +26,8 @@
 //! - [`daemon`]: the stages as tokio tasks joined by channels: scheduler → poll tasks (host
 //!   turn, a slot, fetch, parse on the blocking pool) → bounded channel → the one writer →
 //!   Notify → delivery; status, digests, maintenance; `once`, `run`, reload and shutdown.
-//! - [`eval`]: `raqib eval` over labelled JSONL.
+//! - [`eval`]: `raqib eval` over labelled JSONL; `eval::feeds` over feed
+//!   parsers' test suites.
 //! - [`time`]: time arithmetic that saturates, server delays clamped, the one backoff function.
 //! - [`replay`]: `raqib watchlist test`: stored items through the watchlist on disk.
 //!

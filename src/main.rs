@@ -251,6 +251,9 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
                             "  moved permanently to {to}: polled there; update url in the config"
                         );
                     }
+                    if let Some(how) = &f.recovered {
+                        println!("  recovered: parsed after repairs ({how}); the publisher's feed is malformed");
+                    }
                 }
                 if let Some(n) = dead.filter(|n| *n > 0) {
                     println!("dead letters: {n} message(s) the mail server refused permanently (see the log)");

@@ -66,6 +66,8 @@ pub(super) enum Outcome {
         ttl: Option<Duration>,
         max_age: Option<Duration>,
         moved_to: Option<String>,
+        /// What was repaired before the feed parsed, if anything.
+        recovered: Option<String>,
     },
     Failed {
         message: String,
@@ -274,6 +276,7 @@ async fn fetch_and_prepare(
         ttl: parsed.ttl,
         max_age: fetched.max_age,
         moved_to,
+        recovered: parsed.recovered,
     }
 }
 

@@ -64,6 +64,10 @@ pub struct FeedStatus {
     pub interval_reason: Option<String>,
     #[serde(default)]
     pub failing_since: Option<DateTime<Utc>>,
+    /// The feed parses only after repairs (named): it works, but its
+    /// publisher should fix it.
+    #[serde(default)]
+    pub recovered: Option<String>,
 }
 
 pub fn feed_statuses(config: &Config, store: &Store) -> Result<Vec<FeedStatus>, StoreError> {
@@ -89,6 +93,7 @@ pub fn feed_statuses(config: &Config, store: &Store) -> Result<Vec<FeedStatus>, 
                 interval_secs: s.interval_secs,
                 interval_reason: s.interval_reason,
                 failing_since: s.failing_since,
+                recovered: s.recovered,
             })
         })
         .collect()

@@ -227,6 +227,7 @@ fn write_poll(
             ttl,
             max_age,
             moved_to,
+            recovered: repaired,
         } => {
             report.entries = listed;
             let backlog = backlog_cutoff(&state, engine.config.alerts.max_age, now);
@@ -256,6 +257,10 @@ fn write_poll(
             state.etag = validators.etag;
             state.last_modified = validators.last_modified;
             state.moved_to = moved_to;
+            if repaired.is_some() && state.recovered != repaired {
+                info!(feed = %feed.name, repaired = ?repaired, "feed parsed after repairs");
+            }
+            state.recovered = repaired;
             schedule::remember_dates(&mut state.dates, dates, now);
             let hints = Hints { ttl, max_age };
             let plan = schedule::after_success(&policy, &state.dates, hints, now, fastrand::f64());

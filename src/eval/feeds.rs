@@ -82,7 +82,7 @@ fn files_below(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), EvalError> {
     Ok(())
 }
 
-/// Not a feed: licences, notes, manifests.
+/// Not a feed: licences, notes, manifests, expected parser output.
 fn is_paperwork(path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     name == "manifest.jsonl"
@@ -90,6 +90,7 @@ fn is_paperwork(path: &Path) -> bool {
         || name.starts_with("COPYING")
         || name.ends_with(".md")
         || name.ends_with(".txt")
+        || name.ends_with(".serde.json")
 }
 
 fn cases(dir: &Path) -> Result<Vec<Case>, EvalError> {

@@ -31,6 +31,22 @@ fn decode(bytes: &[u8], declared: Option<&str>, http: Option<&str>) -> String {
             .0
             .into_owned();
     }
+    // UTF-16 without a byte-order mark shows in how `<?` is spelt.
+    match bytes {
+        [0x3C, 0, 0x3F, 0, ..] => {
+            return encoding_rs::UTF_16LE
+                .decode_without_bom_handling(bytes)
+                .0
+                .into_owned()
+        }
+        [0, 0x3C, 0, 0x3F, ..] => {
+            return encoding_rs::UTF_16BE
+                .decode_without_bom_handling(bytes)
+                .0
+                .into_owned()
+        }
+        _ => {}
+    }
     for label in [declared, http].into_iter().flatten() {
         if let Some(enc) = Encoding::for_label(label.trim().as_bytes()) {
             // A page that claims UTF-8 but is not is common enough (a CMS

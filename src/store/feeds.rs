@@ -39,6 +39,9 @@ pub struct FeedState {
     pub interval_secs: Option<u64>,
     #[serde(default)]
     pub interval_reason: Option<String>,
+    /// The last body parsed only after repairs: what they were.
+    #[serde(default)]
+    pub recovered: Option<String>,
 }
 
 impl FeedState {

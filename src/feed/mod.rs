@@ -8,9 +8,34 @@ use sha2::{Digest, Sha256};
 use crate::fetch::charset::decode_xml;
 use crate::text::extract::html_to_text;
 
+pub mod lenient;
+
+/// Why a document is not a feed raqib can read, in words that say what
+/// it is instead.
 #[derive(Debug, thiserror::Error)]
-#[error("not a valid RSS, Atom or JSON feed: {0}")]
-pub struct FeedError(String);
+pub enum FeedError {
+    #[error("the response is empty, not a feed")]
+    Empty,
+    #[error("this is an HTML page, not a feed{}", discovery_hint(.0))]
+    Html(Option<String>),
+    #[error("this is a JSON document, not a JSON Feed (it begins {0:?})")]
+    Json(String),
+    #[error("this is binary data ({0} bytes), not a feed")]
+    Binary(usize),
+    #[error("this is text, not a feed (it begins {0:?})")]
+    Text(String),
+    #[error("this is an XML document with root <{0}>, not RSS, Atom or RDF")]
+    OtherXml(String),
+    #[error("not a valid RSS, Atom or JSON feed: {0}")]
+    Invalid(String),
+}
+
+fn discovery_hint(feed: &Option<String>) -> String {
+    match feed {
+        Some(url) => format!(" (it links the feed {url})"),
+        None => String::new(),
+    }
+}
 
 /// One entry of a feed, decoded and stripped of markup.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,9 +83,36 @@ pub fn parse_feed(
     let parser = feed_rs::parser::Builder::new()
         .id_generator(|_, _, _| String::new())
         .build();
-    let feed = parser
-        .parse(utf8.as_bytes())
-        .map_err(|e| FeedError(e.to_string()))?;
+    let mut repairs: Vec<&str> = Vec::new();
+    let is_xml = utf8
+        .trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+        .starts_with('<');
+    let doc = match is_xml.then(|| lenient::entities(&utf8)).flatten() {
+        Some((fixed, bare)) => {
+            if bare {
+                repairs.push("a bare &");
+            }
+            std::borrow::Cow::Owned(fixed)
+        }
+        None => std::borrow::Cow::Borrowed(utf8.as_str()),
+    };
+    let doc = match is_xml.then(|| lenient::atom_03(&doc)).flatten() {
+        Some(fixed) => {
+            repairs.push("Atom 0.3");
+            std::borrow::Cow::Owned(fixed)
+        }
+        None => doc,
+    };
+    let feed = match parser.parse(doc.as_bytes()) {
+        Ok(feed) => feed,
+        Err(first) => {
+            let fixed = is_xml.then(|| repaired(&doc, &mut repairs)).flatten();
+            match fixed.and_then(|f| parser.parse(f.as_bytes()).ok()) {
+                Some(feed) => feed,
+                None => return Err(what_it_is(bytes, &utf8, first)),
+            }
+        }
+    };
     let ttl = feed
         .ttl
         .filter(|m| *m > 0)
@@ -122,8 +174,74 @@ pub fn parse_feed(
     Ok(Parsed {
         entries: out,
         ttl,
-        recovered: None,
+        recovered: (!repairs.is_empty()).then(|| repairs.join(", ")),
     })
+}
+
+/// `doc` with the repairs that apply to a document feed-rs refused, each
+/// named in `repairs`; `None` when none applies.
+fn repaired(doc: &str, repairs: &mut Vec<&str>) -> Option<String> {
+    let mut fixed: Option<String> = None;
+    type Repair = fn(&str) -> Option<String>;
+    let steps: [(&str, Repair); 3] = [
+        ("no known RSS version", lenient::rss_root),
+        ("an unknown text type", lenient::text_types),
+        ("cut off", lenient::truncated),
+    ];
+    for (what, step) in steps {
+        if let Some(f) = step(fixed.as_deref().unwrap_or(doc)) {
+            repairs.push(what);
+            fixed = Some(f);
+        }
+    }
+    fixed
+}
+
+/// The error for a document no repair made readable: what it is instead,
+/// when that can be told.
+fn what_it_is(bytes: &[u8], text: &str, err: feed_rs::parser::ParseFeedError) -> FeedError {
+    let body = text.trim_start_matches('\u{feff}').trim();
+    if body.is_empty() {
+        return FeedError::Empty;
+    }
+    let controls = bytes
+        .iter()
+        .take(4096)
+        .filter(|b| **b == 0 || (**b < 0x20 && !b" \t\r\n\x0c".contains(b)))
+        .count();
+    if controls > 0 && bytes.len() > 8 {
+        return FeedError::Binary(bytes.len());
+    }
+    if body.starts_with('{') || body.starts_with('[') {
+        let begins: String = body.chars().take(60).collect();
+        return FeedError::Json(begins);
+    }
+    let lower: String = body
+        .chars()
+        .take(512)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    if lower.starts_with("<!doctype html")
+        || lower.contains("<html")
+        || lower.starts_with("<head")
+        || lower.starts_with("<body")
+    {
+        return FeedError::Html(None);
+    }
+    if !body.starts_with('<') {
+        return FeedError::Text(body.chars().take(60).collect());
+    }
+    match lenient::root_name(body) {
+        Some(root)
+            if !matches!(
+                root.rsplit(':').next(),
+                Some("rss" | "feed" | "RDF" | "entry")
+            ) =>
+        {
+            FeedError::OtherXml(root.chars().take(40).collect())
+        }
+        _ => FeedError::Invalid(err.to_string()),
+    }
 }
 
 /// How far into the document the channel's `sy:` elements are looked for:
@@ -221,5 +339,38 @@ mod tests {
         assert!(parse("u", b"<html><body>no feed</body>", None).is_err());
         assert!(parse("u", b"\xff\xfe\x00garbage", None).is_err());
         assert!(parse("u", b"", None).is_err());
+    }
+
+    #[test]
+    fn what_is_not_a_feed_is_named() {
+        let err = |b: &[u8]| match parse_feed("u", b, None) {
+            Err(e) => e.to_string(),
+            Ok(_) => "parsed".into(),
+        };
+        assert!(err(b"  \n").contains("empty"));
+        assert!(err(b"<!DOCTYPE html><html><body>x</body></html>").contains("HTML page"));
+        assert!(err(b"{\"error\": \"not found\"}").contains("JSON document"));
+        assert!(err(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR").contains("binary data"));
+        assert!(err(b"<catalog><book/></catalog>").contains("root <catalog>"));
+        assert!(err(b"Service Unavailable").contains("this is text"));
+    }
+
+    #[test]
+    fn feeds_of_clear_intent_are_recovered() -> Result<(), FeedError> {
+        // No version, an HTML entity, a bare ampersand, cut off mid-item.
+        let xml = "<rss><channel><title>t</title>\
+            <item><guid>1</guid><title>Tom & Jerry&nbsp;!</title></item>\
+            <item><guid>2</guid><title>cut";
+        let p = parse_feed("u", xml.as_bytes(), None)?;
+        assert_eq!(p.entries.len(), 1);
+        assert_eq!(p.entries[0].title, "Tom & Jerry !");
+        let how = p.recovered.unwrap_or_default();
+        assert!(
+            how.contains("bare &") && how.contains("version") && how.contains("cut off"),
+            "{how}"
+        );
+        // A feed as written is not marked.
+        assert_eq!(parse_feed("u", RSS.as_bytes(), None)?.recovered, None);
+        Ok(())
     }
 }

@@ -1,0 +1,116 @@
+//! Feeds as the web serves them: malformed ones whose intent is clear are
+//! read (and marked recovered in `feeds`), and what is not a feed at all
+//! gets a message that says what it is. The real binary, a real HTTP
+//! server on 127.0.0.1, a maildir.
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::*;
+
+fn served(body: &[u8], content_type: &str) -> Served {
+    Served {
+        body: body.to_vec(),
+        content_type: content_type.into(),
+    }
+}
+
+/// No version on <rss>, an HTML entity XML does not define, a bare `&`,
+/// and the end cut off: feedparser reads all of it, so must raqib.
+const MALFORMED: &str = "<rss><channel><title>وكالة</title>\
+<item><guid>m1</guid><title>لافروف&nbsp;وكيري يبحثان في جنيف وقف إطلاق النار في سوريا</title>\
+<link>https://wire.example/1?a=1&b=2</link>\
+<description>بحث وزير الخارجية الروسي سيرغي لافروف ونظيره الأمريكي جون كيري خطة لوقف الأعمال القتالية في سوريا &amp; المساعدات.</description></item>\
+<item><guid>m2</guid><title>ما قطع";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_feed_is_read_and_what_is_no_feed_is_named() {
+    let png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01";
+    let (http, _) = start_http(HashMap::from([
+        (
+            "malformed".to_string(),
+            served(MALFORMED.as_bytes(), "application/rss+xml"),
+        ),
+        (
+            "home".to_string(),
+            served(
+                "<!DOCTYPE html><html><head><title>الرئيسية</title></head><body>أخبار</body></html>"
+                    .as_bytes(),
+                "text/html; charset=utf-8",
+            ),
+        ),
+        ("empty".to_string(), served(b"", "application/rss+xml")),
+        (
+            "json".to_string(),
+            served(b"{\"error\": \"rate limited\"}", "application/json"),
+        ),
+        ("png".to_string(), served(png, "image/png")),
+    ]))
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(
+        dir.path(),
+        http,
+        &[
+            ("malformed", "وكالة"),
+            ("home", "موقع"),
+            ("empty", "فارغ"),
+            ("json", "جيسون"),
+            ("png", "صورة"),
+        ],
+        None,
+    );
+    let (code, _, err) = raqib(&cfg, &["once"]).await;
+    assert_eq!(code, 0, "{err}");
+    let mails: Vec<Mail> = std::fs::read_dir(dir.path().join("mail/new"))
+        .expect("mail delivered")
+        .flatten()
+        .map(|e| parse_mail(&std::fs::read(e.path()).expect("read")))
+        .collect();
+    assert_eq!(mails.len(), 1, "{err}");
+    // The entity is a space in the subject, the bare & a link that works.
+    assert!(
+        mails[0].subject.starts_with("لافروف وكيري"),
+        "{}",
+        mails[0].subject
+    );
+    assert!(
+        mails[0].text.contains("https://wire.example/1?a=1&b=2"),
+        "{}",
+        mails[0].text
+    );
+
+    let (_, out, _) = raqib(&cfg, &["feeds", "--json"]).await;
+    let feeds: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let by_name = |name: &str| -> serde_json::Value {
+        feeds
+            .as_array()
+            .expect("array")
+            .iter()
+            .find(|f| f["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no feed {name} in {out}"))
+    };
+    let m = by_name("وكالة");
+    assert_eq!(m["state"], "ok", "{m}");
+    let how = m["recovered"].as_str().unwrap_or_default();
+    assert!(
+        how.contains("version") && how.contains("bare &") && how.contains("cut off"),
+        "{m}"
+    );
+    for (name, says) in [
+        ("موقع", "this is an HTML page, not a feed"),
+        ("فارغ", "the response is empty"),
+        ("جيسون", "this is a JSON document, not a JSON Feed"),
+        ("صورة", "this is binary data"),
+    ] {
+        let f = by_name(name);
+        assert_eq!(f["state"], "error", "{f}");
+        let error = f["error"].as_str().unwrap_or_default();
+        assert!(error.contains(says), "{name}: {error}");
+    }
+    // The table says so too.
+    let (_, table, _) = raqib(&cfg, &["feeds"]).await;
+    assert!(table.contains("recovered: parsed after repairs"), "{table}");
+}
