@@ -125,7 +125,8 @@ def timed(cmd, **kw):
             try:
                 with open(f"/proc/{p.pid}/status") as f:
                     rss = [l for l in f if l.startswith("VmRSS")][0].split()[1]
-                print(f"{time.monotonic() - start:.1f}s {int(rss) // 1024}MB", file=sys.stderr)
+                fds = len(os.listdir(f"/proc/{p.pid}/fd"))
+                print(f"{time.monotonic() - start:.1f}s {int(rss) // 1024}MB {fds}fd", file=sys.stderr)
             except (OSError, IndexError):
                 pass
             time.sleep(0.5)

@@ -251,6 +251,9 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
                             "  moved permanently to {to}: polled there; update url in the config"
                         );
                     }
+                    if let Some(found) = &f.discovered {
+                        println!("  this URL is a page; polling the feed it links, {found}: put that in the config");
+                    }
                     if let Some(how) = &f.recovered {
                         println!("  recovered: parsed after repairs ({how}); the publisher's feed is malformed");
                     }

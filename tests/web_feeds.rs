@@ -114,3 +114,63 @@ async fn a_malformed_feed_is_read_and_what_is_no_feed_is_named() {
     let (_, table, _) = raqib(&cfg, &["feeds"]).await;
     assert!(table.contains("recovered: parsed after repairs"), "{table}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_home_page_is_polled_through_the_feed_it_links_on_its_own_site() {
+    let page = |href: &str| {
+        served(
+            format!(
+                "<!DOCTYPE html><html><head><title>الرئيسية</title>\
+                 <link rel=\"alternate\" type=\"application/rss+xml\" title=\"RSS\" href=\"{href}\">\
+                 </head><body>أخبار</body></html>"
+            )
+            .as_bytes(),
+            "text/html",
+        )
+    };
+    let mut feeds = standard_feeds();
+    feeds.insert("home".into(), page("wire"));
+    feeds.insert("elsewhere".into(), page("http://feeds.example.net/rss"));
+    let (http, state) = start_http(feeds).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(
+        dir.path(),
+        http,
+        &[("home", "الرئيسية"), ("elsewhere", "موقع آخر")],
+        None,
+    );
+    let (code, _, err) = raqib(&cfg, &["once"]).await;
+    assert_eq!(code, 0, "{err}");
+    let mails = std::fs::read_dir(dir.path().join("mail/new"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert!(mails >= 1, "the linked feed's stories alert: {err}");
+
+    let (_, out, _) = raqib(&cfg, &["feeds", "--json"]).await;
+    let list: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let home = &list[0];
+    assert_eq!(home["state"], "ok", "{home}");
+    assert_eq!(
+        home["discovered"],
+        format!("http://{http}/feeds/wire"),
+        "{home}"
+    );
+    assert!(home["items"].as_u64().unwrap_or(0) > 0, "{home}");
+    let other = &list[1];
+    assert_eq!(other["state"], "error", "{other}");
+    let error = other["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("http://feeds.example.net/rss") && error.contains("another site"),
+        "{error}"
+    );
+    let (_, table, _) = raqib(&cfg, &["feeds"]).await;
+    assert!(table.contains("put that in the config"), "{table}");
+
+    // Next time the feed is polled directly: the page is not fetched again.
+    let before = state.lock().expect("lock").requests.get("home").copied();
+    let (code, _, err) = raqib(&cfg, &["once"]).await;
+    assert_eq!(code, 0, "{err}");
+    let st = state.lock().expect("lock");
+    assert_eq!(st.requests.get("home").copied(), before, "{err}");
+    assert!(st.requests.get("wire").copied().unwrap_or(0) >= 2);
+}

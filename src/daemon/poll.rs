@@ -54,6 +54,7 @@ pub(super) enum Outcome {
     NotModified {
         max_age: Option<Duration>,
         moved_to: Option<String>,
+        discovered: Option<String>,
     },
     Fresh {
         /// Entries not stored before.
@@ -68,6 +69,8 @@ pub(super) enum Outcome {
         moved_to: Option<String>,
         /// What was repaired before the feed parsed, if anything.
         recovered: Option<String>,
+        /// The configured URL is a page: the feed it links, polled instead.
+        discovered: Option<String>,
     },
     Failed {
         message: String,
@@ -99,10 +102,12 @@ pub(super) fn begin(engine: &Engine, feed: &FeedConfig) -> Result<Begun, String>
         .store
         .feed_state(feed.url.as_str())
         .map_err(|e| e.to_string())?;
-    // A feed that moved permanently is polled where it is now.
+    // A feed that moved permanently is polled where it is now; a page,
+    // through the feed it links.
     let target = state
         .moved_to
         .as_deref()
+        .or(state.discovered.as_deref())
         .and_then(|u| url::Url::parse(u).ok())
         .unwrap_or_else(|| feed.url.clone());
     let reservation =
@@ -194,11 +199,13 @@ async fn fetch_and_prepare(
         .moved_to
         .map(|u| u.to_string())
         .or(state.moved_to.clone());
+    let mut discovered = state.discovered.clone();
     let (bytes, charset, validators) = match fetched.content {
         Content::NotModified => {
             return Outcome::NotModified {
                 max_age: fetched.max_age,
                 moved_to,
+                discovered,
             }
         }
         Content::Body {
@@ -209,28 +216,54 @@ async fn fetch_and_prepare(
     };
 
     // Parse, and keep the entries not stored before.
-    let url = feed.url.to_string();
-    let store_engine = engine.clone();
-    let parsed = blocking(limits, move || {
-        let parsed =
-            feed::parse_feed(&url, &bytes, charset.as_deref()).map_err(|e| e.to_string())?;
-        let mut new = Vec::new();
-        for e in &parsed.entries {
-            if !store_engine
-                .store
-                .has_item(&e.id)
-                .map_err(|e| e.to_string())?
+    let (parsed, new, validators) =
+        match parse_stage(engine, limits, feed, bytes, charset, target.clone()).await {
+            Parse::Feed(parsed, new) => (parsed, new, validators),
+            Parse::Failed(e) => return Outcome::failed(e),
+            // The configured URL is a page: its feed, if it names one on
+            // its own site, is fetched and read instead.
+            Parse::Page(Some(link))
+                if discovered.is_none() && feed::discover::same_site(&target, &link) =>
             {
-                new.push(e.clone());
+                let Ok(fetched) = engine.fetcher.fetch(&link, &Validators::default()).await
+                else {
+                    return Outcome::failed(format!(
+                        "this is an HTML page, not a feed; the feed it links ({link}) could not be fetched"
+                    ));
+                };
+                let Content::Body {
+                    bytes,
+                    charset,
+                    validators,
+                } = fetched.content
+                else {
+                    return Outcome::failed("the linked feed answered 304 to a plain request");
+                };
+                match parse_stage(engine, limits, feed, bytes, charset, link.clone()).await {
+                    Parse::Feed(parsed, new) => {
+                        tracing::info!(feed = %feed.name, found = %link, "the configured URL is a page; polling the feed it links");
+                        discovered = Some(link.to_string());
+                        (parsed, new, validators)
+                    }
+                    Parse::Failed(e) => {
+                        return Outcome::failed(format!("the feed the page links ({link}): {e}"))
+                    }
+                    Parse::Page(_) => {
+                        return Outcome::failed(format!(
+                            "this is an HTML page, not a feed; what it links as its feed ({link}) is a page too"
+                        ))
+                    }
+                }
             }
-        }
-        Ok::<_, String>((parsed, new))
-    })
-    .await;
-    let (parsed, new) = match parsed {
-        Ok(Ok(p)) => p,
-        Ok(Err(e)) | Err(e) => return Outcome::failed(e),
-    };
+            Parse::Page(Some(link)) if !feed::discover::same_site(&target, &link) => {
+                return Outcome::failed(format!(
+                    "this is an HTML page, not a feed (it links the feed {link}, on another site or not over http: put that URL in the config if you trust it)"
+                ))
+            }
+            Parse::Page(link) => {
+                return Outcome::failed(feed::FeedError::Html(link.map(|l| l.to_string())))
+            }
+        };
 
     let mut pages = Vec::with_capacity(new.len());
     for entry in &new {
@@ -277,7 +310,52 @@ async fn fetch_and_prepare(
         max_age: fetched.max_age,
         moved_to,
         recovered: parsed.recovered,
+        discovered,
     }
+}
+
+/// What the parse stage made of a body.
+enum Parse {
+    /// A feed, and its entries not stored before.
+    Feed(feed::Parsed, Vec<Entry>),
+    /// An HTML page, and the feed it links, if any.
+    Page(Option<url::Url>),
+    Failed(String),
+}
+
+/// Parses `bytes` (fetched from `from`) on the blocking pool; entry ids
+/// stay scoped to the configured URL wherever the feed was found.
+async fn parse_stage(
+    engine: &Arc<Engine>,
+    limits: &Limits,
+    feed: &FeedConfig,
+    bytes: Vec<u8>,
+    charset: Option<String>,
+    from: url::Url,
+) -> Parse {
+    let scope = feed.url.to_string();
+    let engine = engine.clone();
+    let parsed = blocking(limits, move || {
+        let parsed = match feed::parse_feed(&scope, &bytes, charset.as_deref()) {
+            Ok(p) => p,
+            Err(feed::FeedError::Html(_)) => {
+                let html = crate::fetch::charset::decode_html(&bytes, charset.as_deref());
+                return Parse::Page(feed::discover::feed_link(&html, &from));
+            }
+            Err(e) => return Parse::Failed(e.to_string()),
+        };
+        let mut new = Vec::new();
+        for e in &parsed.entries {
+            match engine.store.has_item(&e.id) {
+                Ok(true) => {}
+                Ok(false) => new.push(e.clone()),
+                Err(e) => return Parse::Failed(e.to_string()),
+            }
+        }
+        Parse::Feed(parsed, new)
+    })
+    .await;
+    parsed.unwrap_or_else(Parse::Failed)
 }
 
 /// Runs CPU work on the blocking pool, one job per core at a time; a panic

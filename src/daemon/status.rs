@@ -68,6 +68,10 @@ pub struct FeedStatus {
     /// publisher should fix it.
     #[serde(default)]
     pub recovered: Option<String>,
+    /// The configured URL is a page: the feed found on it (the config
+    /// should name it).
+    #[serde(default)]
+    pub discovered: Option<String>,
 }
 
 pub fn feed_statuses(config: &Config, store: &Store) -> Result<Vec<FeedStatus>, StoreError> {
@@ -94,6 +98,7 @@ pub fn feed_statuses(config: &Config, store: &Store) -> Result<Vec<FeedStatus>, 
                 interval_reason: s.interval_reason,
                 failing_since: s.failing_since,
                 recovered: s.recovered,
+                discovered: s.discovered,
             })
         })
         .collect()

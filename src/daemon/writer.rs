@@ -203,6 +203,8 @@ fn write_poll(
             warn!(feed = %feed.name, error = %message, errors_in_row = state.errors_in_row,
                   retry_in = ?plan.delay, "poll failed");
             state.last_error = Some(message);
+            // The feed a page linked may be gone: the page is read again.
+            state.discovered = None;
             let broken =
                 !state.admin_told && state.broken_for(now, engine.config.alerts.broken_feed_after);
             let notice = broken.then(|| {
@@ -212,9 +214,14 @@ fn write_poll(
             });
             (plan, notice)
         }
-        Outcome::NotModified { max_age, moved_to } => {
+        Outcome::NotModified {
+            max_age,
+            moved_to,
+            discovered,
+        } => {
             report.not_modified = true;
             state.moved_to = moved_to;
+            state.discovered = discovered;
             let hints = Hints { ttl: None, max_age };
             let plan = schedule::after_success(&policy, &state.dates, hints, now, fastrand::f64());
             (plan, recovered(&mut state, feed, now))
@@ -228,6 +235,7 @@ fn write_poll(
             max_age,
             moved_to,
             recovered: repaired,
+            discovered,
         } => {
             report.entries = listed;
             let backlog = backlog_cutoff(&state, engine.config.alerts.max_age, now);
@@ -261,6 +269,7 @@ fn write_poll(
                 info!(feed = %feed.name, repaired = ?repaired, "feed parsed after repairs");
             }
             state.recovered = repaired;
+            state.discovered = discovered;
             schedule::remember_dates(&mut state.dates, dates, now);
             let hints = Hints { ttl, max_age };
             let plan = schedule::after_success(&policy, &state.dates, hints, now, fastrand::f64());

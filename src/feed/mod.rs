@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 use crate::fetch::charset::decode_xml;
 use crate::text::extract::html_to_text;
 
+pub mod discover;
 pub mod lenient;
 
 /// Why a document is not a feed raqib can read, in words that say what

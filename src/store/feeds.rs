@@ -42,6 +42,9 @@ pub struct FeedState {
     /// The last body parsed only after repairs: what they were.
     #[serde(default)]
     pub recovered: Option<String>,
+    /// The configured URL is a page; the feed it links, polled instead.
+    #[serde(default)]
+    pub discovered: Option<String>,
 }
 
 impl FeedState {
