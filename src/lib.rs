@@ -30,6 +30,7 @@
 //!   parsers' test suites.
 //! - [`time`]: time arithmetic that saturates, server delays clamped, the one backoff function.
 //! - [`replay`]: `raqib watchlist test`: stored items through the watchlist on disk.
+//! - [`probe`]: `raqib try URL`: one fetch read as the daemon reads it, nothing stored.
 //!
 //! `text`, `watchlist` and `index` never do I/O and never import the I/O modules.
 
@@ -44,6 +45,7 @@ pub mod feed;
 pub mod fetch;
 pub mod index;
 pub mod notify;
+pub mod probe;
 pub mod replay;
 pub mod store;
 pub mod text;

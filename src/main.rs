@@ -42,6 +42,16 @@ enum Command {
     },
     /// Print the main text the engine keeps from an HTML page or a text file.
     Text { file: PathBuf },
+    /// Fetch a feed (or a page that links one) once and print what raqib
+    /// sees: each entry, the topics it matches and why, whether it is a copy
+    /// of a stored story. Stores nothing.
+    Try {
+        /// http(s) URL, file: URL, or a path.
+        url: String,
+        /// One JSON object per entry.
+        #[arg(long)]
+        json: bool,
+    },
     /// Each feed: URL, state, last error, items seen, next poll.
     Feeds {
         #[arg(long)]
@@ -265,6 +275,7 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Eval { what } => eval(what, &config_path),
+        Command::Try { url, json } => try_feed(&config_path, &url, json),
         Command::Digest {
             what: DigestWhat::Preview { topic, out },
         } => {
@@ -580,6 +591,77 @@ async fn forward_signals(tx: mpsc::Sender<Control>) {
 }
 
 /// Loads the configuration and applies its process-wide text settings.
+/// `raqib try`: the store is only read, and only when it exists and no
+/// running daemon holds it (the copy check is then skipped, with a note).
+fn try_feed(config_path: &std::path::Path, arg: &str, json: bool) -> Result<ExitCode> {
+    let cfg = load_config(config_path)?;
+    let wl = cfg.load_watchlist()?;
+    let url = raqib::probe::target(arg)?;
+    let store = if cfg.storage.join("db").exists() {
+        match raqib::store::Store::open(&cfg.storage) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("note: not checking for copies of stored stories ({e})");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let probe = rt.block_on(raqib::probe::probe(&cfg, &wl, store.as_ref(), &url))?;
+    if let Some(found) = &probe.discovered {
+        eprintln!("{} is a page; read the feed it links: {found}", probe.url);
+    }
+    if let Some(how) = &probe.recovered {
+        eprintln!("recovered: parsed after repairs ({how})");
+    }
+    eprintln!("{} entries", probe.entries.len());
+    for (n, e) in probe.entries.iter().enumerate() {
+        if json {
+            println!("{}", serde_json::to_string(e)?);
+            continue;
+        }
+        let date = e
+            .published
+            .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+            .unwrap_or_else(|| "no date".into());
+        let start: String = e
+            .text
+            .chars()
+            .take(160)
+            .collect::<String>()
+            .replace('\n', " ");
+        let more = if e.text.chars().count() > 160 {
+            "…"
+        } else {
+            ""
+        };
+        println!("{}. {}", n + 1, e.title);
+        println!("   {date}  id {}", e.id);
+        if let Some(link) = &e.link {
+            println!("   {link}");
+        }
+        if !start.is_empty() {
+            println!("   {start}{more}");
+        }
+        if e.matches.is_empty() {
+            println!("   topics: none");
+        }
+        for m in &e.matches {
+            println!("   topic {}: {}", m.topic, m.explanation);
+        }
+        match (&e.copy_of, e.stored) {
+            (_, true) => println!("   already stored"),
+            (Some(c), false) => println!("   a copy of the stored story «{}»", c.title),
+            (None, false) => {}
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn load_config(path: &std::path::Path) -> Result<Config, ConfigError> {
     let cfg = Config::load(path)?;
     raqib::text::normalize::set_fold_hamza_seats(cfg.fold_hamza_seats);

@@ -174,3 +174,68 @@ async fn a_home_page_is_polled_through_the_feed_it_links_on_its_own_site() {
     assert_eq!(st.requests.get("home").copied(), before, "{err}");
     assert!(st.requests.get("wire").copied().unwrap_or(0) >= 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn try_shows_entries_topics_and_copies_and_stores_nothing() {
+    let (http, _) = start_http(standard_feeds()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(dir.path(), http, &[("wire", "وكالة")], None);
+    let wire = format!("http://{http}/feeds/wire");
+    let lines = |out: &str| -> Vec<serde_json::Value> {
+        out.lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    };
+
+    let (code, out, err) = raqib(&cfg, &["try", &wire, "--json"]).await;
+    assert_eq!(code, 0, "{err}");
+    let entries = lines(&out);
+    assert_eq!(entries.len(), 2, "{out}");
+    assert_eq!(entries[0]["topics"], serde_json::json!(["syria-us-russia"]));
+    assert!(entries[0]["matches"][0]["explanation"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("لافروف"));
+    assert_eq!(entries[1]["topics"], serde_json::json!([]));
+    assert!(entries
+        .iter()
+        .all(|e| e["id"].is_string() && e["title"].is_string()));
+    assert!(!dir.path().join("db").exists(), "try created the database");
+
+    let (code, _, err) = raqib(&cfg, &["once"]).await;
+    assert_eq!(code, 0, "{err}");
+    let mails = || {
+        std::fs::read_dir(dir.path().join("mail/new"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    let sent = mails();
+
+    // The outlet's copy of the wire story is recognised; the wire's own
+    // entries are known; nothing is stored or sent.
+    let (code, out, err) = raqib(
+        &cfg,
+        &["try", &format!("http://{http}/feeds/sham"), "--json"],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let sham = lines(&out);
+    let copy = sham
+        .iter()
+        .find(|e| !e["copy_of"].is_null())
+        .unwrap_or_else(|| panic!("no copy found: {out}"));
+    assert!(
+        copy["title"].as_str().unwrap_or_default().contains("لافروف"),
+        "{copy}"
+    );
+    let (_, out, _) = raqib(&cfg, &["try", &wire, "--json"]).await;
+    assert!(lines(&out).iter().all(|e| e["stored"] == true), "{out}");
+    let (_, table, _) = raqib(&cfg, &["feeds", "--json"]).await;
+    assert!(table.contains("\"items\":2"), "{table}");
+    assert_eq!(mails(), sent);
+
+    // The text form says the same in words.
+    let (_, text, _) = raqib(&cfg, &["try", &format!("http://{http}/feeds/sham")]).await;
+    assert!(text.contains("topic syria-us-russia:"), "{text}");
+    assert!(text.contains("a copy of the stored story"), "{text}");
+}
