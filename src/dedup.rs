@@ -71,6 +71,12 @@ pub fn assign(
     };
     Ok(match existing {
         Some(mut story) => {
+            // Of the copies, the tidiest headline is the story's.
+            if crate::text::headline::untidiness(title)
+                < crate::text::headline::untidiness(&story.title)
+            {
+                story.title = title.to_string();
+            }
             story.copies.push(copy);
             Assignment {
                 story,

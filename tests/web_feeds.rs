@@ -239,3 +239,71 @@ async fn try_shows_entries_topics_and_copies_and_stores_nothing() {
     assert!(text.contains("topic syria-us-russia:"), "{text}");
     assert!(text.contains("a copy of the stored story"), "{text}");
 }
+
+/// An RSS feed titled `channel` with one item.
+fn one_item(channel: &str, guid: &str, title: &str, text: &str) -> Served {
+    served(
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>{channel}</title>\
+             <item><guid>{guid}</guid><title>{title}</title><link>https://x.example/{guid}</link>\
+             <description><![CDATA[{text}]]></description></item></channel></rss>"
+        )
+        .as_bytes(),
+        "application/rss+xml",
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mail_shows_the_tidiest_headline_without_outlet_names_or_datelines() {
+    let body = "بحث وزير الخارجية الروسي سيرغي لافروف ونظيره الأمريكي جون كيري في جنيف اليوم خطة لوقف الأعمال القتالية في سوريا تبدأ مع عيد الأضحى.\n\
+                وقال كيري في مؤتمر صحفي إن الخطة تتضمن إيصال المساعدات إلى حلب وإنشاء مركز مشترك لتنسيق الضربات.";
+    let (http, _) = start_http(HashMap::from([
+        (
+            "first".to_string(),
+            one_item(
+                "وكالة الأنباء",
+                "a1",
+                "عاجل | لافروف وكيري يبحثان في جنيف وقف إطلاق النار في سوريا",
+                &format!("جنيف - وكالات\n{body}"),
+            ),
+        ),
+        (
+            "second".to_string(),
+            one_item(
+                "الشام اليوم",
+                "b1",
+                "لافروف وكيري يبحثان في جنيف وقف النار في سوريا | الشام اليوم",
+                body,
+            ),
+        ),
+    ]))
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(
+        dir.path(),
+        http,
+        &[("first", "وكالة الأنباء"), ("second", "الشام اليوم")],
+        None,
+    );
+    let (code, _, err) = raqib(&cfg, &["once"]).await;
+    assert_eq!(code, 0, "{err}");
+    let mails: Vec<Mail> = std::fs::read_dir(dir.path().join("mail/new"))
+        .expect("mail")
+        .flatten()
+        .map(|e| parse_mail(&std::fs::read(e.path()).expect("read")))
+        .collect();
+    assert_eq!(mails.len(), 1, "one story: {err}");
+    let m = &mails[0];
+    // The second outlet's headline, its name gone, beats the first's «عاجل |».
+    assert_eq!(
+        m.subject, "لافروف وكيري يبحثان في جنيف وقف النار في سوريا",
+        "{err}"
+    );
+    assert!(
+        !m.text.contains("الشام اليوم |") && !m.text.contains("| الشام اليوم"),
+        "{}",
+        m.text
+    );
+    assert!(!m.text.contains("جنيف - وكالات"), "{}", m.text);
+    assert!(m.text.contains("بحث وزير الخارجية الروسي"), "{}", m.text);
+}

@@ -172,6 +172,17 @@ pub fn parse_feed(
             published,
         });
     }
+    // The outlet's name, learned from the feed's title and from what
+    // recurs at one end of its headlines, leaves every headline.
+    let feed_title = feed.title.as_ref().map(|t| html_to_text(&t.content));
+    let titles: Vec<&str> = out.iter().map(|e| e.title.as_str()).collect();
+    let outlet = crate::text::headline::Outlet::learn(feed_title.as_deref(), &titles);
+    for e in &mut out {
+        let stripped = outlet.strip(&e.title);
+        if stripped.len() != e.title.len() {
+            e.title = stripped.to_string();
+        }
+    }
     Ok(Parsed {
         entries: out,
         ttl,

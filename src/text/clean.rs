@@ -243,6 +243,8 @@ struct Scratch {
 }
 
 fn clean_with(input: &str, scratch: &mut Scratch) -> Cleaned {
+    // Wire copy opens with a dateline («جنيف - وكالات»): not the story's.
+    let input = &*super::headline::without_dateline(input);
     let Scratch {
         arena,
         tokens,

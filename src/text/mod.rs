@@ -11,6 +11,8 @@
 //! - [`extract`]: main text of an HTML page or fragment (scraper).
 //! - [`fingerprint`]: near-duplicate fingerprints and the copy decision.
 //! - [`event`]: which different articles report the same event (digest grouping).
+//! - [`headline`]: outlet names learned and stripped from headlines, datelines
+//!   from article openings; how tidy a headline is.
 
 pub mod affixes;
 pub mod clean;
@@ -18,6 +20,7 @@ pub mod codec;
 pub mod event;
 pub mod extract;
 pub mod fingerprint;
+pub mod headline;
 pub mod lexicon;
 pub mod nesting;
 pub mod normalize;
