@@ -57,7 +57,7 @@ fn key(s: &str) -> String {
 /// True when an affix of `n` words standing beside `rest` may be a name.
 fn name_shaped(affix: &str, rest: &str) -> bool {
     let n = words(affix);
-    n >= 1 && n <= MAX_NAME_WORDS && words(rest) >= MIN_LEFT_WORDS
+    (1..=MAX_NAME_WORDS).contains(&n) && words(rest) >= MIN_LEFT_WORDS
 }
 
 /// The outlet names of a feed: those its title gives, and the affixes
@@ -114,7 +114,7 @@ impl Outlet {
 
     fn is_name(&self, affix: &str) -> bool {
         let k = key(affix);
-        !k.is_empty() && self.names.iter().any(|n| *n == k)
+        !k.is_empty() && self.names.contains(&k)
     }
 
     /// `headline` without the outlet's name at either end.
