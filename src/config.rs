@@ -119,6 +119,9 @@ struct RawFeed {
     #[serde(default)]
     fetch_article: bool,
     interval: Option<Spanned<String>>,
+    selector: Option<Spanned<String>>,
+    #[serde(default)]
+    exclude: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -262,6 +265,19 @@ pub struct FeedConfig {
     pub name: String,
     pub fetch_article: bool,
     pub interval: Option<Duration>,
+    /// CSS selector of the article's text on its page (implies
+    /// `fetch_article`); checked at load.
+    pub selector: Option<String>,
+    /// CSS selectors of what to leave out inside it.
+    pub exclude: Vec<String>,
+}
+
+impl FeedConfig {
+    /// The site's extraction rule, if the feed has one.
+    pub fn site_rule(&self) -> Option<crate::text::extract::SiteRule> {
+        let s = self.selector.as_deref()?;
+        crate::text::extract::SiteRule::new(s, &self.exclude).ok()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -482,6 +498,16 @@ impl Config {
             if feeds.iter().any(|o| o.url == url) {
                 return Err(at(f.url.span(), format!("feed {url} is listed twice")));
             }
+            if let Some(sel) = &f.selector {
+                if let Err(e) = crate::text::extract::SiteRule::new(sel.get_ref(), &[]) {
+                    return Err(at(sel.span(), e));
+                }
+            }
+            for ex in &f.exclude {
+                if let Err(e) = crate::text::extract::SiteRule::new(ex.get_ref(), &[]) {
+                    return Err(at(ex.span(), e));
+                }
+            }
             let name = match &f.name {
                 Some(n) if !n.trim().is_empty() => n.trim().to_string(),
                 _ => match url.host_str() {
@@ -497,8 +523,14 @@ impl Config {
             feeds.push(FeedConfig {
                 url,
                 name,
-                fetch_article: f.fetch_article,
+                fetch_article: f.fetch_article || f.selector.is_some(),
                 interval: f.interval.as_ref().map(duration).transpose()?,
+                selector: f.selector.as_ref().map(|s| s.get_ref().trim().to_string()),
+                exclude: f
+                    .exclude
+                    .iter()
+                    .map(|s| s.get_ref().trim().to_string())
+                    .collect(),
             });
         }
 

@@ -41,7 +41,15 @@ enum Command {
         what: EvalWhat,
     },
     /// Print the main text the engine keeps from an HTML page or a text file.
-    Text { file: PathBuf },
+    Text {
+        file: PathBuf,
+        /// Try a site rule (as `[[feeds]] selector`): the text it selects.
+        #[arg(long)]
+        selector: Option<String>,
+        /// With --selector: what to leave out inside it (repeatable).
+        #[arg(long)]
+        exclude: Vec<String>,
+    },
     /// Fetch a feed (or a page that links one) once and print what raqib
     /// sees: each entry, the topics it matches and why, whether it is a copy
     /// of a stored story. Stores nothing.
@@ -209,11 +217,24 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
             })?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Text { file } => {
+        Command::Text {
+            file,
+            selector,
+            exclude,
+        } => {
             let bytes =
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let input = raqib::fetch::charset::decode_html(&bytes, None);
-            println!("{}", raqib::text::main_text(&input));
+            let Some(selector) = selector else {
+                println!("{}", raqib::text::main_text(&input));
+                return Ok(ExitCode::SUCCESS);
+            };
+            let rule = raqib::text::extract::SiteRule::new(&selector, &exclude)
+                .map_err(anyhow::Error::msg)?;
+            match rule.extract(&input) {
+                Some(text) => println!("{}", raqib::text::clean::clean(&text)),
+                None => bail!("{selector:?} matches no text on this page"),
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Feeds { json } => {
@@ -424,6 +445,8 @@ fn eval_extract(dir: &std::path::Path, show: bool, extractor: &str) -> Result<Ex
         "raqib" => Extractor::Raqib,
         #[cfg(feature = "compare-extractors")]
         "dom-smoothie" => Extractor::DomSmoothie,
+        #[cfg(feature = "compare-extractors")]
+        "combined" => Extractor::Combined,
         other => bail!(
             "unknown extractor {other:?} (raqib; dom-smoothie needs --features compare-extractors)"
         ),

@@ -307,3 +307,68 @@ async fn the_mail_shows_the_tidiest_headline_without_outlet_names_or_datelines()
     assert!(!m.text.contains("جنيف - وكالات"), "{}", m.text);
     assert!(m.text.contains("بحث وزير الخارجية الروسي"), "{}", m.text);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feeds_selector_picks_the_article_text_and_exclude_leaves_parts_out() {
+    // The generic scoring would take the long related-stories list; the
+    // site's rule names the article body and leaves the share bar out.
+    let related: String = (0..12)
+        .map(|i| format!("<p>خبر ذو صلة رقم {i}، عن الطقس والرياضة والاقتصاد، مع تفاصيل كثيرة، وأخرى، وغيرها.</p>"))
+        .collect();
+    let page = format!(
+        "<!DOCTYPE html><html lang=\"ar\"><head><title>الموقع</title></head><body>\
+         <div class=\"story\"><div class=\"share\">شارك الخبر على فيسبوك وتويتر وواتساب الآن</div>\
+         <p>اتفق وزير الخارجية الأمريكي جون كيري ونظيره الروسي سيرغي لافروف في جنيف على هدنة في سوريا.</p></div>\
+         <section class=\"more\">{related}</section></body></html>"
+    );
+    let (http, state) = start_http(HashMap::new()).await;
+    let feed = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>t</title>\
+         <item><guid>p1</guid><link>http://{http}/feeds/page</link><title>كيري ولافروف يتفقان على هدنة في سوريا</title>\
+         <description>ملخص.</description></item></channel></rss>"
+    );
+    {
+        let mut st = state.lock().expect("lock");
+        st.feeds.insert(
+            "page".into(),
+            served(page.as_bytes(), "text/html; charset=utf-8"),
+        );
+        st.feeds
+            .insert("art".into(), served(feed.as_bytes(), "application/rss+xml"));
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(dir.path(), http, &[("art", "موقع")], None);
+    let text = std::fs::read_to_string(&cfg).expect("read").replace(
+        "name = \"موقع\"\n",
+        "name = \"موقع\"\nselector = \".story\"\nexclude = [\".share\"]\n",
+    );
+    std::fs::write(&cfg, text).expect("write");
+    let (code, _, err) = raqib(&cfg, &["once"]).await;
+    assert_eq!(code, 0, "{err}");
+    let mails: Vec<Mail> = std::fs::read_dir(dir.path().join("mail/new"))
+        .expect("maildir")
+        .flatten()
+        .map(|e| parse_mail(&std::fs::read(e.path()).expect("read")))
+        .collect();
+    assert_eq!(mails.len(), 1, "{err}");
+    assert!(
+        mails[0].text.contains("اتفق وزير الخارجية الأمريكي"),
+        "{}",
+        mails[0].text
+    );
+    assert!(!mails[0].text.contains("خبر ذو صلة"), "{}", mails[0].text);
+    assert!(!mails[0].text.contains("شارك الخبر"), "{}", mails[0].text);
+    assert_eq!(state.lock().expect("lock").requests.get("page"), Some(&1));
+
+    // A selector that is not CSS is refused at its place in the file.
+    let bad = std::fs::read_to_string(&cfg)
+        .expect("read")
+        .replace("selector = \".story\"", "selector = \"div[\"");
+    std::fs::write(&cfg, bad).expect("write");
+    let (code, _, err) = raqib(&cfg, &["check"]).await;
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("raqib.toml:") && err.contains("is not a CSS selector"),
+        "{err}"
+    );
+}

@@ -274,13 +274,25 @@ async fn fetch_and_prepare(
     }
 
     let watchlist = engine.watchlist();
+    let rule = feed.site_rule();
+    let feed_name = feed.name.clone();
     let prepared = blocking(limits, move || {
         new.into_iter()
             .zip(pages)
             .map(|(mut entry, page)| {
-                // The article's main text, else the feed's.
+                // The article's main text (by the site's rule when it has
+                // one and it still matches), else the feed's.
                 let main = page
-                    .map(|p| text::extract::extract_main(&p))
+                    .map(|p| {
+                        let by_rule = rule.as_ref().and_then(|r| {
+                            let text = r.extract(&p);
+                            if text.is_none() {
+                                warn!(feed = %feed_name, item = %entry.id, "the feed's selector matched nothing on the page; using generic extraction");
+                            }
+                            text
+                        });
+                        by_rule.unwrap_or_else(|| text::extract::extract_main(&p))
+                    })
                     .filter(|m| !m.trim().is_empty());
                 let raw = main.unwrap_or_else(|| std::mem::take(&mut entry.text));
                 entry.text.clear();

@@ -269,6 +269,9 @@ pub enum Extractor {
     /// dom_smoothie (a readability.js port), its text as it gives it.
     #[cfg(feature = "compare-extractors")]
     DomSmoothie,
+    /// dom_smoothie's text through raqib's cleanup.
+    #[cfg(feature = "compare-extractors")]
+    Combined,
 }
 
 fn run_extractor(e: Extractor, html: &str) -> String {
@@ -278,6 +281,11 @@ fn run_extractor(e: Extractor, html: &str) -> String {
         Extractor::DomSmoothie => dom_smoothie::Readability::new(html, None, None)
             .and_then(|mut r| r.parse())
             .map(|a| format!("{}\n{}", a.title, a.text_content))
+            .unwrap_or_default(),
+        #[cfg(feature = "compare-extractors")]
+        Extractor::Combined => dom_smoothie::Readability::new(html, None, None)
+            .and_then(|mut r| r.parse())
+            .map(|a| crate::text::clean::clean(&format!("{}\n{}", a.title, a.text_content)))
             .unwrap_or_default(),
     }
 }

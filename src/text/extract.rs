@@ -160,6 +160,57 @@ fn headline(doc: &Html) -> Option<String> {
     None
 }
 
+/// A site's own extraction rule (`[[feeds]] selector` and `exclude`): the
+/// text of the elements `selector` matches, in page order, without what
+/// `exclude` matches inside them. For sites where the generic scoring keeps
+/// the wrong block.
+#[derive(Debug, Clone)]
+pub struct SiteRule {
+    selector: scraper::Selector,
+    exclude: Vec<scraper::Selector>,
+}
+
+impl SiteRule {
+    /// Parses the CSS selectors; the error says which one is wrong and why.
+    pub fn new(selector: &str, exclude: &[String]) -> Result<SiteRule, String> {
+        let parse = |s: &str| {
+            scraper::Selector::parse(s).map_err(|e| format!("{s:?} is not a CSS selector: {e}"))
+        };
+        Ok(SiteRule {
+            selector: parse(selector)?,
+            exclude: exclude.iter().map(|s| parse(s)).collect::<Result<_, _>>()?,
+        })
+    }
+
+    /// The page's text by this rule; `None` when the selector matches
+    /// nothing with text (the page changed: generic extraction takes over).
+    pub fn extract(&self, page: &str) -> Option<String> {
+        let doc = Html::parse_document(&nesting::bound(page, MAX_DEPTH));
+        let excluded: std::collections::HashSet<_> = self
+            .exclude
+            .iter()
+            .flat_map(|s| doc.select(s))
+            .map(|e| e.id())
+            .collect();
+        let mut out = String::new();
+        let mut taken: std::collections::HashSet<ego_id::Id> = std::collections::HashSet::new();
+        for e in doc.select(&self.selector) {
+            // A match inside an earlier match is already written.
+            if e.ancestors()
+                .filter_map(ElementRef::wrap)
+                .any(|a| taken.contains(&ego_id::of(a)))
+            {
+                continue;
+            }
+            taken.insert(ego_id::of(e));
+            write_text_without(e, &mut out, &excluded);
+            out.push('\n');
+        }
+        let text = tidy(&out);
+        (!text.is_empty()).then_some(text)
+    }
+}
+
 /// Every element below `root`, in document order.
 fn elements(root: ElementRef<'_>) -> impl Iterator<Item = ElementRef<'_>> {
     root.descendants().filter_map(ElementRef::wrap)
@@ -185,6 +236,15 @@ fn link_text_len(e: ElementRef<'_>) -> usize {
 /// The text below `e`, a line break around each block. Walks the tree
 /// without recursion, so no nesting can exhaust the stack.
 fn write_text(e: ElementRef<'_>, out: &mut String) {
+    write_text_without(e, out, &std::collections::HashSet::new());
+}
+
+/// [`write_text`] leaving out the subtrees of `excluded` elements.
+fn write_text_without(
+    e: ElementRef<'_>,
+    out: &mut String,
+    excluded: &std::collections::HashSet<ego_tree::NodeId>,
+) {
     let root = e.id();
     // The skipped element being walked through, if any.
     let mut skipping = None;
@@ -192,7 +252,9 @@ fn write_text(e: ElementRef<'_>, out: &mut String) {
         match edge {
             Edge::Open(node) if skipping.is_none() && node.id() != root => match node.value() {
                 Node::Text(t) => out.push_str(t),
-                Node::Element(el) if SKIP.contains(&el.name()) => skipping = Some(node.id()),
+                Node::Element(el) if SKIP.contains(&el.name()) || excluded.contains(&node.id()) => {
+                    skipping = Some(node.id())
+                }
                 Node::Element(el) if BLOCK.contains(&el.name()) => out.push('\n'),
                 _ => {}
             },
@@ -256,6 +318,24 @@ mod ego_id {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_site_rule_keeps_its_block_without_the_excluded() -> Result<(), String> {
+        let page = r#"<html><body><nav>الرئيسية سياسة رياضة</nav>
+            <article><h1>العنوان</h1><div class="body"><p>الفقرة الأولى من الخبر.</p>
+            <div class="related"><p>اقرأ أيضا: خبر آخر</p></div><p>الفقرة الثانية.</p></div>
+            <div class="body"><p>تتمة في كتلة ثانية.</p></div></article>
+            <aside class="body">خارج المقال</aside></body></html>"#;
+        let rule = SiteRule::new("article .body", &[".related".to_string()])?;
+        assert_eq!(
+            rule.extract(page).as_deref(),
+            Some("الفقرة الأولى من الخبر.\nالفقرة الثانية.\nتتمة في كتلة ثانية.")
+        );
+        let gone = SiteRule::new("#story", &[])?;
+        assert_eq!(gone.extract(page), None);
+        assert!(SiteRule::new("div[", &[]).is_err());
+        Ok(())
+    }
 
     #[test]
     fn fragment_to_text_keeps_blocks_apart() {
