@@ -94,29 +94,44 @@ pub fn html_to_text(fragment: &str) -> String {
 pub fn extract_main(page: &str) -> String {
     let doc = Html::parse_document(&nesting::bound(page, MAX_DEPTH));
     let mut scores: HashMap<ego_id::Id, (f64, ElementRef<'_>)> = HashMap::new();
-    let paragraphs = elements(doc.root_element())
-        .filter(|e| matches!(e.value().name(), "p" | "pre" | "blockquote"));
-    for p in paragraphs {
-        if inside_skipped(p) {
-            continue;
-        }
-        let text_len = text_len(p) as f64;
-        if text_len < 25.0 {
-            continue;
-        }
-        let link_len = link_text_len(p) as f64;
-        let score = text_len - link_len;
-        let commas = p
-            .text()
-            .map(|t| t.matches(['،', ',']).count())
-            .sum::<usize>() as f64;
-        let score = score + commas * 10.0;
-        let Some(parent) = p.parent().and_then(ElementRef::wrap) else {
-            continue;
+    // Pages that break lines with <br> rather than paragraphs: text boxes
+    // count as paragraphs there.
+    let real = elements(doc.root_element())
+        .filter(|e| e.value().name() == "p" && text_len(*e) >= 25)
+        .take(3)
+        .count();
+    let boxes = real < 3;
+    for p in elements(doc.root_element()) {
+        let paragraph = match p.value().name() {
+            "p" | "pre" | "blockquote" => true,
+            "div" | "td" if boxes => false,
+            _ => continue,
         };
-        scores.entry(ego_id::of(parent)).or_insert((0.0, parent)).0 += score;
-        if let Some(grand) = parent.parent().and_then(ElementRef::wrap) {
-            scores.entry(ego_id::of(grand)).or_insert((0.0, grand)).0 += score / 2.0;
+        if inside_skipped(p) || inside_unlikely(p) {
+            continue;
+        }
+        // A box's own text: what sits in it outside its blocks.
+        let (text_len, link_len, commas) = if paragraph {
+            (text_len(p), link_text_len(p), commas(p.text()))
+        } else {
+            own_text(p)
+        };
+        if text_len < 25 {
+            continue;
+        }
+        let score = (text_len - link_len.min(text_len)) as f64 + commas as f64 * 10.0;
+        // A paragraph credits its box; a box of text is itself the box.
+        let (first, second) = if paragraph {
+            let Some(parent) = p.parent().and_then(ElementRef::wrap) else {
+                continue;
+            };
+            (parent, parent.parent().and_then(ElementRef::wrap))
+        } else {
+            (p, p.parent().and_then(ElementRef::wrap))
+        };
+        scores.entry(ego_id::of(first)).or_insert((0.0, first)).0 += score;
+        if let Some(second) = second {
+            scores.entry(ego_id::of(second)).or_insert((0.0, second)).0 += score / 2.0;
         }
     }
     let best = scores
@@ -125,7 +140,10 @@ pub fn extract_main(page: &str) -> String {
         .map(|(_, e)| e);
     let mut body = String::new();
     match best {
-        Some(container) => write_text(container, &mut body),
+        Some(container) => {
+            let left_out = boilerplate_within(container);
+            write_text_without(container, &mut body, &left_out);
+        }
         None => match elements(doc.root_element()).find(|e| e.value().name() == "body") {
             Some(b) => write_text(b, &mut body),
             None => write_text(doc.root_element(), &mut body),
@@ -214,6 +232,110 @@ impl SiteRule {
 /// Every element below `root`, in document order.
 fn elements(root: ElementRef<'_>) -> impl Iterator<Item = ElementRef<'_>> {
     root.descendants().filter_map(ElementRef::wrap)
+}
+
+/// Block-level elements: a box holding one of these is not a paragraph.
+const BLOCKS_INSIDE: &[&str] = &[
+    "p", "div", "table", "ul", "ol", "dl", "section", "article", "h1", "h2", "h3", "h4", "h5", "h6",
+    "blockquote", "pre", "form", "main", "figure",
+];
+
+fn commas<'a>(text: impl Iterator<Item = &'a str>) -> usize {
+    text.map(|t| t.matches(['،', ',']).count()).sum()
+}
+
+/// The text of `e` outside its block children (and outside skipped
+/// elements): (characters, characters in links, commas).
+fn own_text(e: ElementRef<'_>) -> (usize, usize, usize) {
+    let (mut len, mut links, mut comma) = (0, 0, 0);
+    for child in e.children() {
+        match child.value() {
+            Node::Text(t) => {
+                len += t.trim().chars().count();
+                comma += commas(std::iter::once(&**t));
+            }
+            Node::Element(el) => {
+                let name = el.name();
+                if BLOCKS_INSIDE.contains(&name) || SKIP.contains(&name) {
+                    continue;
+                }
+                if let Some(c) = ElementRef::wrap(child) {
+                    let n = text_len(c);
+                    len += n;
+                    links += if name == "a" { n } else { link_text_len(c) };
+                    comma += commas(c.text());
+                }
+            }
+            _ => {}
+        }
+    }
+    (len, links, comma)
+}
+
+/// Class and id words of blocks that are not the article: readability's
+/// "unlikely candidates", and what Arabic news pages add (share bars, tag
+/// lines, most-read lists, weather strips, "read also" boxes).
+const UNLIKELY: &[&str] = &[
+    "-ad-", "ad-break", "adsbygoogle", "advert", "agegate", "banner", "breadcrumb", "combx",
+    "comment", "community", "cookie", "disqus", "footer", "gdpr", "header", "menu", "mostread",
+    "most-read", "newsletter", "outbrain", "pagination", "pager", "popular", "popup", "promo",
+    "readalso", "read-also", "readmore", "read-more", "recommend", "related", "remark", "replies",
+    "share", "sharing", "shoutbox", "sidebar", "skyscraper", "social", "sponsor", "subscribe",
+    "taboola", "weather", "widget", "more-stories", "morestories", "trending", "tags",
+];
+
+/// Words that keep a block despite an unlikely word ("article-header").
+const MAYBE: &[&str] = &["article", "body", "content", "main", "story", "entry", "post-text"];
+
+/// True when `e`'s class or id says it is not article text.
+fn unlikely(e: ElementRef<'_>) -> bool {
+    let el = e.value();
+    if matches!(el.name(), "html" | "body" | "article" | "main" | "a") {
+        return false;
+    }
+    let mut words = String::new();
+    for v in [el.attr("class"), el.attr("id")].into_iter().flatten() {
+        words.push_str(v);
+        words.push(' ');
+    }
+    if words.is_empty() {
+        return false;
+    }
+    let words = words.to_ascii_lowercase();
+    UNLIKELY.iter().any(|u| words.contains(u)) && !MAYBE.iter().any(|m| words.contains(m))
+}
+
+fn inside_unlikely(e: ElementRef<'_>) -> bool {
+    e.ancestors().filter_map(ElementRef::wrap).any(unlikely)
+}
+
+/// Blocks inside the chosen container to leave out: those whose class or
+/// id says so, and lists or boxes that are mostly links (menus, related
+/// stories, tag lines).
+fn boilerplate_within(container: ElementRef<'_>) -> std::collections::HashSet<ego_tree::NodeId> {
+    let mut out = std::collections::HashSet::new();
+    for e in elements(container) {
+        if e.id() == container.id() {
+            continue;
+        }
+        if unlikely(e) {
+            out.insert(e.id());
+            continue;
+        }
+        if !matches!(e.value().name(), "ul" | "ol" | "div" | "section" | "table" | "dl" | "span" | "p") {
+            continue;
+        }
+        let text = text_len(e);
+        if text == 0 {
+            continue;
+        }
+        let links = link_text_len(e);
+        // Mostly links, and short of a paragraph's worth of other text.
+        if links * 2 > text && text - links < 80 {
+            out.insert(e.id());
+        }
+    }
+    out
 }
 
 fn inside_skipped(e: ElementRef<'_>) -> bool {
