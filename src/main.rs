@@ -571,12 +571,19 @@ fn extraction_sets(dir: &std::path::Path) -> Result<Vec<(String, Vec<Page>)>> {
                 .iter()
                 .filter(|p| p.extension().is_some_and(|e| e == "html"))
             {
-                if let Some(txt) = files.iter().find(|p| {
-                    p.extension().is_some_and(|e| e == "txt")
-                        && !p
-                            .file_name()
-                            .is_some_and(|n| n.to_string_lossy().contains("LICENSE"))
-                }) {
+                // NAME.txt beside NAME.html, else the folder's one text file.
+                let same = html.with_extension("txt");
+                let txt = if same.exists() {
+                    Some(&same)
+                } else {
+                    files.iter().find(|p| {
+                        p.extension().is_some_and(|e| e == "txt")
+                            && !p
+                                .file_name()
+                                .is_some_and(|n| n.to_string_lossy().contains("LICENSE"))
+                    })
+                };
+                if let Some(txt) = txt {
                     pages.push((read_page(html)?, Gold::Text(std::fs::read_to_string(txt)?)));
                 }
             }

@@ -93,7 +93,76 @@ pub fn html_to_text(fragment: &str) -> String {
 /// is the fetcher's cap).
 pub fn extract_main(page: &str) -> String {
     let doc = Html::parse_document(&nesting::bound(page, MAX_DEPTH));
-    let mut scores: HashMap<ego_id::Id, (f64, ElementRef<'_>)> = HashMap::new();
+    // Boxes marked unlikely are left out first; a page built inside one
+    // (a theme's "header-default" wrapper around everything) is read
+    // again without that rule, as readability does.
+    let mut scores = score_boxes(&doc, true);
+    let short = |scores: &Scores<'_>| best_of(scores).is_none_or(|(_, e)| text_len(e) < 500);
+    if short(&scores) {
+        let again = score_boxes(&doc, false);
+        let len = |s: &Scores<'_>| best_of(s).map_or(0, |(_, e)| text_len(e));
+        if len(&again) > len(&scores) {
+            scores = again;
+        }
+    }
+    let best = best_of(&scores).map(|(s, e)| (s, widened(e, s, &scores)));
+    let mut body = String::new();
+    match best {
+        Some((best_score, container)) => {
+            // The article may be split across sibling boxes (a lead, then
+            // the body; columns between ads): siblings that score near the
+            // best, or plain paragraphs of text, belong to it.
+            let threshold = (best_score * 0.2).max(10.0);
+            let parts: Vec<ElementRef<'_>> = match container.parent().and_then(ElementRef::wrap) {
+                Some(parent) => parent
+                    .children()
+                    .filter_map(ElementRef::wrap)
+                    .filter(|s| {
+                        s.id() == container.id()
+                            || (!SKIP.contains(&s.value().name())
+                                && !unlikely(*s)
+                                && (scores
+                                    .get(&ego_id::of(*s))
+                                    .is_some_and(|(v, _)| *v >= threshold)
+                                    || plain_paragraph(*s)))
+                    })
+                    .collect(),
+                None => vec![container],
+            };
+            for part in parts {
+                let left_out = boilerplate_within(part);
+                write_text_without(part, &mut body, &left_out);
+                body.push('\n');
+            }
+        }
+        None => match elements(doc.root_element()).find(|e| e.value().name() == "body") {
+            Some(b) => write_text(b, &mut body),
+            None => write_text(doc.root_element(), &mut body),
+        },
+    }
+    let body = tidy(&body);
+    let title = headline(&doc);
+    match title {
+        Some(t) if !body.starts_with(&t) => format!("{t}\n{body}"),
+        _ => body,
+    }
+}
+
+/// Each box with the score its paragraphs gave it.
+type Scores<'a> = HashMap<ego_id::Id, (f64, ElementRef<'a>)>;
+
+fn best_of<'a>(scores: &Scores<'a>) -> Option<(f64, ElementRef<'a>)> {
+    scores
+        .values()
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(s, e)| (*s, *e))
+}
+
+/// Scores the boxes of `doc`: every paragraph gives its text length (less
+/// its links, more for commas) to its box and half to the box's parent.
+/// `strict`: paragraphs inside boxes marked unlikely give nothing.
+fn score_boxes(doc: &Html, strict: bool) -> Scores<'_> {
+    let mut scores: Scores<'_> = HashMap::new();
     // Pages that break lines with <br> rather than paragraphs: text boxes
     // count as paragraphs there.
     let real = elements(doc.root_element())
@@ -107,7 +176,7 @@ pub fn extract_main(page: &str) -> String {
             "div" | "td" if boxes => false,
             _ => continue,
         };
-        if inside_skipped(p) || inside_unlikely(p) {
+        if inside_skipped(p) || (strict && inside_unlikely(p)) {
             continue;
         }
         // A box's own text: what sits in it outside its blocks.
@@ -134,27 +203,7 @@ pub fn extract_main(page: &str) -> String {
             scores.entry(ego_id::of(second)).or_insert((0.0, second)).0 += score / 2.0;
         }
     }
-    let best = scores
-        .into_values()
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, e)| e);
-    let mut body = String::new();
-    match best {
-        Some(container) => {
-            let left_out = boilerplate_within(container);
-            write_text_without(container, &mut body, &left_out);
-        }
-        None => match elements(doc.root_element()).find(|e| e.value().name() == "body") {
-            Some(b) => write_text(b, &mut body),
-            None => write_text(doc.root_element(), &mut body),
-        },
-    }
-    let body = tidy(&body);
-    let title = headline(&doc);
-    match title {
-        Some(t) if !body.starts_with(&t) => format!("{t}\n{body}"),
-        _ => body,
-    }
+    scores
 }
 
 fn headline(doc: &Html) -> Option<String> {
@@ -236,12 +285,84 @@ fn elements(root: ElementRef<'_>) -> impl Iterator<Item = ElementRef<'_>> {
 
 /// Block-level elements: a box holding one of these is not a paragraph.
 const BLOCKS_INSIDE: &[&str] = &[
-    "p", "div", "table", "ul", "ol", "dl", "section", "article", "h1", "h2", "h3", "h4", "h5", "h6",
-    "blockquote", "pre", "form", "main", "figure",
+    "p",
+    "div",
+    "table",
+    "ul",
+    "ol",
+    "dl",
+    "section",
+    "article",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "pre",
+    "form",
+    "main",
+    "figure",
 ];
 
+/// The article split into several boxes that score almost as well as the
+/// best (a story body cut into columns between ads): their nearest common
+/// ancestor with the best, when at least two such boxes exist.
+fn widened<'a>(
+    best: ElementRef<'a>,
+    best_score: f64,
+    scores: &HashMap<ego_id::Id, (f64, ElementRef<'a>)>,
+) -> ElementRef<'a> {
+    let related = |a: ElementRef<'_>, b: ElementRef<'_>| {
+        a.ancestors().any(|x| x.id() == b.id()) || b.ancestors().any(|x| x.id() == a.id())
+    };
+    let rivals: Vec<ElementRef<'a>> = scores
+        .values()
+        .filter(|(s, e)| *s >= best_score * 0.5 && e.id() != best.id() && !related(*e, best))
+        .map(|(_, e)| *e)
+        .collect();
+    if rivals.len() < 2 {
+        return best;
+    }
+    for ancestor in best.ancestors().filter_map(ElementRef::wrap) {
+        if matches!(ancestor.value().name(), "body" | "html") {
+            break;
+        }
+        let holds = rivals
+            .iter()
+            .filter(|r| r.ancestors().any(|x| x.id() == ancestor.id()))
+            .count();
+        if holds >= 2 {
+            return ancestor;
+        }
+    }
+    best
+}
+
+/// A sibling `<p>` worth keeping beside the article: long enough with few
+/// links, or a short sentence with none.
+fn plain_paragraph(e: ElementRef<'_>) -> bool {
+    if e.value().name() != "p" {
+        return false;
+    }
+    let len = text_len(e);
+    let links = link_text_len(e);
+    if len >= 80 {
+        links * 4 < len
+    } else {
+        len > 0
+            && links == 0
+            && e.text()
+                .collect::<String>()
+                .trim_end()
+                .ends_with(['.', '。', '؟', '!'])
+    }
+}
+
 fn commas<'a>(text: impl Iterator<Item = &'a str>) -> usize {
-    text.map(|t| t.matches(['،', ',']).count()).sum()
+    text.map(|t| t.matches(['،', ',', '，', '、']).count())
+        .sum()
 }
 
 /// The text of `e` outside its block children (and outside skipped
@@ -276,16 +397,66 @@ fn own_text(e: ElementRef<'_>) -> (usize, usize, usize) {
 /// "unlikely candidates", and what Arabic news pages add (share bars, tag
 /// lines, most-read lists, weather strips, "read also" boxes).
 const UNLIKELY: &[&str] = &[
-    "-ad-", "ad-break", "adsbygoogle", "advert", "agegate", "banner", "breadcrumb", "combx",
-    "comment", "community", "cookie", "disqus", "footer", "gdpr", "header", "menu", "mostread",
-    "most-read", "newsletter", "outbrain", "pagination", "pager", "popular", "popup", "promo",
-    "readalso", "read-also", "readmore", "read-more", "recommend", "related", "remark", "replies",
-    "share", "sharing", "shoutbox", "sidebar", "skyscraper", "social", "sponsor", "subscribe",
-    "taboola", "weather", "widget", "more-stories", "morestories", "trending", "tags",
+    "-ad-",
+    "ad-break",
+    "adsbygoogle",
+    "advert",
+    "agegate",
+    "banner",
+    "breadcrumb",
+    "combx",
+    "comment",
+    "community",
+    "cookie",
+    "disqus",
+    "footer",
+    "gdpr",
+    "header",
+    "menu",
+    "mostread",
+    "most-read",
+    "newsletter",
+    "outbrain",
+    "pagination",
+    "pager",
+    "popular",
+    "popup",
+    "promo",
+    "readalso",
+    "read-also",
+    "readmore",
+    "read-more",
+    "recommend",
+    "related",
+    "remark",
+    "replies",
+    "share",
+    "sharing",
+    "shoutbox",
+    "sidebar",
+    "skyscraper",
+    "social",
+    "sponsor",
+    "subscribe",
+    "taboola",
+    "weather",
+    "widget",
+    "more-stories",
+    "morestories",
+    "trending",
+    "tags",
 ];
 
 /// Words that keep a block despite an unlikely word ("article-header").
-const MAYBE: &[&str] = &["article", "body", "content", "main", "story", "entry", "post-text"];
+const MAYBE: &[&str] = &[
+    "article",
+    "body",
+    "content",
+    "main",
+    "story",
+    "entry",
+    "post-text",
+];
 
 /// True when `e`'s class or id says it is not article text.
 fn unlikely(e: ElementRef<'_>) -> bool {
@@ -322,7 +493,21 @@ fn boilerplate_within(container: ElementRef<'_>) -> std::collections::HashSet<eg
             out.insert(e.id());
             continue;
         }
-        if !matches!(e.value().name(), "ul" | "ol" | "div" | "section" | "table" | "dl" | "span" | "p") {
+        // Photo captions: a credit and a line the photo explains.
+        let name = e.value().name();
+        if name == "figcaption"
+            || (name == "figure" && text_len(e) < 200)
+            || e.value()
+                .attr("class")
+                .is_some_and(|c| c.to_ascii_lowercase().contains("caption"))
+        {
+            out.insert(e.id());
+            continue;
+        }
+        if !matches!(
+            e.value().name(),
+            "ul" | "ol" | "div" | "section" | "table" | "dl" | "span" | "p"
+        ) {
             continue;
         }
         let text = text_len(e);
@@ -335,6 +520,18 @@ fn boilerplate_within(container: ElementRef<'_>) -> std::collections::HashSet<eg
             out.insert(e.id());
         }
     }
+    // A heading whose section went ("Related stories" over their links).
+    let headings: Vec<ego_tree::NodeId> = elements(container)
+        .filter(|h| matches!(h.value().name(), "h2" | "h3" | "h4" | "h5" | "h6"))
+        .filter(|h| {
+            h.next_siblings()
+                .filter_map(ElementRef::wrap)
+                .next()
+                .is_some_and(|next| out.contains(&next.id()))
+        })
+        .map(|h| h.id())
+        .collect();
+    out.extend(headings);
     out
 }
 
