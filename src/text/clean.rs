@@ -872,8 +872,10 @@ fn is_date_line(key: &str, words: usize) -> bool {
 }
 
 fn ends_sentence(line: &str) -> bool {
+    // Chinese and Japanese end sentences with their own marks, and write
+    // a paragraph without spaces.
     line.trim_end()
-        .ends_with(['.', '!', '؟', '?', '"', '»', '”'])
+        .ends_with(['.', '!', '؟', '?', '"', '»', '”', '。', '！', '？', '」'])
 }
 
 #[cfg(test)]
@@ -1106,6 +1108,17 @@ mod tests {
         assert_eq!(
             clean_lines(t),
             vec!["عنوان الخبر عن سوريا وروسيا اليوم", "فقرة أولى."]
+        );
+    }
+
+    #[test]
+    fn a_last_paragraph_written_without_spaces_is_no_label() {
+        let text = "半月谈记者 史卫燕\n益水之阳，是名益阳。这个洞庭湖区的重要城市，60年前就曾在作家周立波笔下展现风貌。";
+        assert_eq!(clean_lines(text).len(), 2);
+        // A two-word name after the last paragraph still goes.
+        assert_eq!(
+            clean_lines("نص الخبر الكامل هنا في فقرة طويلة.\nسيريا نيوز").len(),
+            1
         );
     }
 
