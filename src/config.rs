@@ -682,6 +682,14 @@ impl Config {
                 })
             }
         };
+        // Times shown to readers: [email] timezone; without one, the
+        // digest's (a reader who schedules digests at 07:00 Damascus time
+        // reads Damascus time everywhere), else UTC. One zone for alerts,
+        // digests, previews and notices alike.
+        let timezone = match (&raw.email.timezone, &digest) {
+            (None, Some(d)) => d.timezone,
+            _ => timezone,
+        };
         Ok(Config {
             file: file.to_path_buf(),
             watchlist_set: raw.watchlist.is_some(),
@@ -776,6 +784,23 @@ mod tests {
             .map(|c| c.feeds[0].url.to_string())
             .map_err(|e| e.to_string());
         assert_eq!(url.as_deref(), Ok("file:///etc/raqib/demo/a.xml"));
+    }
+
+    #[test]
+    fn readers_see_one_zone_everywhere() -> Result<(), ConfigError> {
+        let zone =
+            |toml: &str| Config::parse(Path::new("/x/r.toml"), toml).map(|c| c.email.timezone);
+        // The digest's zone is the readers' when [email] names none.
+        assert_eq!(
+            zone("[digest]\nat = [\"07:00\"]\ntimezone = \"Asia/Damascus\"\n")?,
+            chrono_tz::Asia::Damascus
+        );
+        assert_eq!(
+            zone("[email]\ntimezone = \"Europe/Berlin\"\n[digest]\nat = [\"07:00\"]\ntimezone = \"Asia/Damascus\"\n")?,
+            chrono_tz::Europe::Berlin
+        );
+        assert_eq!(zone("")?, chrono_tz::UTC);
+        Ok(())
     }
 
     #[test]

@@ -312,11 +312,8 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
             let store = open_store(&cfg)?;
             let queued = raqib::notify::digest::queued(&store, &topics)?;
             let sections = raqib::notify::digest::sections(&store, &wl, &topics, &queued)?;
-            let tz = cfg
-                .digest
-                .as_ref()
-                .map(|d| d.timezone)
-                .unwrap_or(cfg.email.timezone);
+            // The zone the sent digest uses.
+            let tz = cfg.email.timezone;
             let now = chrono::Utc::now();
             let broken =
                 raqib::notify::digest::broken_feeds(&store, now, cfg.alerts.list_broken_after())?;

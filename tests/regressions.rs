@@ -407,3 +407,31 @@ async fn sigterm_while_a_delivery_hangs_stops_within_the_deadline() {
     assert_eq!(distinct, 3, "each story");
     assert!(all <= 4, "at most the message in flight again: {all}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_five_megabyte_hostile_title_makes_a_small_safe_mail() {
+    // A 5 MB headline about Syria, a bidi override in it, a javascript: link.
+    let title = format!(
+        "\u{202E}لافروف وكيري يبحثان في جنيف وقف إطلاق النار في سوريا {}",
+        "سوريا ".repeat(500_000)
+    );
+    let (http, _) = start_http(HashMap::from([(
+        "f".to_string(),
+        served(rss(&[("g1", &title, SYRIA.1, "javascript:alert(1)")])),
+    )]))
+    .await;
+    let smtp = Arc::new(Mutex::new(SmtpState::default()));
+    let port = start_smtp(smtp.clone());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(dir.path(), http, &[("f", "منفذ")], Some(port));
+    let (code, _, err) = raqib(&cfg, &["once"]).await;
+    assert_eq!(code, 0, "{err}");
+    let st = lock_smtp(&smtp);
+    assert_eq!(st.messages.len(), 1, "{err}");
+    let raw = &st.messages[0];
+    assert!(raw.len() < 1 << 20, "{} bytes", raw.len());
+    let mail = parse_mail(raw);
+    assert!(mail.subject.starts_with("لافروف وكيري"), "{}", mail.subject);
+    assert!(!mail.subject.contains('\u{202E}'));
+    assert!(!mail.text.contains("javascript:") && !mail.html.contains("javascript:"));
+}

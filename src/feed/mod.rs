@@ -134,7 +134,12 @@ pub fn parse_feed(
                 }
             })
             .unwrap_or_default();
-        let title = title.split_whitespace().collect::<Vec<_>>().join(" ");
+        let mut title = title.split_whitespace().collect::<Vec<_>>().join(" ");
+        // A headline is a line: a feed's megabyte "title" is cut, not stored.
+        if let Some((at, _)) = title.char_indices().nth(MAX_TITLE_CHARS) {
+            title.truncate(at);
+            title.push('…');
+        }
         let link = e
             .links
             .iter()
@@ -255,6 +260,9 @@ fn what_it_is(bytes: &[u8], text: &str, err: feed_rs::parser::ParseFeedError) ->
         _ => FeedError::Invalid(err.to_string()),
     }
 }
+
+/// The longest headline kept, in characters.
+const MAX_TITLE_CHARS: usize = 1000;
 
 /// How far into the document the channel's `sy:` elements are looked for:
 /// they belong to the channel, before the items.

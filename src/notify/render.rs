@@ -16,6 +16,106 @@ pub struct Rendered {
 /// The longest excerpt, in characters.
 const EXCERPT_CHARS: usize = 600;
 
+/// The longest headline shown, in characters (a feed may send megabytes).
+const TITLE_CHARS: usize = 300;
+
+/// The longest outlet name shown, in characters.
+const NAME_CHARS: usize = 100;
+
+/// The longest link made an anchor: a longer one is not a link a reader
+/// follows (and would bloat the message).
+const LINK_BYTES: usize = 2048;
+
+/// Outlets listed per story; the rest are counted.
+const MAX_OUTLETS: usize = 50;
+
+/// Stories listed per digest section; the rest are counted.
+const MAX_DIGEST_STORIES: usize = 200;
+
+/// Outlets listed per story in a digest; the rest are counted.
+const MAX_DIGEST_OUTLETS: usize = 10;
+
+/// A digest stops listing stories once its two parts hold this much: mail
+/// servers refuse messages of a few megabytes, and nobody reads that far.
+const DIGEST_BUDGET: usize = 700 * 1024;
+
+/// A noun with the forms Arabic counting needs.
+pub struct Noun {
+    /// One: «مصدر واحد».
+    pub one: &'static str,
+    /// Two (the dual): «مصدران».
+    pub two: &'static str,
+    /// 3–10, after the number: «مصادر».
+    pub few: &'static str,
+    /// 11–99, after the number (accusative singular): «مصدرًا».
+    pub many: &'static str,
+    /// 100, 1000…, after the number (genitive singular): «مصدر».
+    pub hundred: &'static str,
+    /// None at all: «لا مصادر».
+    pub none: &'static str,
+}
+
+pub const OUTLETS: Noun = Noun {
+    one: "مصدر واحد",
+    two: "مصدران",
+    few: "مصادر",
+    many: "مصدرًا",
+    hundred: "مصدر",
+    none: "لا مصادر",
+};
+
+pub const STORIES: Noun = Noun {
+    one: "قصة واحدة",
+    two: "قصتان",
+    few: "قصص",
+    many: "قصة",
+    hundred: "قصة",
+    none: "لا قصص",
+};
+
+/// `n` of `noun` as Arabic says it: «مصدر واحد», «مصدران», «3 مصادر»,
+/// «11 مصدرًا», «100 مصدر», «103 مصادر».
+pub fn count(n: usize, noun: &Noun) -> String {
+    match n {
+        0 => noun.none.to_string(),
+        1 => noun.one.to_string(),
+        2 => noun.two.to_string(),
+        _ => {
+            let form = match n % 100 {
+                3..=10 => noun.few,
+                11..=99 => noun.many,
+                // 100, 101, 102, 200…: the hundred governs.
+                _ => noun.hundred,
+            };
+            format!("{n} {form}")
+        }
+    }
+}
+
+/// At most `max` characters of `s`, an ellipsis marking the cut.
+fn capped(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        None => s.to_string(),
+        Some((at, _)) => format!("{}…", &s[..at]),
+    }
+}
+
+/// `s` on one line and at most `max` characters; only its start is read,
+/// however long it is.
+fn shown(s: &str, max: usize) -> String {
+    let head = match s.char_indices().nth(max.saturating_mul(4)) {
+        Some((at, _)) => &s[..at],
+        None => s,
+    };
+    capped(&one_line(head), max)
+}
+
+/// A link fit to print or to make an anchor: http(s) and of sane length.
+fn web_link(l: Option<&str>) -> Option<&str> {
+    l.map(str::trim)
+        .filter(|l| is_web_link(l) && l.len() <= LINK_BYTES)
+}
+
 /// Renders the alert for `story` on a topic.
 ///
 /// `items` are the story's items (first one first); `explanation` is the
@@ -49,17 +149,18 @@ pub fn alert_in(
     tz: chrono_tz::Tz,
     last_before_limit: bool,
 ) -> Rendered {
-    let title = one_line(&story.title);
+    let title = shown(&story.title, TITLE_CHARS);
     let subject = if several_topics {
-        format!("{title} — {}", one_line(topic_name))
+        format!("{title} — {}", shown(topic_name, NAME_CHARS))
     } else {
         title.clone()
     };
     let excerpt = items.first().map(|i| excerpt(&i.text)).unwrap_or_default();
-    let published = items
-        .first()
-        .and_then(|i| i.published)
-        .map(|p| local_time(p, tz));
+    // The feed's time, else when raqib first saw it.
+    let published = items.first().map(|i| match i.published {
+        Some(p) => local_time(p, tz),
+        None => format!("رُصد في {}", local_time(i.seen, tz)),
+    });
 
     let mut text = String::new();
     text.push_str(&title);
@@ -79,12 +180,20 @@ pub fn alert_in(
     if last_before_limit {
         text.push_str(&format!("{LIMIT_NOTICE}\n\n"));
     }
-    text.push_str("المصادر:\n");
-    for c in &story.copies {
-        match &c.link {
-            Some(l) => text.push_str(&format!("- {}: {}\n", one_line(&c.feed_name), l)),
-            None => text.push_str(&format!("- {}\n", one_line(&c.feed_name))),
+    text.push_str(&format!(
+        "المصادر ({}):\n",
+        count(story.copies.len(), &OUTLETS)
+    ));
+    for c in story.copies.iter().take(MAX_OUTLETS) {
+        let name = shown(&c.feed_name, NAME_CHARS);
+        match web_link(c.link.as_deref()) {
+            Some(l) => text.push_str(&format!("- {name}: {l}\n")),
+            None => text.push_str(&format!("- {name}\n")),
         }
+    }
+    let more = story.copies.len().saturating_sub(MAX_OUTLETS);
+    if more > 0 {
+        text.push_str(&format!("- و{} غيرها\n", count(more, &OUTLETS)));
     }
 
     let mut html = page_start(&title);
@@ -116,21 +225,25 @@ pub fn alert_in(
             "<p style=\"color:#8a4b00;font-size:15px;\">{LIMIT_NOTICE}</p>\n"
         ));
     }
-    html.push_str("<h2 style=\"font-size:18px;margin:16px 0 8px;\">المصادر</h2>\n<ul style=\"padding-right:20px;margin:0;\">\n");
-    for c in &story.copies {
-        let name = encode_text(&one_line(&c.feed_name)).into_owned();
-        match c.link.as_deref().filter(|l| is_web_link(l)) {
+    html.push_str(&format!(
+        "<h2 style=\"font-size:18px;margin:16px 0 8px;\">المصادر ({})</h2>\n<ul style=\"padding-right:20px;margin:0;\">\n",
+        count(story.copies.len(), &OUTLETS)
+    ));
+    for c in story.copies.iter().take(MAX_OUTLETS) {
+        let name = encode_text(&shown(&c.feed_name, NAME_CHARS)).into_owned();
+        let headline = shown(&c.title, TITLE_CHARS);
+        match web_link(c.link.as_deref()) {
             Some(l) => html.push_str(&format!(
                 "<li><a href=\"{}\">{}</a> — {}</li>\n",
                 encode_double_quoted_attribute(l),
                 name,
-                encode_text(&one_line(&c.title))
+                encode_text(&headline)
             )),
-            None => html.push_str(&format!(
-                "<li>{name} — {}</li>\n",
-                encode_text(&one_line(&c.title))
-            )),
+            None => html.push_str(&format!("<li>{name} — {}</li>\n", encode_text(&headline))),
         }
+    }
+    if more > 0 {
+        html.push_str(&format!("<li>و{} غيرها</li>\n", count(more, &OUTLETS)));
     }
     html.push_str("</ul>\n</div>\n</body></html>\n");
     Rendered {
@@ -177,10 +290,7 @@ pub fn digest(
 ) -> Rendered {
     let n: usize = sections.iter().map(|s| s.stories.len()).sum();
     let when = local_time(made, tz);
-    let subject = format!(
-        "ملخص رقيب: {n} {} — {when}",
-        if n == 1 { "قصة" } else { "قصص" }
-    );
+    let subject = format!("ملخص رقيب: {} — {when}", count(n, &STORIES));
     let mut text = format!("{subject}\n");
     let mut html = page_start(&subject);
     html.push_str(&format!("<h1 style=\"font-size:22px;margin:0 0 4px;\">ملخص رقيب</h1>\n<p style=\"color:#666;font-size:14px;margin:0 0 16px;\">{}</p>\n", ltr(&when)));
@@ -190,36 +300,36 @@ pub fn digest(
     }
     for sec in sections.iter().filter(|s| !s.stories.is_empty()) {
         let name = one_line(&sec.topic_name);
-        text.push_str(&format!("\n== {name} ({}) ==\n", sec.stories.len()));
+        text.push_str(&format!(
+            "\n== {name} ({}) ==\n",
+            count(sec.stories.len(), &STORIES)
+        ));
         html.push_str(&format!(
             "<h2 style=\"font-size:19px;border-bottom:2px solid #ddd;padding-bottom:4px;margin:24px 0 8px;\">{} ({})</h2>\n",
             encode_text(&name),
-            sec.stories.len()
+            count(sec.stories.len(), &STORIES)
         ));
-        for (i, ds) in sec.stories.iter().enumerate() {
-            let title = one_line(&ds.story.title);
+        let mut unlisted = sec.stories.len().saturating_sub(MAX_DIGEST_STORIES);
+        for (i, ds) in sec.stories.iter().take(MAX_DIGEST_STORIES).enumerate() {
+            if text.len() + html.len() > DIGEST_BUDGET {
+                unlisted = sec.stories.len() - i;
+                break;
+            }
+            let title = shown(&ds.story.title, TITLE_CHARS);
             let outlets = ds.story.copies.len();
             let note = if ds.folded {
                 " — لم يُرسل فوراً (الحد الساعي)"
             } else {
                 ""
             };
-            text.push_str(&format!(
-                "\n{}. {title} [{outlets} {}]{note}\n",
-                i + 1,
-                if outlets == 1 {
-                    "مصدر"
-                } else {
-                    "مصادر"
-                }
-            ));
+            let outlets = count(outlets, &OUTLETS);
+            text.push_str(&format!("\n{}. {title} [{outlets}]{note}\n", i + 1));
             html.push_str("<div style=\"margin:0 0 16px;\">\n");
             html.push_str(&format!(
-                "<h3 style=\"font-size:17px;margin:0 0 4px;\">{}. {}</h3>\n<p style=\"color:#666;font-size:14px;margin:0 0 4px;\">{} {}{}</p>\n",
+                "<h3 style=\"font-size:17px;margin:0 0 4px;\">{}. {}</h3>\n<p style=\"color:#666;font-size:14px;margin:0 0 4px;\">{}{}</p>\n",
                 i + 1,
                 encode_text(&title),
                 outlets,
-                if outlets == 1 { "مصدر" } else { "مصادر" },
                 encode_text(note)
             ));
             if let Some(item) = &ds.excerpt_from {
@@ -233,9 +343,9 @@ pub fn digest(
                 }
             }
             html.push_str("<ul style=\"padding-right:20px;margin:0;font-size:15px;\">\n");
-            for c in &ds.story.copies {
-                let outlet = one_line(&c.feed_name);
-                match c.link.as_deref().filter(|l| is_web_link(l)) {
+            for c in ds.story.copies.iter().take(MAX_DIGEST_OUTLETS) {
+                let outlet = shown(&c.feed_name, NAME_CHARS);
+                match web_link(c.link.as_deref()) {
                     Some(l) => {
                         text.push_str(&format!("   - {outlet}: {l}\n"));
                         html.push_str(&format!(
@@ -250,20 +360,25 @@ pub fn digest(
                     }
                 }
             }
+            let more = ds.story.copies.len().saturating_sub(MAX_DIGEST_OUTLETS);
+            if more > 0 {
+                let rest = format!("و{} غيرها", count(more, &OUTLETS));
+                text.push_str(&format!("   - {rest}\n"));
+                html.push_str(&format!("<li>{}</li>\n", encode_text(&rest)));
+            }
             html.push_str("</ul>\n");
             if !ds.same_event.is_empty() {
                 text.push_str("   على الحدث نفسه:\n");
                 html.push_str(
                     "<p style=\"color:#666;font-size:14px;margin:6px 0 2px;\">على الحدث نفسه:</p>\n<ul style=\"padding-right:20px;margin:0;font-size:15px;\">\n",
                 );
-                for other in &ds.same_event {
-                    let t = one_line(&other.title);
+                for other in ds.same_event.iter().take(MAX_DIGEST_OUTLETS) {
+                    let t = shown(&other.title, TITLE_CHARS);
                     let first = other.copies.first();
-                    let outlet = first.map(|c| one_line(&c.feed_name)).unwrap_or_default();
-                    match first
-                        .and_then(|c| c.link.as_deref())
-                        .filter(|l| is_web_link(l))
-                    {
+                    let outlet = first
+                        .map(|c| shown(&c.feed_name, NAME_CHARS))
+                        .unwrap_or_default();
+                    match web_link(first.and_then(|c| c.link.as_deref())) {
                         Some(l) => {
                             text.push_str(&format!("   * {t} ({outlet}): {l}\n"));
                             html.push_str(&format!(
@@ -286,6 +401,14 @@ pub fn digest(
                 html.push_str("</ul>\n");
             }
             html.push_str("</div>\n");
+        }
+        if unlisted > 0 {
+            let rest = format!("و{} أخرى في هذا الموضوع.", count(unlisted, &STORIES));
+            text.push_str(&format!("\n{rest}\n"));
+            html.push_str(&format!(
+                "<p style=\"color:#666;\">{}</p>\n",
+                encode_text(&rest)
+            ));
         }
     }
     if !broken.is_empty() {
@@ -396,6 +519,13 @@ fn page_start(title: &str) -> String {
     let mut html = String::new();
     html.push_str("<!DOCTYPE html>\n<html dir=\"rtl\" lang=\"ar\"><head><meta charset=\"utf-8\">");
     html.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
+    // Light colours are set on every element; clients in dark mode that
+    // honour color-scheme get the dark ones below instead of inverting.
+    html.push_str("<meta name=\"color-scheme\" content=\"light dark\"><meta name=\"supported-color-schemes\" content=\"light dark\">");
+    html.push_str(
+        "<style>:root{color-scheme:light dark}@media (prefers-color-scheme:dark){body{background:#121212 !important;color:#e8e8e8 !important}\
+         p,li,h1,h2,h3,span,div{color:#e8e8e8 !important;background:transparent !important}a{color:#8ab4f8 !important}}</style>",
+    );
     html.push_str(&format!("<title>{}</title></head>\n", encode_text(title)));
     html.push_str(
         "<body dir=\"rtl\" lang=\"ar\" style=\"margin:0;padding:16px;font-family:Tahoma,Arial,sans-serif;\
@@ -428,10 +558,16 @@ fn is_web_link(l: &str) -> bool {
 /// Collapses every run of white space, CR and LF included, to one space: a
 /// title can never break a header or a line of the layout.
 pub fn one_line(s: &str) -> String {
-    s.split(|c: char| c.is_whitespace() || c.is_control())
+    s.split(|c: char| c.is_whitespace() || c.is_control() || is_bidi_control(c))
         .filter(|w| !w.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Embedding, override and isolate controls: in a subject or a headline
+/// they can make text read backwards ("gnp.exe") or swallow what follows.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 fn excerpt(text: &str) -> String {
@@ -527,6 +663,80 @@ mod tests {
                 link: Some(link.into()),
             }],
         }
+    }
+
+    #[test]
+    fn arabic_counts_agree_with_their_number() {
+        let c = |n| count(n, &OUTLETS);
+        assert_eq!(c(0), "لا مصادر");
+        assert_eq!(c(1), "مصدر واحد");
+        assert_eq!(c(2), "مصدران");
+        assert_eq!(c(3), "3 مصادر");
+        assert_eq!(c(10), "10 مصادر");
+        assert_eq!(c(11), "11 مصدرًا");
+        assert_eq!(c(99), "99 مصدرًا");
+        assert_eq!(c(100), "100 مصدر");
+        assert_eq!(c(102), "102 مصدر");
+        assert_eq!(c(103), "103 مصادر");
+        assert_eq!(c(111), "111 مصدرًا");
+        let s = |n| count(n, &STORIES);
+        assert_eq!(s(1), "قصة واحدة");
+        assert_eq!(s(2), "قصتان");
+        assert_eq!(s(5), "5 قصص");
+        assert_eq!(s(11), "11 قصة");
+        assert_eq!(s(100), "100 قصة");
+    }
+
+    #[test]
+    fn a_huge_hostile_item_makes_a_small_safe_message() {
+        let title = format!("\u{202E}{}\u{2066}", "سوريا ".repeat(900_000));
+        let short = "عنوان \u{202E}مقلوب";
+        let mut st = story(&title, "javascript:alert(1)");
+        for i in 0..500 {
+            st.copies.push(Copy {
+                item: format!("i{i}"),
+                feed_name: "ن".repeat(10_000),
+                title: short.into(),
+                link: Some(format!("https://x.example/{}", "a".repeat(3_000))),
+            });
+        }
+        let r = alert(&st, &[], "t", false, "سوريا");
+        let size = r.subject.len() + r.text.len() + r.html.len();
+        assert!(size < 1 << 20, "{size} bytes");
+        assert!(!r.subject.contains('\u{202E}') && !r.subject.contains('\u{2066}'));
+        assert!(r.subject.chars().count() <= TITLE_CHARS + 1);
+        assert!(!r.text.contains("javascript:") && !r.html.contains("javascript:"));
+        assert!(
+            r.text.contains("و451 مصدرًا غيرها"),
+            "{}",
+            &r.text[r.text.len() - 200..]
+        );
+        st.title = short.into();
+        st.copies.truncate(60);
+        let d = digest(
+            &[DigestSection {
+                topic_name: "t".into(),
+                stories: vec![
+                    DigestStory {
+                        story: st,
+                        excerpt_from: None,
+                        folded: false,
+                        same_event: vec![],
+                    };
+                    300
+                ],
+            }],
+            &[],
+            Utc::now(),
+            chrono_tz::UTC,
+        );
+        let size = d.subject.len() + d.text.len() + d.html.len();
+        assert!(size < 1 << 20, "{size} bytes");
+        assert!(
+            d.text.contains("قصة أخرى في هذا الموضوع"),
+            "digest lists the rest as a count"
+        );
+        assert!(d.html.contains("color-scheme"));
     }
 
     #[test]
