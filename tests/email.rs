@@ -391,3 +391,46 @@ async fn after_a_long_outage_alerts_fold_into_the_digest() {
         assert!(digest.text.contains(s.1), "digest lacks {}", s.1);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_message_per_story_per_reader_lists_every_topic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cfg, smtp) = serve_with_smtp(&STORIES[..1], dir.path()).await;
+    // Two topics read by [email].to, one by its own reader: the story
+    // matches all three.
+    std::fs::write(
+        dir.path().join("watchlist.toml"),
+        "[[topic]]\nid = \"syria\"\nname = \"سوريا\"\nalert = \"immediate\"\nall = [[\"سوريا\"]]\n\n\
+         [[topic]]\nid = \"powers\"\nname = \"القوى الكبرى\"\nalert = \"immediate\"\nall = [[\"موسكو\"], [\"واشنطن\"]]\n\n\
+         [[topic]]\nid = \"desk\"\nname = \"مكتب الشرق الأوسط\"\nalert = \"immediate\"\nrecipients = [\"desk@example.org\"]\nall = [[\"سوريا\"]]\n",
+    )
+    .expect("write watchlist");
+    let (code, _, err) = raqib(&cfg, &["once"]).await;
+    assert_eq!(code, 0, "{err}");
+    let mails: Vec<Mail> = smtp
+        .lock()
+        .expect("lock")
+        .messages
+        .iter()
+        .map(|m| parse_mail(m))
+        .collect();
+    assert_eq!(mails.len(), 2, "{err}");
+    let analyst = mails
+        .iter()
+        .find(|m| m.to.contains("analyst@example.org"))
+        .expect("the analyst's message");
+    let mut topics: Vec<&str> = analyst.topic.split(", ").collect();
+    topics.sort();
+    assert_eq!(topics, ["powers", "syria"], "{}", analyst.topic);
+    assert!(analyst.text.contains("سوريا") && analyst.text.contains("القوى الكبرى"));
+    let desk = mails
+        .iter()
+        .find(|m| m.to.contains("desk@example.org"))
+        .expect("the desk's message");
+    assert_eq!(desk.topic, "desk");
+    assert_ne!(analyst.message_id, desk.message_id);
+    // Nothing more on the next run.
+    let (code, _, err) = raqib(&cfg, &["once"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(smtp.lock().expect("lock").messages.len(), 2);
+}

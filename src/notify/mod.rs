@@ -262,6 +262,19 @@ impl Mailer {
         watchlist: &Watchlist,
         alert: &Alert,
     ) -> Result<Option<Message>, NotifyError> {
+        self.build_alerts(store, watchlist, alert, &[])
+    }
+
+    /// [`Mailer::build_alert`] for a story alert and the `companions` of the
+    /// same story for the same recipients (other topics): one message
+    /// listing every topic.
+    pub fn build_alerts(
+        &self,
+        store: &Store,
+        watchlist: &Watchlist,
+        alert: &Alert,
+        companions: &[Alert],
+    ) -> Result<Option<Message>, NotifyError> {
         let (r, topics) = match &alert.kind {
             AlertKind::Digest {
                 topics, stories, ..
@@ -289,10 +302,10 @@ impl Mailer {
                     self.timezone,
                 );
                 return self
-                    .message(alert, r, &[], vec![self.admin.clone()])
+                    .message(&alert.id, &alert.kind, r, &[], vec![self.admin.clone()])
                     .map(Some);
             }
-            kind => {
+            _ => {
                 let Some(story) = store.story(&alert.story)? else {
                     return Ok(None);
                 };
@@ -302,54 +315,94 @@ impl Mailer {
                         items.push(i);
                     }
                 }
-                let topic_name = watchlist
-                    .topic(&alert.topic)
-                    .map(|t| t.name.as_str())
-                    .unwrap_or(alert.topic.as_str());
-                let explanation = items
+                let topics: Vec<String> = std::iter::once(alert)
+                    .chain(companions)
+                    .map(|a| a.topic.clone())
+                    .collect();
+                let name = |id: &str| -> String {
+                    watchlist
+                        .topic(id)
+                        .map(|t| t.name.clone())
+                        .unwrap_or_else(|| id.to_string())
+                };
+                let explain = |id: &str| -> String {
+                    items
+                        .iter()
+                        .flat_map(|i| i.matches.iter())
+                        .find(|m| m.topic == id)
+                        .map(|m| m.explain())
+                        .unwrap_or_default()
+                };
+                let topic_name = topics
                     .iter()
-                    .flat_map(|i| i.matches.iter())
-                    .find(|m| m.topic == alert.topic)
-                    .map(|m| m.explain())
-                    .unwrap_or_default();
+                    .map(|t| name(t))
+                    .collect::<Vec<_>>()
+                    .join("، ");
+                let explanation = match topics.as_slice() {
+                    [one] => explain(one),
+                    several => several
+                        .iter()
+                        .map(|t| format!("{}: {}", name(t), explain(t)))
+                        .collect::<Vec<_>>()
+                        .join(" ؛ "),
+                };
+                let last_before_limit = std::iter::once(alert)
+                    .chain(companions)
+                    .any(|a| a.kind == AlertKind::StoryLastBeforeLimit);
                 let r = render::alert_in(
                     &story,
                     &items,
-                    topic_name,
+                    &topic_name,
                     watchlist.topics.len() > 1,
                     &explanation,
                     self.timezone,
-                    *kind == AlertKind::StoryLastBeforeLimit,
+                    last_before_limit,
                 );
-                (r, vec![alert.topic.clone()])
+                (r, topics)
             }
         };
         // A single-topic message goes to that topic's recipients when it has
         // its own; everything else to [email].to.
-        let recipients: Vec<Mailbox> = match topics.as_slice() {
-            [one] => match watchlist.topic(one).filter(|t| !t.recipients.is_empty()) {
-                // Checked with parse_mailbox when the watchlist was loaded.
-                Some(t) => t
-                    .recipients
-                    .iter()
-                    .filter_map(|r| parse_mailbox(&r.address).ok())
-                    .collect(),
-                None => self.to.clone(),
-            },
-            _ => self.to.clone(),
+        // A story's message goes to its topics' recipients (grouped so all
+        // share them); a digest of several topics to [email].to.
+        let recipients = match (&alert.kind, topics.first()) {
+            (AlertKind::Digest { .. }, _) if topics.len() > 1 => self.to.clone(),
+            (_, Some(first)) => self.recipients_of(watchlist, first),
+            (_, None) => self.to.clone(),
         };
-        self.message(alert, r, &topics, recipients).map(Some)
+        let id = match alert.kind {
+            AlertKind::Story | AlertKind::StoryLastBeforeLimit => {
+                story_message_key(&alert.story, &recipients)
+            }
+            _ => alert.id.clone(),
+        };
+        self.message(&id, &alert.kind, r, &topics, recipients)
+            .map(Some)
+    }
+
+    /// Who reads `topic`: its own recipients, else [email].to.
+    fn recipients_of(&self, watchlist: &Watchlist, topic: &str) -> Vec<Mailbox> {
+        match watchlist.topic(topic).filter(|t| !t.recipients.is_empty()) {
+            // Checked with parse_mailbox when the watchlist was loaded.
+            Some(t) => t
+                .recipients
+                .iter()
+                .filter_map(|r| parse_mailbox(&r.address).ok())
+                .collect(),
+            None => self.to.clone(),
+        }
     }
 
     /// The message for `alert` with the rendered `r`.
     fn message(
         &self,
-        alert: &Alert,
+        id: &str,
+        kind: &AlertKind,
         r: render::Rendered,
         topics: &[String],
         recipients: Vec<Mailbox>,
     ) -> Result<Message, NotifyError> {
-        let list = match (&alert.kind, topics.first()) {
+        let list = match (kind, topics.first()) {
             (AlertKind::FeedNotice { .. }, _) => "admin",
             (_, Some(topic)) => topic.as_str(),
             (_, None) => "digest",
@@ -357,7 +410,7 @@ impl Mailer {
         let mut b = Message::builder()
             .from(self.from.clone())
             .subject(r.subject)
-            .message_id(Some(message_id(&alert.id, &self.from)))
+            .message_id(Some(message_id(id, &self.from)))
             .date(std::time::SystemTime::now());
         if !topics.is_empty() {
             b = b.header(TopicHeader(topics.join(", ")));
@@ -390,7 +443,19 @@ impl Mailer {
         let mut alerts = store.outbox()?;
         alerts.sort_by_key(|a| a.created);
         let mut stopped = false;
+        // Alerts sent as companions of an earlier one in this pass.
+        let mut done: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let is_story =
+            |a: &Alert| matches!(a.kind, AlertKind::Story | AlertKind::StoryLastBeforeLimit);
+        let stale = |a: &Alert| {
+            self.fold_after
+                .is_some_and(|after| crate::time::span(a.created, now) > after)
+        };
+        let snapshot = alerts.clone();
         for mut alert in alerts {
+            if done.contains(&alert.id) {
+                continue;
+            }
             stopped = stopped || stop();
             if stopped || (!ignore_due && alert.due > now) {
                 report.waiting += 1;
@@ -399,26 +464,47 @@ impl Mailer {
             }
             // After a long outage an alert is old news: it joins the digest
             // (where its story already waits) instead of flooding the inbox.
-            let stale = self
-                .fold_after
-                .is_some_and(|after| crate::time::span(alert.created, now) > after);
-            let story = matches!(
-                alert.kind,
-                AlertKind::Story | AlertKind::StoryLastBeforeLimit
-            );
-            if stale && story {
+            let story = is_story(&alert);
+            if stale(&alert) && story {
                 store.fold_alert(&alert, now)?;
                 info!(alert = %alert.id, topic = %alert.topic, "alert too old after an outage; folded into the next digest");
                 report.folded += 1;
                 continue;
             }
-            let Some(msg) = self.build_alert(store, watchlist, &alert)? else {
+            // The story's other due alerts for the same readers (other
+            // topics) go in the same message.
+            let companions: Vec<Alert> = if story {
+                let readers = self.recipients_of(watchlist, &alert.topic);
+                snapshot
+                    .iter()
+                    .filter(|o| {
+                        o.id != alert.id
+                            && o.story == alert.story
+                            && is_story(o)
+                            && !done.contains(&o.id)
+                            && (ignore_due || o.due <= now)
+                            && !stale(o)
+                            && self.recipients_of(watchlist, &o.topic) == readers
+                    })
+                    .cloned()
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let Some(msg) = self.build_alerts(store, watchlist, &alert, &companions)? else {
                 store.mark_sent(&alert, now)?;
+                for c in &companions {
+                    store.mark_sent(c, now)?;
+                    done.insert(c.id.clone());
+                }
                 continue;
             };
             match self.send(msg).await {
                 Ok(()) => {
-                    store.mark_sent(&alert, now)?;
+                    store.mark_all_sent(std::iter::once(&alert).chain(&companions), now)?;
+                    for c in &companions {
+                        done.insert(c.id.clone());
+                    }
                     // Durable before the next message: a crash can repeat
                     // at most the one message in flight (with its Message-ID).
                     store.flush().await?;
@@ -432,6 +518,10 @@ impl Mailer {
                         let since = *alert.failing_since.get_or_insert(now);
                         if crate::time::span(since, now) >= self.dead_letter_after {
                             store.bury(&alert)?;
+                            for c in &companions {
+                                store.bury(c)?;
+                                done.insert(c.id.clone());
+                            }
                             error!(alert = %alert.id, attempts = alert.attempts, error = %e.message, "the mail server keeps refusing this message; moved to the dead letters");
                             report.failed += 1;
                             continue;
@@ -441,6 +531,16 @@ impl Mailer {
                     }
                     alert.due = crate::time::after(now, retry_delay(alert.attempts));
                     store.update_alert(&alert)?;
+                    // Its companions wait with it, to go out together.
+                    for c in &companions {
+                        let mut c = c.clone();
+                        c.attempts = alert.attempts;
+                        c.last_error = alert.last_error.clone();
+                        c.failing_since = alert.failing_since;
+                        c.due = alert.due;
+                        store.update_alert(&c)?;
+                        done.insert(c.id);
+                    }
                     warn!(alert = %alert.id, attempts = alert.attempts, permanent = e.permanent, error = %e.message, "delivery failed");
                     report.failed += 1;
                     report.next_due = Some(report.next_due.map_or(alert.due, |d| d.min(alert.due)));
@@ -463,6 +563,14 @@ fn retry_delay(attempts: u32) -> Duration {
         Duration::from_secs(3600),
         fastrand::f64(),
     )
+}
+
+/// What a story's message is known by: the story and who reads it (one
+/// message per story per recipient set, whatever topics it lists).
+fn story_message_key(story: &str, recipients: &[Mailbox]) -> String {
+    let mut who: Vec<String> = recipients.iter().map(|m| m.email.to_string()).collect();
+    who.sort();
+    format!("{story}→{}", who.join(","))
 }
 
 /// A stable Message-ID for an alert: the same alert always gets the same id.

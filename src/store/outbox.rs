@@ -119,6 +119,25 @@ impl Store {
         self.take_from_outbox(alert, &self.sent, &enc("sent", &at)?)
     }
 
+    /// [`Store::mark_sent`] for the alerts one message carried, in one
+    /// transaction: they are all sent, or none is.
+    pub fn mark_all_sent<'a>(
+        &self,
+        alerts: impl IntoIterator<Item = &'a Alert>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let when = enc("sent", &at)?;
+        let ids: Vec<&str> = alerts.into_iter().map(|a| a.id.as_str()).collect();
+        (&self.outbox, &self.sent).transaction(|(outbox, sent)| {
+            for id in &ids {
+                outbox.remove(id.as_bytes())?;
+                sent.insert(id.as_bytes(), when.as_slice())?;
+            }
+            Ok::<_, ConflictableTransactionError<StoreError>>(())
+        })?;
+        Ok(())
+    }
+
     /// Removes `alert` from the outbox and writes `value` under its id in
     /// `to`, in one transaction.
     fn take_from_outbox(
