@@ -125,6 +125,8 @@ pub fn new_item(id: &str, title: &str, body: &str, seen: DateTime<Utc>) -> NewIt
             feed_name: "bench".into(),
             title: title.to_string(),
             link: item.link.clone(),
+            seen: None,
+            published: None,
         }],
     };
     NewItem {

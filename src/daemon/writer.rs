@@ -361,6 +361,8 @@ fn store_entry(
         feed_name: feed.name.clone(),
         title: entry.title.clone(),
         link: entry.link.clone(),
+        seen: Some(now),
+        published: entry.published,
     };
     let crate::dedup::Assignment { story, is_copy } = crate::dedup::assign(
         &engine.store,

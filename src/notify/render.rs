@@ -110,6 +110,31 @@ fn shown(s: &str, max: usize) -> String {
     capped(&one_line(head), max)
 }
 
+/// When an outlet carried a story: raqib's first sight of it, and the
+/// outlet's own publication time when its feed gave one.
+fn outlet_times(c: &crate::store::Copy, tz: chrono_tz::Tz) -> Option<String> {
+    let seen = c.seen.map(|s| format!("رُصد {}", local_time(s, tz)));
+    let published = c.published.map(|p| format!("نُشر {}", local_time(p, tz)));
+    match (seen, published) {
+        (Some(s), Some(p)) => Some(format!("{s}، {p}")),
+        (s, p) => s.or(p),
+    }
+}
+
+/// The copy raqib saw first (the outlet that reported first, as far as
+/// raqib can tell); `None` when no copy says when it was seen.
+fn first_seen(copies: &[crate::store::Copy]) -> Option<usize> {
+    copies
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| c.seen.map(|s| (s, i)))
+        .min()
+        .map(|(_, i)| i)
+}
+
+/// The mark of the outlet that reported first.
+const FIRST: &str = "الأول";
+
 /// A link fit to print or to make an anchor: http(s) and of sane length.
 fn web_link(l: Option<&str>) -> Option<&str> {
     l.map(str::trim)
@@ -184,11 +209,20 @@ pub fn alert_in(
         "المصادر ({}):\n",
         count(story.copies.len(), &OUTLETS)
     ));
-    for c in story.copies.iter().take(MAX_OUTLETS) {
+    let first = first_seen(&story.copies);
+    for (i, c) in story.copies.iter().take(MAX_OUTLETS).enumerate() {
         let name = shown(&c.feed_name, NAME_CHARS);
         match web_link(c.link.as_deref()) {
             Some(l) => text.push_str(&format!("- {name}: {l}\n")),
             None => text.push_str(&format!("- {name}\n")),
+        }
+        let mark = if first == Some(i) {
+            format!(" ({FIRST})")
+        } else {
+            String::new()
+        };
+        if let Some(w) = outlet_times(c, tz) {
+            text.push_str(&format!("  {w}{mark}\n"));
         }
     }
     let more = story.copies.len().saturating_sub(MAX_OUTLETS);
@@ -229,18 +263,34 @@ pub fn alert_in(
         "<h2 style=\"font-size:18px;margin:16px 0 8px;\">المصادر ({})</h2>\n<ul style=\"padding-right:20px;margin:0;\">\n",
         count(story.copies.len(), &OUTLETS)
     ));
-    for c in story.copies.iter().take(MAX_OUTLETS) {
+    for (i, c) in story.copies.iter().take(MAX_OUTLETS).enumerate() {
         let name = encode_text(&shown(&c.feed_name, NAME_CHARS)).into_owned();
         let headline = shown(&c.title, TITLE_CHARS);
-        match web_link(c.link.as_deref()) {
-            Some(l) => html.push_str(&format!(
-                "<li><a href=\"{}\">{}</a> — {}</li>\n",
+        let outlet = match web_link(c.link.as_deref()) {
+            Some(l) => format!(
+                "<a href=\"{}\">{}</a>",
                 encode_double_quoted_attribute(l),
-                name,
-                encode_text(&headline)
-            )),
-            None => html.push_str(&format!("<li>{name} — {}</li>\n", encode_text(&headline))),
-        }
+                name
+            ),
+            None => name,
+        };
+        let mark = if first == Some(i) {
+            format!(" <strong>({FIRST})</strong>")
+        } else {
+            String::new()
+        };
+        let time = outlet_times(c, tz)
+            .map(|w| {
+                format!(
+                    "<br><span style=\"color:#666;font-size:13px;\">{}</span>",
+                    encode_text(&w)
+                )
+            })
+            .unwrap_or_default();
+        html.push_str(&format!(
+            "<li>{outlet}{mark} — {}{time}</li>\n",
+            encode_text(&headline)
+        ));
     }
     if more > 0 {
         html.push_str(&format!("<li>و{} غيرها</li>\n", count(more, &OUTLETS)));
@@ -343,20 +393,36 @@ pub fn digest(
                 }
             }
             html.push_str("<ul style=\"padding-right:20px;margin:0;font-size:15px;\">\n");
-            for c in ds.story.copies.iter().take(MAX_DIGEST_OUTLETS) {
+            let first = first_seen(&ds.story.copies);
+            for (i, c) in ds.story.copies.iter().take(MAX_DIGEST_OUTLETS).enumerate() {
                 let outlet = shown(&c.feed_name, NAME_CHARS);
+                let mark = if first == Some(i) {
+                    format!(" ({FIRST})")
+                } else {
+                    String::new()
+                };
+                let time = outlet_times(c, tz)
+                    .map(|w| format!(" — {w}"))
+                    .unwrap_or_default();
                 match web_link(c.link.as_deref()) {
                     Some(l) => {
-                        text.push_str(&format!("   - {outlet}: {l}\n"));
+                        text.push_str(&format!("   - {outlet}{mark}{time}: {l}\n"));
                         html.push_str(&format!(
-                            "<li><a href=\"{}\">{}</a></li>\n",
+                            "<li><a href=\"{}\">{}</a>{}<span style=\"color:#666;font-size:13px;\">{}</span></li>\n",
                             encode_double_quoted_attribute(l),
-                            encode_text(&outlet)
+                            encode_text(&outlet),
+                            encode_text(&mark),
+                            encode_text(&time)
                         ));
                     }
                     None => {
-                        text.push_str(&format!("   - {outlet}\n"));
-                        html.push_str(&format!("<li>{}</li>\n", encode_text(&outlet)));
+                        text.push_str(&format!("   - {outlet}{mark}{time}\n"));
+                        html.push_str(&format!(
+                            "<li>{}{}<span style=\"color:#666;font-size:13px;\">{}</span></li>\n",
+                            encode_text(&outlet),
+                            encode_text(&mark),
+                            encode_text(&time)
+                        ));
                     }
                 }
             }
@@ -661,8 +727,64 @@ mod tests {
                 feed_name: "وكالة".into(),
                 title: title.into(),
                 link: Some(link.into()),
+                seen: None,
+                published: None,
             }],
         }
+    }
+
+    #[test]
+    fn outlets_show_when_they_reported_and_who_was_first() {
+        let t0 = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        let mut st = story("لافروف وكيري يبحثان الهدنة في سوريا", "https://a.example/1");
+        st.copies[0].seen = Some(t0 + chrono::Duration::minutes(7));
+        st.copies.push(Copy {
+            item: "j".into(),
+            feed_name: "الشام اليوم".into(),
+            title: "نسخة".into(),
+            link: Some("https://b.example/2".into()),
+            seen: Some(t0),
+            published: Some(t0 - chrono::Duration::minutes(3)),
+        });
+        let r = alert_in(
+            &st,
+            &[],
+            "t",
+            false,
+            "سوريا",
+            chrono_tz::Asia::Damascus,
+            false,
+        );
+        assert_eq!(r.text.matches(FIRST).count(), 1, "{}", r.text);
+        // The outlet seen first is marked, whatever the list's order.
+        let first_line = r.text.lines().position(|l| l.contains(FIRST)).unwrap_or(0);
+        let outlet_line = r
+            .text
+            .lines()
+            .position(|l| l.contains("الشام اليوم"))
+            .unwrap_or(99);
+        assert_eq!(first_line, outlet_line + 1, "{}", r.text);
+        assert!(r.text.contains("نُشر 2027-01-15"), "{}", r.text);
+        assert!(r.html.contains(FIRST));
+        let d = digest(
+            &[DigestSection {
+                topic_name: "t".into(),
+                stories: vec![DigestStory {
+                    story: st,
+                    excerpt_from: None,
+                    folded: false,
+                    same_event: vec![],
+                }],
+            }],
+            &[],
+            t0,
+            chrono_tz::Asia::Damascus,
+        );
+        assert!(
+            d.text.contains(&format!("الشام اليوم ({FIRST}) — رُصد")),
+            "{}",
+            d.text
+        );
     }
 
     #[test]
@@ -698,6 +820,8 @@ mod tests {
                 feed_name: "ن".repeat(10_000),
                 title: short.into(),
                 link: Some(format!("https://x.example/{}", "a".repeat(3_000))),
+                seen: None,
+                published: None,
             });
         }
         let r = alert(&st, &[], "t", false, "سوريا");

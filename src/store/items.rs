@@ -76,6 +76,12 @@ pub struct Copy {
     pub feed_name: String,
     pub title: String,
     pub link: Option<String>,
+    /// When raqib first saw it (stories stored by older releases lack it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen: Option<DateTime<Utc>>,
+    /// When the outlet says it published it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<DateTime<Utc>>,
 }
 
 /// One article and every copy of it that other outlets carried.
