@@ -276,6 +276,8 @@ async fn fetch_and_prepare(
     let watchlist = engine.watchlist();
     let rule = feed.site_rule();
     let feed_name = feed.name.clone();
+    // The outlet's name as configured leaves its headlines too.
+    let outlet = text::headline::Outlet::learn(Some(&feed.name), &[]);
     let prepared = blocking(limits, move || {
         new.into_iter()
             .zip(pages)
@@ -296,6 +298,10 @@ async fn fetch_and_prepare(
                     .filter(|m| !m.trim().is_empty());
                 let raw = main.unwrap_or_else(|| std::mem::take(&mut entry.text));
                 entry.text.clear();
+                let stripped = outlet.strip(&entry.title);
+                if stripped.len() != entry.title.len() {
+                    entry.title = stripped.to_string();
+                }
                 let cleaned = text::clean::clean_keyed(&raw);
                 let fingerprint = Fingerprint::from_cleaned(&entry.title, &cleaned);
                 let matches = watchlist.classify(&entry.title, &cleaned.text);

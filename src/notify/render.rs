@@ -121,13 +121,38 @@ fn outlet_times(c: &crate::store::Copy, tz: chrono_tz::Tz) -> Option<String> {
     }
 }
 
-/// The copy raqib saw first (the outlet that reported first, as far as
-/// raqib can tell); `None` when no copy says when it was seen.
+/// [`outlet_times`] as HTML, each time isolated left to right.
+fn outlet_times_html(c: &crate::store::Copy, tz: chrono_tz::Tz) -> Option<String> {
+    let seen = c.seen.map(|s| format!("رُصد {}", ltr(&local_time(s, tz))));
+    let published = c
+        .published
+        .map(|p| format!("نُشر {}", ltr(&local_time(p, tz))));
+    match (seen, published) {
+        (Some(s), Some(p)) => Some(format!("{s}، {p}")),
+        (s, p) => s.or(p),
+    }
+}
+
+/// The copy that came first (the outlet that reported first, as far as
+/// raqib can tell); `None` for a single outlet, or when no copy says when.
 fn first_seen(copies: &[crate::store::Copy]) -> Option<usize> {
+    if copies.len() < 2 {
+        return None;
+    }
+    // The outlet's own time where it is plausible (not after raqib saw
+    // it): copies found in one round are seen together, and told apart
+    // by when their outlets published them.
     copies
         .iter()
         .enumerate()
-        .filter_map(|(i, c)| c.seen.map(|s| (s, i)))
+        .filter_map(|(i, c)| {
+            let at = match (c.seen, c.published) {
+                (Some(s), Some(p)) if p <= s => p,
+                (Some(s), _) => s,
+                (None, p) => p?,
+            };
+            Some((at, i))
+        })
         .min()
         .map(|(_, i)| i)
 }
@@ -279,13 +304,8 @@ pub fn alert_in(
         } else {
             String::new()
         };
-        let time = outlet_times(c, tz)
-            .map(|w| {
-                format!(
-                    "<br><span style=\"color:#666;font-size:13px;\">{}</span>",
-                    encode_text(&w)
-                )
-            })
+        let time = outlet_times_html(c, tz)
+            .map(|w| format!("<br><span style=\"color:#666;font-size:13px;\">{w}</span>"))
             .unwrap_or_default();
         html.push_str(&format!(
             "<li>{outlet}{mark} — {}{time}</li>\n",
@@ -785,6 +805,32 @@ mod tests {
             "{}",
             d.text
         );
+        // Seen in the same round: the outlet's own earlier time decides.
+        let mut together = d_story(t0);
+        together.copies[0].published = Some(t0 - chrono::Duration::minutes(30));
+        assert_eq!(first_seen(&together.copies), Some(0));
+        together.copies[0].published = Some(t0 + chrono::Duration::minutes(30));
+        assert_eq!(
+            first_seen(&together.copies),
+            Some(1),
+            "a time after raqib saw it is not believed"
+        );
+    }
+
+    /// A story of two copies both seen at `t0`, the second published
+    /// ten minutes before.
+    fn d_story(t0: chrono::DateTime<Utc>) -> Story {
+        let mut st = story("عنوان", "https://a.example/1");
+        st.copies[0].seen = Some(t0);
+        st.copies.push(Copy {
+            item: "j".into(),
+            feed_name: "ب".into(),
+            title: "ب".into(),
+            link: None,
+            seen: Some(t0),
+            published: Some(t0 - chrono::Duration::minutes(10)),
+        });
+        st
     }
 
     #[test]

@@ -114,7 +114,17 @@ impl Outlet {
 
     fn is_name(&self, affix: &str) -> bool {
         let k = key(affix);
-        !k.is_empty() && self.names.contains(&k)
+        if k.is_empty() {
+            return false;
+        }
+        // The name as the feed titles itself, or the larger part of that
+        // title ("الشام اليوم" of "صحيفة الشام اليوم"), as whole words.
+        self.names.iter().any(|n| {
+            *n == k
+                || (words(&k) >= 2
+                    && words(&k) * 2 >= words(n)
+                    && format!(" {n} ").contains(&format!(" {k} ")))
+        })
     }
 
     /// `headline` without the outlet's name at either end.
