@@ -55,13 +55,7 @@ fn rss(items: &[String]) -> Served {
 }
 
 fn subjects(dir: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(dir.join("mail/new")) else {
-        return Vec::new();
-    };
-    let mut s: Vec<String> = entries
-        .flatten()
-        .map(|e| parse_mail(&std::fs::read(e.path()).expect("read mail")).subject)
-        .collect();
+    let mut s: Vec<String> = maildir_mails(dir).into_iter().map(|m| m.subject).collect();
     s.sort();
     s
 }

@@ -216,11 +216,7 @@ async fn fetch_article_reads_the_page_in_its_own_charset() {
     std::fs::write(&cfg, text).expect("write");
     let (code, _, err) = raqib(&cfg, &["once"]).await;
     assert_eq!(code, 0, "{err}");
-    let mails: Vec<Mail> = std::fs::read_dir(dir.path().join("mail/new"))
-        .expect("maildir")
-        .flatten()
-        .map(|e| parse_mail(&std::fs::read(e.path()).expect("read")))
-        .collect();
+    let mails = maildir_mails(dir.path());
     assert_eq!(mails.len(), 1, "{err}");
     assert!(
         mails[0].text.contains("ستضغط على دمشق"),

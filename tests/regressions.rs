@@ -44,16 +44,6 @@ const SYRIA_2: (&str, &str) = (
     "<p>اتهمت وزارة الدفاع الروسية الولايات المتحدة بخرق مذكرة تفادي الحوادث في أجواء سوريا قرب قاعدة التنف.</p>",
 );
 
-fn mails_in(dir: &Path) -> Vec<Mail> {
-    let Ok(entries) = std::fs::read_dir(dir.join("mail/new")) else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .map(|e| parse_mail(&std::fs::read(e.path()).expect("read mail")))
-        .collect()
-}
-
 /// `write_config`'s file with `extra` lines added under `[storage]` and
 /// `feed_extra` under every `[[feeds]]`.
 fn config_with(
@@ -129,7 +119,7 @@ async fn retention_pruning_does_not_realert_entries_still_in_the_feed() {
     );
     let (code, _, err) = raqib(&cfg, &["once"]).await;
     assert_eq!(code, 0, "{err}");
-    assert_eq!(mails_in(dir.path()).len(), 1);
+    assert_eq!(maildir_mails(dir.path()).len(), 1);
     tokio::time::sleep(Duration::from_millis(2100)).await;
     // The feed changes (a new item that matches nothing), so it is parsed
     // again: the first entry, pruned from the store, is still in it.
@@ -148,7 +138,11 @@ async fn retention_pruning_does_not_realert_entries_still_in_the_feed() {
         err.contains("forgot items past the retention window"),
         "{err}"
     );
-    assert_eq!(mails_in(dir.path()).len(), 1, "the old story came again");
+    assert_eq!(
+        maildir_mails(dir.path()).len(),
+        1,
+        "the old story came again"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -176,7 +170,7 @@ async fn deeply_nested_item_html_neither_crashes_nor_stalls_the_daemon() {
     let run = tokio::time::timeout(Duration::from_secs(300), raqib(&cfg, &["once"])).await;
     let (code, _, err) = run.expect("once ended");
     assert_eq!(code, 0, "{err}");
-    assert_eq!(mails_in(dir.path()).len(), 1);
+    assert_eq!(maildir_mails(dir.path()).len(), 1);
     let (_, out, _) = raqib(&cfg, &["feeds", "--json"]).await;
     assert!(out.contains("\"items\":2"), "both deep items stored: {out}");
 }
@@ -204,7 +198,7 @@ async fn a_hostile_retry_after_panics_nothing_and_other_feeds_go_on() {
     let (code, _, err) = raqib(&cfg, &["once"]).await;
     assert_eq!(code, 0, "one feed of two failed: {err}");
     assert!(!err.contains("panicked"), "{err}");
-    assert_eq!(mails_in(dir.path()).len(), 1, "the other feed's story");
+    assert_eq!(maildir_mails(dir.path()).len(), 1, "the other feed's story");
     let (_, out, _) = raqib(&cfg, &["feeds", "--json"]).await;
     let v: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
     let bad = v
@@ -254,7 +248,7 @@ async fn feed_links_never_read_local_files() {
     let run = tokio::time::timeout(Duration::from_secs(120), raqib(&cfg, &["once"])).await;
     let (code, _, err) = run.expect("once ended (a FIFO was waited on)");
     assert_eq!(code, 0, "{err}");
-    let mails = mails_in(dir.path());
+    let mails = maildir_mails(dir.path());
     assert_eq!(mails.len(), 2, "the feed's own text is mailed: {err}");
     for m in &mails {
         assert!(!m.text.contains("كلمة السر"), "a local file was mailed");

@@ -63,11 +63,7 @@ async fn a_malformed_feed_is_read_and_what_is_no_feed_is_named() {
     );
     let (code, _, err) = raqib(&cfg, &["once"]).await;
     assert_eq!(code, 0, "{err}");
-    let mails: Vec<Mail> = std::fs::read_dir(dir.path().join("mail/new"))
-        .expect("mail delivered")
-        .flatten()
-        .map(|e| parse_mail(&std::fs::read(e.path()).expect("read")))
-        .collect();
+    let mails = maildir_mails(dir.path());
     assert_eq!(mails.len(), 1, "{err}");
     // The entity is a space in the subject, the bare & a link that works.
     assert!(
@@ -287,11 +283,7 @@ async fn the_mail_shows_the_tidiest_headline_without_outlet_names_or_datelines()
     );
     let (code, _, err) = raqib(&cfg, &["once"]).await;
     assert_eq!(code, 0, "{err}");
-    let mails: Vec<Mail> = std::fs::read_dir(dir.path().join("mail/new"))
-        .expect("mail")
-        .flatten()
-        .map(|e| parse_mail(&std::fs::read(e.path()).expect("read")))
-        .collect();
+    let mails = maildir_mails(dir.path());
     assert_eq!(mails.len(), 1, "one story: {err}");
     let m = &mails[0];
     // The second outlet's headline, its name gone, beats the first's «عاجل |».
@@ -345,11 +337,7 @@ async fn a_feeds_selector_picks_the_article_text_and_exclude_leaves_parts_out() 
     std::fs::write(&cfg, text).expect("write");
     let (code, _, err) = raqib(&cfg, &["once"]).await;
     assert_eq!(code, 0, "{err}");
-    let mails: Vec<Mail> = std::fs::read_dir(dir.path().join("mail/new"))
-        .expect("maildir")
-        .flatten()
-        .map(|e| parse_mail(&std::fs::read(e.path()).expect("read")))
-        .collect();
+    let mails = maildir_mails(dir.path());
     assert_eq!(mails.len(), 1, "{err}");
     assert!(
         mails[0].text.contains("اتفق وزير الخارجية الأمريكي"),

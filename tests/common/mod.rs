@@ -294,6 +294,17 @@ pub fn message_ids(smtp: &SharedSmtp) -> (usize, usize) {
     (all, ids.len())
 }
 
+/// Every message delivered to the maildir under `dir` (`mail/new`).
+pub fn maildir_mails(dir: &Path) -> Vec<Mail> {
+    let Ok(entries) = std::fs::read_dir(dir.join("mail/new")) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .map(|e| parse_mail(&std::fs::read(e.path()).expect("read mail")))
+        .collect()
+}
+
 /// A parsed email: what the tests look at.
 #[derive(Debug, Clone)]
 pub struct Mail {
