@@ -31,6 +31,7 @@
 //! - [`time`]: time arithmetic that saturates, server delays clamped, the one backoff function.
 //! - [`replay`]: `raqib watchlist test`: stored items through the watchlist on disk.
 //! - [`probe`]: `raqib try URL`: one fetch read as the daemon reads it, nothing stored.
+//! - [`subscriptions`]: OPML export of the configured feeds, import as `[[feeds]]` tables.
 //!
 //! `text`, `watchlist` and `index` never do I/O and never import the I/O modules.
 
@@ -48,6 +49,7 @@ pub mod notify;
 pub mod probe;
 pub mod replay;
 pub mod store;
+pub mod subscriptions;
 pub mod text;
 pub mod time;
 pub mod watchlist;

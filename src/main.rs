@@ -60,6 +60,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// OPML: export the configured feeds, or print an OPML file's feeds
+    /// that are not configured yet as [[feeds]] tables to append.
+    Opml {
+        #[command(subcommand)]
+        what: OpmlWhat,
+    },
+    /// Shell completions (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions { shell: clap_complete::Shell },
+    /// The manual page (roff) on stdout: `raqib manpage > raqib.1`.
+    Manpage,
     /// Each feed: URL, state, last error, items seen, next poll.
     Feeds {
         #[arg(long)]
@@ -75,6 +85,15 @@ enum Command {
         #[command(subcommand)]
         what: WatchlistWhat,
     },
+}
+
+#[derive(Subcommand)]
+enum OpmlWhat {
+    /// OPML 2.0 of the configured feeds on stdout.
+    Export,
+    /// [[feeds]] tables (url, name; category as a comment) for the feeds of
+    /// FILE not yet in the config.
+    Import { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -297,6 +316,48 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
         }
         Command::Eval { what } => eval(what, &config_path),
         Command::Try { url, json } => try_feed(&config_path, &url, json),
+        Command::Opml {
+            what: OpmlWhat::Export,
+        } => {
+            let cfg = load_config(&config_path)?;
+            print!("{}", raqib::subscriptions::export(&cfg.feeds)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Opml {
+            what: OpmlWhat::Import { file },
+        } => {
+            let meta =
+                std::fs::metadata(&file).with_context(|| format!("reading {}", file.display()))?;
+            if meta.len() > raqib::subscriptions::MAX_BYTES as u64 {
+                bail!(
+                    "{}: larger than {} bytes",
+                    file.display(),
+                    raqib::subscriptions::MAX_BYTES
+                );
+            }
+            let xml = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            // Works without a config too: then every feed is new.
+            let configured: Vec<url::Url> = match load_config(&config_path) {
+                Ok(cfg) => cfg.feeds.iter().map(|f| f.url.clone()).collect(),
+                Err(_) => Vec::new(),
+            };
+            let feeds = raqib::subscriptions::import(&xml, &configured)
+                .with_context(|| file.display().to_string())?;
+            eprintln!("{} feeds not configured yet", feeds.len());
+            print!("{}", raqib::subscriptions::as_toml(&feeds));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "raqib", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Manpage => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Digest {
             what: DigestWhat::Preview { topic, out },
         } => {

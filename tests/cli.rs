@@ -473,3 +473,52 @@ fn watchlist_test_replays_stored_items_against_an_edit() {
         "a file feed is named after its file: {out}"
     );
 }
+
+#[test]
+fn opml_round_trips_and_completions_and_manpage_print() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("raqib.toml");
+    std::fs::write(
+        &cfg,
+        "[storage]\npath = \"db\"\n[[feeds]]\nurl = \"https://example.org/rss\"\nname = \"مثال\"\n[email.maildir]\npath = \"mail\"\n",
+    )
+    .expect("write");
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_raqib"))
+            .args(["--config", cfg.to_str().expect("path")])
+            .args(args)
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let exported = run(&["opml", "export"]);
+    assert!(
+        exported.contains("xmlUrl=\"https://example.org/rss\""),
+        "{exported}"
+    );
+    // Another reader's list: one feed configured already, one new in a folder.
+    let other = dir.path().join("reader.opml");
+    std::fs::write(
+        &other,
+        "<opml version=\"1.0\"><head/><body><outline text=\"مثال\" xmlUrl=\"https://example.org/rss\"/>\
+         <outline text=\"سوريا\"><outline text=\"عنب بلدي\" xmlUrl=\"https://www.enabbaladi.net/feed\"/></outline></body></opml>",
+    )
+    .expect("write");
+    let toml = run(&["opml", "import", other.to_str().expect("path")]);
+    assert_eq!(
+        toml,
+        "# سوريا\n[[feeds]]\nurl = \"https://www.enabbaladi.net/feed\"\nname = \"عنب بلدي\"\n\n"
+    );
+    // What import prints is config a user can append as it is.
+    let mut text = std::fs::read_to_string(&cfg).expect("read");
+    text.push_str(&toml);
+    std::fs::write(&cfg, text).expect("write");
+    assert!(run(&["opml", "export"]).contains("enabbaladi"));
+    assert!(run(&["completions", "bash"]).contains("raqib"));
+    assert!(run(&["manpage"]).contains(".TH raqib"));
+}
