@@ -13,6 +13,36 @@ use raqib::daemon::{self, Control};
 use tokio::sync::mpsc;
 use tracing::info;
 
+/// `println!` that ends the process quietly when stdout was closed
+/// (`raqib items | head`) instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            exit_on_closed_stdout(e);
+        }
+    }};
+}
+
+/// `print!` the same way.
+macro_rules! out_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = write!(std::io::stdout().lock(), $($arg)*) {
+            exit_on_closed_stdout(e);
+        }
+    }};
+}
+
+/// A reader that went away (a pipe closed) ends a listing; any other
+/// error writing to stdout is reported.
+fn exit_on_closed_stdout(e: std::io::Error) {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("raqib: writing to stdout: {e}");
+}
+
 #[derive(Parser)]
 #[command(
     name = "raqib",
@@ -70,6 +100,19 @@ enum Command {
     Completions { shell: clap_complete::Shell },
     /// The manual page (roff) on stdout: `raqib manpage > raqib.1`.
     Manpage,
+    /// Stored items, newest first: time seen, outlet, topics, title, link.
+    Items {
+        /// Only items matching this topic.
+        #[arg(long)]
+        topic: Option<String>,
+        /// Only items seen within this time (e.g. "24h", "7d").
+        #[arg(long)]
+        since: Option<humantime::Duration>,
+        /// One JSON array (id, title, feed, feed_name, link, published,
+        /// seen, story, topics).
+        #[arg(long)]
+        json: bool,
+    },
     /// Each feed: URL, state, last error, items seen, next poll.
     Feeds {
         #[arg(long)]
@@ -213,7 +256,7 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
             } else {
                 "built-in watchlist".to_string()
             };
-            println!(
+            out!(
                 "{}: ok ({} feeds); {wl_name}: ok ({} topics)",
                 config_path.display(),
                 cfg.feeds.len(),
@@ -245,13 +288,13 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let input = raqib::fetch::charset::decode_html(&bytes, None);
             let Some(selector) = selector else {
-                println!("{}", raqib::text::main_text(&input));
+                out!("{}", raqib::text::main_text(&input));
                 return Ok(ExitCode::SUCCESS);
             };
             let rule = raqib::text::extract::SiteRule::new(&selector, &exclude)
                 .map_err(anyhow::Error::msg)?;
             match rule.extract(&input) {
-                Some(text) => println!("{}", raqib::text::clean::clean(&text)),
+                Some(text) => out!("{}", raqib::text::clean::clean(&text)),
                 None => bail!("{selector:?} matches no text on this page"),
             }
             Ok(ExitCode::SUCCESS)
@@ -275,7 +318,7 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
                 },
             };
             if json {
-                println!("{}", serde_json::to_string(&list)?);
+                out!("{}", serde_json::to_string(&list)?);
             } else {
                 for f in list {
                     let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
@@ -285,7 +328,7 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
                         (Some(s), Some(why)) => format!("\tinterval={s}s ({why})"),
                         _ => String::new(),
                     };
-                    println!(
+                    out!(
                         "{}\t{}\t{}\titems={}\tlast_ok={}\tnext_poll={}{}{}",
                         f.url,
                         f.name,
@@ -297,30 +340,78 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
                         f.error.map(|e| format!("\terror={e}")).unwrap_or_default()
                     );
                     if let Some(to) = &f.moved_to {
-                        println!(
-                            "  moved permanently to {to}: polled there; update url in the config"
-                        );
+                        out!("  moved permanently to {to}: polled there; update url in the config");
                     }
                     if let Some(found) = &f.discovered {
-                        println!("  this URL is a page; polling the feed it links, {found}: put that in the config");
+                        out!("  this URL is a page; polling the feed it links, {found}: put that in the config");
                     }
                     if let Some(how) = &f.recovered {
-                        println!("  recovered: parsed after repairs ({how}); the publisher's feed is malformed");
+                        out!("  recovered: parsed after repairs ({how}); the publisher's feed is malformed");
                     }
                 }
                 if let Some(n) = dead.filter(|n| *n > 0) {
-                    println!("dead letters: {n} message(s) the mail server refused permanently (see the log)");
+                    out!("dead letters: {n} message(s) the mail server refused permanently (see the log)");
                 }
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Eval { what } => eval(what, &config_path),
         Command::Try { url, json } => try_feed(&config_path, &url, json),
+        Command::Items { topic, since, json } => {
+            let cfg = load_config(&config_path)?;
+            let store = open_store(&cfg)?;
+            let after = since.map(|d| raqib::time::before(chrono::Utc::now(), d.into()));
+            let mut items = Vec::new();
+            for item in store.items() {
+                let item = item?;
+                if after.is_some_and(|a| item.seen < a) {
+                    continue;
+                }
+                if topic
+                    .as_deref()
+                    .is_some_and(|t| !item.matches.iter().any(|m| m.topic == t))
+                {
+                    continue;
+                }
+                items.push(item);
+            }
+            items.sort_by_key(|i| std::cmp::Reverse(i.seen));
+            if json {
+                let list: Vec<serde_json::Value> = items
+                    .iter()
+                    .map(|i| {
+                        serde_json::json!({
+                            "id": i.id, "title": i.title, "feed": i.feed, "feed_name": i.feed_name,
+                            "link": i.link, "published": i.published, "seen": i.seen, "story": i.story,
+                            "topics": i.matches.iter().map(|m| m.topic.clone()).collect::<Vec<_>>(),
+                        })
+                    })
+                    .collect();
+                out!("{}", serde_json::to_string(&list)?);
+            } else {
+                let tz = cfg.email.timezone;
+                for i in &items {
+                    let topics: Vec<&str> = i.matches.iter().map(|m| m.topic.as_str()).collect();
+                    out!(
+                        "{}  {}  [{}]  {}",
+                        raqib::notify::render::local_time(i.seen, tz),
+                        raqib::notify::render::one_line(&i.feed_name),
+                        topics.join(", "),
+                        raqib::notify::render::one_line(&i.title)
+                    );
+                    if let Some(l) = &i.link {
+                        out!("    {l}");
+                    }
+                }
+                eprintln!("{} items", items.len());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Opml {
             what: OpmlWhat::Export,
         } => {
             let cfg = load_config(&config_path)?;
-            print!("{}", raqib::subscriptions::export(&cfg.feeds)?);
+            out_raw!("{}", raqib::subscriptions::export(&cfg.feeds)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Opml {
@@ -345,7 +436,7 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
             let feeds = raqib::subscriptions::import(&xml, &configured)
                 .with_context(|| file.display().to_string())?;
             eprintln!("{} feeds not configured yet", feeds.len());
-            print!("{}", raqib::subscriptions::as_toml(&feeds));
+            out_raw!("{}", raqib::subscriptions::as_toml(&feeds));
             Ok(ExitCode::SUCCESS)
         }
         Command::Completions { shell } => {
@@ -383,9 +474,9 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
                 Some(path) => {
                     std::fs::write(&path, r.html)
                         .with_context(|| format!("writing {}", path.display()))?;
-                    println!("{}: {}", path.display(), r.subject);
+                    out!("{}: {}", path.display(), r.subject);
                 }
-                None => print!("{}", r.text),
+                None => out_raw!("{}", r.text),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -420,7 +511,7 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
             let store = open_store(&cfg)?;
             let since = since.map(|d| raqib::time::before(chrono::Utc::now(), *d));
             let report = raqib::replay::replay(&store, &wl, since, topic.as_deref())?;
-            print!("{}", raqib::replay::render(&report));
+            out_raw!("{}", raqib::replay::render(&report));
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -447,10 +538,10 @@ fn eval(what: EvalWhat, config_path: &std::path::Path) -> Result<ExitCode> {
             let score = raqib::eval::feeds::feeds(&dir, &mut details)?;
             if show {
                 for d in details {
-                    println!("{d}");
+                    out!("{d}");
                 }
             }
-            println!("{}", serde_json::to_string(&score)?);
+            out!("{}", serde_json::to_string(&score)?);
             return Ok(ExitCode::SUCCESS);
         }
         EvalWhat::Topic {
@@ -490,10 +581,10 @@ fn eval(what: EvalWhat, config_path: &std::path::Path) -> Result<ExitCode> {
     };
     if show {
         for d in details {
-            println!("{d}");
+            out!("{d}");
         }
     }
-    println!("{}", serde_json::to_string(&scores)?);
+    out!("{}", serde_json::to_string(&scores)?);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -521,17 +612,17 @@ fn eval_extract(dir: &std::path::Path, show: bool, extractor: &str) -> Result<Ex
     }
     if show {
         for d in &details {
-            println!("{d}");
+            out!("{d}");
         }
     }
     for s in &scores {
-        println!("{}", serde_json::to_string(s)?);
+        out!("{}", serde_json::to_string(s)?);
     }
     let summary: serde_json::Map<String, serde_json::Value> = scores
         .iter()
         .map(|s| (s.set.clone(), serde_json::json!(s.f1)))
         .collect();
-    println!("{}", serde_json::Value::Object(summary));
+    out!("{}", serde_json::Value::Object(summary));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -709,7 +800,7 @@ fn try_feed(config_path: &std::path::Path, arg: &str, json: bool) -> Result<Exit
     eprintln!("{} entries", probe.entries.len());
     for (n, e) in probe.entries.iter().enumerate() {
         if json {
-            println!("{}", serde_json::to_string(e)?);
+            out!("{}", serde_json::to_string(e)?);
             continue;
         }
         let date = e
@@ -727,23 +818,23 @@ fn try_feed(config_path: &std::path::Path, arg: &str, json: bool) -> Result<Exit
         } else {
             ""
         };
-        println!("{}. {}", n + 1, e.title);
-        println!("   {date}  id {}", e.id);
+        out!("{}. {}", n + 1, e.title);
+        out!("   {date}  id {}", e.id);
         if let Some(link) = &e.link {
-            println!("   {link}");
+            out!("   {link}");
         }
         if !start.is_empty() {
-            println!("   {start}{more}");
+            out!("   {start}{more}");
         }
         if e.matches.is_empty() {
-            println!("   topics: none");
+            out!("   topics: none");
         }
         for m in &e.matches {
-            println!("   topic {}: {}", m.topic, m.explanation);
+            out!("   topic {}: {}", m.topic, m.explanation);
         }
         match (&e.copy_of, e.stored) {
-            (_, true) => println!("   already stored"),
-            (Some(c), false) => println!("   a copy of the stored story «{}»", c.title),
+            (_, true) => out!("   already stored"),
+            (Some(c), false) => out!("   a copy of the stored story «{}»", c.title),
             (None, false) => {}
         }
     }

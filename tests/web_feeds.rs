@@ -230,6 +230,32 @@ async fn try_shows_entries_topics_and_copies_and_stores_nothing() {
     assert!(table.contains("\"items\":2"), "{table}");
     assert_eq!(mails(), sent);
 
+    // The stored items, filtered by topic.
+    let (code, out, err) = raqib(
+        &cfg,
+        &[
+            "items",
+            "--json",
+            "--topic",
+            "syria-us-russia",
+            "--since",
+            "1h",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let items: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(items.as_array().map(Vec::len), Some(1), "{out}");
+    assert_eq!(items[0]["topics"], serde_json::json!(["syria-us-russia"]));
+    let (_, all, _) = raqib(&cfg, &["items", "--json"]).await;
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&all)
+            .expect("json")
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+
     // The text form says the same in words.
     let (_, text, _) = raqib(&cfg, &["try", &format!("http://{http}/feeds/sham")]).await;
     assert!(text.contains("topic syria-us-russia:"), "{text}");
