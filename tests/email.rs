@@ -407,13 +407,7 @@ async fn one_message_per_story_per_reader_lists_every_topic() {
     .expect("write watchlist");
     let (code, _, err) = raqib(&cfg, &["once"]).await;
     assert_eq!(code, 0, "{err}");
-    let mails: Vec<Mail> = smtp
-        .lock()
-        .expect("lock")
-        .messages
-        .iter()
-        .map(|m| parse_mail(m))
-        .collect();
+    let mails = smtp_mails(&smtp);
     assert_eq!(mails.len(), 2, "{err}");
     let analyst = mails
         .iter()

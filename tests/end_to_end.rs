@@ -23,13 +23,7 @@ async fn once_sends_one_email_per_story_then_nothing() {
 
     let (code, _, err) = raqib(&cfg, &["once"]).await;
     assert_eq!(code, 0, "{err}");
-    let mails: Vec<Mail> = smtp
-        .lock()
-        .expect("lock")
-        .messages
-        .iter()
-        .map(|m| parse_mail(m))
-        .collect();
+    let mails = smtp_mails(&smtp);
     let mut subjects: Vec<&str> = mails.iter().map(|m| m.subject.as_str()).collect();
     subjects.sort();
     assert_eq!(
@@ -209,11 +203,7 @@ async fn fetch_article_reads_the_page_in_its_own_charset() {
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = write_config(dir.path(), http, &[("art", "موقع")], None);
-    let text = std::fs::read_to_string(&cfg).expect("read").replace(
-        "name = \"موقع\"\n",
-        "name = \"موقع\"\nfetch_article = true\n",
-    );
-    std::fs::write(&cfg, text).expect("write");
+    add_to_feed(&cfg, "موقع", "fetch_article = true\n");
     let (code, _, err) = raqib(&cfg, &["once"]).await;
     assert_eq!(code, 0, "{err}");
     let mails = maildir_mails(dir.path());

@@ -356,11 +356,11 @@ async fn a_feeds_selector_picks_the_article_text_and_exclude_leaves_parts_out() 
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = write_config(dir.path(), http, &[("art", "موقع")], None);
-    let text = std::fs::read_to_string(&cfg).expect("read").replace(
-        "name = \"موقع\"\n",
-        "name = \"موقع\"\nselector = \".story\"\nexclude = [\".share\"]\n",
+    add_to_feed(
+        &cfg,
+        "موقع",
+        "selector = \".story\"\nexclude = [\".share\"]\n",
     );
-    std::fs::write(&cfg, text).expect("write");
     let (code, _, err) = raqib(&cfg, &["once"]).await;
     assert_eq!(code, 0, "{err}");
     let mails = maildir_mails(dir.path());

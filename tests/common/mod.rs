@@ -305,6 +305,21 @@ pub fn maildir_mails(dir: &Path) -> Vec<Mail> {
         .collect()
 }
 
+/// Every message the SMTP server accepted, parsed.
+pub fn smtp_mails(smtp: &SharedSmtp) -> Vec<Mail> {
+    lock(smtp).messages.iter().map(|m| parse_mail(m)).collect()
+}
+
+/// Adds `lines` (TOML keys) to the `[[feeds]]` table named `display` of
+/// the config `write_config` wrote.
+pub fn add_to_feed(cfg: &Path, display: &str, lines: &str) {
+    let name = format!("name = \"{display}\"\n");
+    let text = std::fs::read_to_string(cfg)
+        .expect("read config")
+        .replace(&name, &format!("{name}{lines}"));
+    std::fs::write(cfg, text).expect("write config");
+}
+
 /// A parsed email: what the tests look at.
 #[derive(Debug, Clone)]
 pub struct Mail {
