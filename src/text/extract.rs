@@ -283,29 +283,6 @@ fn elements(root: ElementRef<'_>) -> impl Iterator<Item = ElementRef<'_>> {
     root.descendants().filter_map(ElementRef::wrap)
 }
 
-/// Block-level elements: a box holding one of these is not a paragraph.
-const BLOCKS_INSIDE: &[&str] = &[
-    "p",
-    "div",
-    "table",
-    "ul",
-    "ol",
-    "dl",
-    "section",
-    "article",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "blockquote",
-    "pre",
-    "form",
-    "main",
-    "figure",
-];
-
 /// The article split into several boxes that score almost as well as the
 /// best (a story body cut into columns between ads): their nearest common
 /// ancestor with the best, when at least two such boxes exist.
@@ -377,7 +354,7 @@ fn own_text(e: ElementRef<'_>) -> (usize, usize, usize) {
             }
             Node::Element(el) => {
                 let name = el.name();
-                if BLOCKS_INSIDE.contains(&name) || SKIP.contains(&name) {
+                if BLOCK.contains(&name) || SKIP.contains(&name) {
                     continue;
                 }
                 if let Some(c) = ElementRef::wrap(child) {
