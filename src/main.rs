@@ -256,6 +256,15 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
             } else {
                 "built-in watchlist".to_string()
             };
+            // What the daemon will write and read must be there: a config
+            // that parses can still name a folder the service may not write.
+            let problems = path_problems(&cfg);
+            for p in &problems {
+                eprintln!("{}: {p}", config_path.display());
+            }
+            if !problems.is_empty() {
+                return Ok(ExitCode::from(2));
+            }
             out!(
                 "{}: ok ({} feeds); {wl_name}: ok ({} topics)",
                 config_path.display(),
@@ -770,6 +779,64 @@ async fn forward_signals(tx: mpsc::Sender<Control>) {
 }
 
 /// Loads the configuration and applies its process-wide text settings.
+/// The paths a config names that the daemon could not use: the database
+/// folder and the maildir must be writable folders (or creatable, under a
+/// writable one), `file:` feeds regular files.
+fn path_problems(cfg: &Config) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut writable = |what: &str, path: &std::path::Path| {
+        if let Err(why) = writable_dir(path) {
+            problems.push(format!("{what} {}: {why}", path.display()));
+        }
+    };
+    writable("[storage] path", &cfg.storage);
+    if let raqib::config::Delivery::Maildir(path) = &cfg.email.delivery {
+        writable("[email.maildir] path", path);
+    }
+    for f in cfg.feeds.iter().filter(|f| f.url.scheme() == "file") {
+        match f.url.to_file_path() {
+            Ok(p) if p.is_file() => {}
+            Ok(p) if p.exists() => {
+                problems.push(format!("feed {}: not a regular file", p.display()))
+            }
+            Ok(p) => problems.push(format!("feed {}: no such file", p.display())),
+            Err(()) => problems.push(format!("feed {}: not a file path", f.url)),
+        }
+    }
+    problems
+}
+
+/// Whether raqib can write in `dir`: tried by creating a file there, or,
+/// if it does not exist yet, in the nearest folder above it (where it
+/// would be created).
+fn writable_dir(dir: &std::path::Path) -> Result<(), String> {
+    let mut at = dir.to_path_buf();
+    while !at.exists() {
+        match at.parent() {
+            Some(p) if !p.as_os_str().is_empty() => at = p.to_path_buf(),
+            _ => at = std::path::PathBuf::from("."),
+        }
+        if at == std::path::Path::new(".") {
+            break;
+        }
+    }
+    if !at.is_dir() {
+        return Err(format!("{} is not a folder", at.display()));
+    }
+    let probe = at.join(format!(".raqib-check-{}", std::process::id()));
+    match std::fs::File::create(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) if at == dir => Err(format!("cannot write there: {e}")),
+        Err(e) => Err(format!(
+            "does not exist, and {} cannot be written: {e}",
+            at.display()
+        )),
+    }
+}
+
 /// `raqib try`: the store is only read, and only when it exists and no
 /// running daemon holds it (the copy check is then skipped, with a note).
 fn try_feed(config_path: &std::path::Path, arg: &str, json: bool) -> Result<ExitCode> {

@@ -522,3 +522,35 @@ fn opml_round_trips_and_completions_and_manpage_print() {
     assert!(run(&["completions", "bash"]).contains("raqib"));
     assert!(run(&["manpage"]).contains(".TH raqib"));
 }
+
+#[test]
+fn check_names_paths_the_daemon_could_not_use() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A file where the maildir's folder should be, and a feed file that is not there.
+    std::fs::write(dir.path().join("occupied"), b"").expect("write");
+    let cfg = dir.path().join("raqib.toml");
+    std::fs::write(
+        &cfg,
+        "[storage]\npath = \"db\"\n[[feeds]]\nurl = \"file:feeds/gone.xml\"\n[email.maildir]\npath = \"occupied/mail\"\n",
+    )
+    .expect("write");
+    let (code, _, err) = raqib_sync(&["--config", cfg.to_str().expect("path"), "check"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("[email.maildir] path") && err.contains("occupied"),
+        "{err}"
+    );
+    assert!(err.contains("gone.xml: no such file"), "{err}");
+    assert!(
+        !err.contains("[storage] path"),
+        "the database folder can be created: {err}"
+    );
+    // Fixed, it passes, and creates nothing.
+    std::fs::create_dir(dir.path().join("feeds")).expect("mkdir");
+    std::fs::write(dir.path().join("feeds/gone.xml"), b"<rss/>").expect("write");
+    std::fs::remove_file(dir.path().join("occupied")).expect("rm");
+    let (code, out, err) = raqib_sync(&["--config", cfg.to_str().expect("path"), "check"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("ok"), "{out}");
+    assert!(!dir.path().join("db").exists() && !dir.path().join("occupied").exists());
+}
