@@ -100,6 +100,9 @@ enum Command {
     Completions { shell: clap_complete::Shell },
     /// The manual page (roff) on stdout: `raqib manpage > raqib.1`.
     Manpage,
+    /// Send one test message to [email].to through the configured
+    /// transport (SMTP or the maildir).
+    TestEmail,
     /// Stored items, newest first: time seen, outlet, topics, title, link.
     Items {
         /// Only items matching this topic.
@@ -452,6 +455,37 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "raqib", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
+        }
+        Command::TestEmail => {
+            let cfg = load_config(&config_path)?;
+            let mailer = raqib::notify::Mailer::new(&cfg.email)?;
+            let msg = mailer.test_message()?;
+            match runtime()?.block_on(mailer.send(msg)) {
+                Ok(()) => {
+                    out!(
+                        "test message sent to {}",
+                        cfg.email
+                            .to
+                            .iter()
+                            .map(|m| m.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!(
+                        "raqib test-email: {}{}",
+                        e.message,
+                        if e.permanent {
+                            " (refused permanently)"
+                        } else {
+                            ""
+                        }
+                    );
+                    Ok(ExitCode::from(4))
+                }
+            }
         }
         Command::Manpage => {
             let cmd = <Cli as clap::CommandFactory>::command();

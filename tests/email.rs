@@ -428,3 +428,30 @@ async fn one_message_per_story_per_reader_lists_every_topic() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(smtp.lock().expect("lock").messages.len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_email_proves_mail_gets_out_or_says_why_not() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cfg, smtp) = serve_with_smtp(&STORIES[..1], dir.path()).await;
+    let (code, out, err) = raqib(&cfg, &["test-email"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("analyst@example.org"), "{out}");
+    let mails = smtp_mails(&smtp);
+    assert_eq!(mails.len(), 1);
+    assert!(
+        mails[0].subject.contains("رسالة تجربة"),
+        "{}",
+        mails[0].subject
+    );
+    assert!(mails[0].to.contains("analyst@example.org"));
+    // Nothing listens: the error, and a status a script can test.
+    let down = write_config(
+        dir.path(),
+        "127.0.0.1:9".parse().expect("addr"),
+        &[],
+        Some(dead_port()),
+    );
+    let (code, _, err) = raqib(&down, &["test-email"]).await;
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("raqib test-email:"), "{err}");
+}

@@ -393,6 +393,25 @@ impl Mailer {
         }
     }
 
+    /// A test message to `[email].to` through the configured transport:
+    /// proof that mail gets out, before a story depends on it.
+    pub fn test_message(&self) -> Result<Message, NotifyError> {
+        let now = Utc::now();
+        let when = render::local_time(now, self.timezone);
+        let r = render::Rendered {
+            subject: format!("رقيب: رسالة تجربة — {when}"),
+            text: format!(
+                "هذه رسالة تجربة من رقيب: البريد يصل.\nThis is a test message from raqib: mail gets through.\n{when}\n"
+            ),
+            html: format!(
+                "<!DOCTYPE html><html dir=\"rtl\" lang=\"ar\"><head><meta charset=\"utf-8\"></head><body><p>هذه رسالة تجربة من رقيب: البريد يصل.</p><p dir=\"ltr\" lang=\"en\">This is a test message from raqib: mail gets through.</p><p><bdi dir=\"ltr\">{}</bdi></p></body></html>\n",
+                html_escape::encode_text(&when)
+            ),
+        };
+        let id = format!("test/{}", now.timestamp_nanos_opt().unwrap_or_default());
+        self.message(&id, &AlertKind::Story, r, &[], self.to.clone())
+    }
+
     /// The message for `alert` with the rendered `r`.
     fn message(
         &self,
