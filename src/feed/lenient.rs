@@ -120,10 +120,12 @@ fn reference_at(s: &str) -> (usize, Option<String>) {
 /// its name. Skips the XML declaration, comments, processing instructions
 /// and a doctype (with its internal subset).
 fn root_tag(xml: &str) -> Option<(usize, usize, &str)> {
-    let head_end = xml
-        .char_indices()
-        .nth(PROLOG_SCAN)
-        .map_or(xml.len(), |(i, _)| i);
+    // Bytes, not characters: counting 64 Ki characters of every feed
+    // would walk them all just to find where to stop.
+    let mut head_end = xml.len().min(PROLOG_SCAN);
+    while !xml.is_char_boundary(head_end) {
+        head_end -= 1;
+    }
     let mut i = 0;
     while i < head_end {
         let rest = &xml[i..];

@@ -111,22 +111,17 @@ fn shown(s: &str, max: usize) -> String {
 }
 
 /// When an outlet carried a story: raqib's first sight of it, and the
-/// outlet's own publication time when its feed gave one.
-fn outlet_times(c: &crate::store::Copy, tz: chrono_tz::Tz) -> Option<String> {
-    let seen = c.seen.map(|s| format!("رُصد {}", local_time(s, tz)));
-    let published = c.published.map(|p| format!("نُشر {}", local_time(p, tz)));
-    match (seen, published) {
-        (Some(s), Some(p)) => Some(format!("{s}، {p}")),
-        (s, p) => s.or(p),
-    }
-}
-
-/// [`outlet_times`] as HTML, each time isolated left to right.
-fn outlet_times_html(c: &crate::store::Copy, tz: chrono_tz::Tz) -> Option<String> {
-    let seen = c.seen.map(|s| format!("رُصد {}", ltr(&local_time(s, tz))));
+/// outlet's own publication time when its feed gave one, each time as
+/// `time` shows it.
+fn outlet_times(
+    c: &crate::store::Copy,
+    tz: chrono_tz::Tz,
+    time: impl Fn(String) -> String,
+) -> Option<String> {
+    let seen = c.seen.map(|s| format!("رُصد {}", time(local_time(s, tz))));
     let published = c
         .published
-        .map(|p| format!("نُشر {}", ltr(&local_time(p, tz))));
+        .map(|p| format!("نُشر {}", time(local_time(p, tz))));
     match (seen, published) {
         (Some(s), Some(p)) => Some(format!("{s}، {p}")),
         (s, p) => s.or(p),
@@ -246,7 +241,7 @@ pub fn alert_in(
         } else {
             String::new()
         };
-        if let Some(w) = outlet_times(c, tz) {
+        if let Some(w) = outlet_times(c, tz, |t| t) {
             text.push_str(&format!("  {w}{mark}\n"));
         }
     }
@@ -304,7 +299,7 @@ pub fn alert_in(
         } else {
             String::new()
         };
-        let time = outlet_times_html(c, tz)
+        let time = outlet_times(c, tz, |t| ltr(&t))
             .map(|w| format!("<br><span style=\"color:#666;font-size:13px;\">{w}</span>"))
             .unwrap_or_default();
         html.push_str(&format!(
@@ -421,7 +416,7 @@ pub fn digest(
                 } else {
                     String::new()
                 };
-                let time = outlet_times(c, tz)
+                let time = outlet_times(c, tz, |t| t)
                     .map(|w| format!(" — {w}"))
                     .unwrap_or_default();
                 match web_link(c.link.as_deref()) {
