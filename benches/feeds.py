@@ -126,7 +126,9 @@ def timed(cmd, **kw):
                 with open(f"/proc/{p.pid}/status") as f:
                     rss = [l for l in f if l.startswith("VmRSS")][0].split()[1]
                 fds = len(os.listdir(f"/proc/{p.pid}/fd"))
-                print(f"{time.monotonic() - start:.1f}s {int(rss) // 1024}MB {fds}fd", file=sys.stderr)
+                threads = len(os.listdir(f"/proc/{p.pid}/task"))
+                print(f"{time.monotonic() - start:.1f}s {int(rss) // 1024}MB {fds}fd {threads}threads",
+                      file=sys.stderr)
             except (OSError, IndexError):
                 pass
             time.sleep(0.5)

@@ -309,18 +309,22 @@ impl Engine {
 /// Runs `f`, turning a panic in it into `Err` with the panic's message, so
 /// that a bug some input reaches ends one step of one task, never the task
 /// or the daemon.
-async fn unwind_safe<T>(f: impl std::future::Future<Output = T>) -> Result<T, String> {
+fn unwind_safe<F: std::future::Future>(
+    f: F,
+) -> impl std::future::Future<Output = Result<F::Output, String>> {
+    // A plain function, not `async`: an async one would keep `f` twice in
+    // its state (the argument and the wrapped future), and every waiting
+    // poll task carries this future.
     use futures_util::FutureExt;
-    std::panic::AssertUnwindSafe(f)
-        .catch_unwind()
-        .await
-        .map_err(|panic| {
+    std::panic::AssertUnwindSafe(f).catch_unwind().map(|r| {
+        r.map_err(|panic| {
             panic
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default()
         })
+    })
 }
 
 /// What `raqib once` did, for its summary line and exit status.

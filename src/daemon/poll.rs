@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tracing::warn;
 
 use super::{unwind_safe, Engine};
@@ -20,8 +20,9 @@ use crate::watchlist::Match;
 
 /// The stages' shared bounds.
 pub(super) struct Limits {
-    /// Feeds in the fetch and prepare stages at once (`[poll] concurrency`):
-    /// also bounds the fetched bodies held in memory.
+    /// Feeds in the fetch and prepare stages at once (`[poll] concurrency`),
+    /// each slot held until the writer takes the outcome: bounds the
+    /// bodies and prepared entries held in memory.
     pub slots: Semaphore,
     /// Blocking-pool jobs at once: one per core, so parsing never queues
     /// hundreds of threads.
@@ -97,7 +98,10 @@ pub(super) struct Begun {
 /// Begins a poll of `feed` without waiting: the scheduler calls it in the
 /// order feeds fall due, so feeds due together reach each host in that
 /// order (the configured order, in `once`).
-pub(super) fn begin(engine: &Engine, feed: &FeedConfig) -> Result<Begun, String> {
+///
+/// Boxed: thousands of polls may wait for their turn at once, and the
+/// futures that carry it would each keep a copy of it.
+pub(super) fn begin(engine: &Engine, feed: &FeedConfig) -> Result<Box<Begun>, String> {
     let state = engine
         .store
         .feed_state(feed.url.as_str())
@@ -112,65 +116,67 @@ pub(super) fn begin(engine: &Engine, feed: &FeedConfig) -> Result<Begun, String>
         .unwrap_or_else(|| feed.url.clone());
     let reservation =
         matches!(target.scheme(), "http" | "https").then(|| engine.fetcher.reserve(&target));
-    Ok(Begun {
+    Ok(Box::new(Begun {
         state,
         target,
         reservation,
-    })
+    }))
 }
 
 /// Polls `feed`: never fails, never panics (a failure or a bug some input
 /// reached is an [`Outcome::Failed`] of this feed alone).
-pub(super) async fn poll(
+///
+/// Returns the outcome with the slot it was made in: the caller keeps the
+/// slot until the writer has taken the outcome, so that fetching never
+/// runs ahead of the writer with whole feeds waiting in memory.
+pub(super) async fn poll<'a>(
     engine: &Arc<Engine>,
     feed: &FeedConfig,
-    limits: &Limits,
-    begun: Result<Begun, String>,
-) -> Outcome {
+    limits: &'a Limits,
+    begun: Result<Box<Begun>, String>,
+) -> (Outcome, Option<SemaphorePermit<'a>>) {
     let begun = match begun {
         Ok(b) => b,
-        Err(e) => return Outcome::failed(e),
+        Err(e) => return (Outcome::failed(e), None),
     };
     match unwind_safe(poll_inner(engine, feed, limits, begun)).await {
-        Ok(outcome) => outcome,
-        Err(panic) => Outcome::failed(format!("internal error: {panic}")),
+        Ok(done) => done,
+        Err(panic) => (Outcome::failed(format!("internal error: {panic}")), None),
     }
 }
 
-async fn poll_inner(
+async fn poll_inner<'a>(
     engine: &Arc<Engine>,
     feed: &FeedConfig,
-    limits: &Limits,
-    begun: Begun,
-) -> Outcome {
-    let Begun {
-        state,
-        target,
-        reservation,
-    } = begun;
+    limits: &'a Limits,
+    mut begun: Box<Begun>,
+) -> (Outcome, Option<SemaphorePermit<'a>>) {
+    // The host's turn first, then a slot: feeds waiting for a busy host
+    // hold no slot others could use.
+    let turn = match begun.reservation.take() {
+        Some(r) => match r.wait().await {
+            Ok(t) => Some(t),
+            Err(e) => return (Outcome::failed(e), None),
+        },
+        None => None,
+    };
+    let Ok(slot) = limits.slots.acquire().await else {
+        return (Outcome::failed("shutting down"), None);
+    };
+    // Thousands of polls may wait for their host's turn at once: the
+    // large part of the poll (the HTTP client's future, the bodies, the
+    // feed's state) is unpacked only now, with a slot. (Boxed in a
+    // statement of its own: a temporary lives to the end of its statement,
+    // across the await, and would be kept in this future.)
+    let Begun { state, target, .. } = *begun;
     let validators = Validators {
         etag: state.etag.clone(),
         last_modified: state.last_modified.clone(),
     };
-    // The host's turn first, then a slot: feeds waiting for a busy host
-    // hold no slot others could use.
-    let turn = match reservation {
-        Some(r) => match r.wait().await {
-            Ok(t) => Some(t),
-            Err(e) => return Outcome::failed(e),
-        },
-        None => None,
-    };
-    let Ok(_slot) = limits.slots.acquire().await else {
-        return Outcome::failed("shutting down");
-    };
-    // Thousands of polls may wait for their host's turn at once: the
-    // large part of the poll (the HTTP client's future, the bodies) is
-    // allocated only now, with a slot.
-    Box::pin(fetch_and_prepare(
+    let work = Box::pin(fetch_and_prepare(
         engine, feed, limits, state, target, validators, turn,
-    ))
-    .await
+    ));
+    (work.await, Some(slot))
 }
 
 async fn fetch_and_prepare(

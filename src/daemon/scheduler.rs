@@ -74,10 +74,14 @@ pub(super) async fn poll_feeds(
                 feeds.clone(),
                 limits.clone(),
             );
+            // Thousands of these may wait at once: each keeps what it
+            // needs while waiting small (568 bytes), and allocates the
+            // rest when it runs.
             let task = running.spawn(async move {
                 let feed = &feeds[i];
-                let outcome = poll::poll(&engine, feed, &limits, begun).await;
-                writer.poll(feed.clone(), outcome).await
+                let (outcome, slot) = poll::poll(&engine, feed, &limits, begun).await;
+                let write = Box::pin(writer.poll(feed.clone(), outcome, slot));
+                write.await
             });
             feed_of.insert(task.id(), i);
         }

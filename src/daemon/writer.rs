@@ -138,10 +138,13 @@ impl WriterHandle {
     }
 
     /// Stores what a poll of `feed` found; returns when it is written.
+    /// `slot` (the poll's, see [`super::poll::Limits`]) is let go once the
+    /// writer's queue has taken the outcome.
     pub(super) async fn poll(
         &self,
         feed: FeedConfig,
         outcome: Outcome,
+        slot: Option<tokio::sync::SemaphorePermit<'_>>,
     ) -> Result<Written, DaemonError> {
         let (reply, answer) = oneshot::channel();
         self.submit(Job::Poll {
@@ -150,6 +153,7 @@ impl WriterHandle {
             reply,
         })
         .await?;
+        drop(slot);
         answer.await.map_err(|_| gone())?
     }
 
