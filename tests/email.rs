@@ -235,6 +235,10 @@ async fn digest_lists_articles_on_one_event_together() {
         .filter(|t| head.contains(**t))
         .count();
     assert_eq!(headed, 1, "{html}");
+    assert!(
+        head.contains("(3 قصص)"),
+        "the grouped article keeps its place in the topic's count: {head}"
+    );
     assert_eq!(tail.matches("على الحدث نفسه").count(), 0);
     assert!(html.contains(ONE_EVENT[2].1));
     assert!(
@@ -244,6 +248,42 @@ async fn digest_lists_articles_on_one_event_together() {
             .is_some_and(|l| l.contains(ONE_EVENT[2].1)),
         "the other event is not in the list"
     );
+}
+
+/// The same two readouts, but published ten years apart: however alike
+/// their words, they are not one event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stories_years_apart_are_never_one_event() {
+    let dated = |(guid, title, body): &(&str, &str, &str), date: &str| {
+        format!("<item><guid>{guid}</guid><link>https://x.example/{guid}</link><title>{title}</title><description>{body}</description><pubDate>{date}</pubDate></item>")
+    };
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>t</title>{}{}{}</channel></rss>",
+        dated(&ONE_EVENT[0], "Sat, 10 Sep 2016 09:00:00 GMT"),
+        dated(&ONE_EVENT[1], "Thu, 10 Sep 2026 09:00:00 GMT"),
+        dated(&ONE_EVENT[2], "Thu, 10 Sep 2026 10:00:00 GMT"),
+    );
+    let feeds = HashMap::from([(
+        "f".to_string(),
+        Served {
+            body: body.into_bytes(),
+            content_type: "application/rss+xml".into(),
+        },
+    )]);
+    let (http, _) = start_http(feeds).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(dir.path(), http, &[("f", "منفذ")], None);
+    let (code, _, err) = raqib(&cfg, &["once"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(read_maildir(&dir.path().join("mail")).len(), 3);
+    let out = dir.path().join("digest.html");
+    let out_arg = out.to_string_lossy().to_string();
+    let (code, _, err) = raqib(&cfg, &["digest", "preview", "--out", &out_arg]).await;
+    assert_eq!(code, 0, "{err}");
+    let html = std::fs::read_to_string(&out).expect("preview written");
+    assert!(!html.contains("على الحدث نفسه"), "{html}");
+    assert!(html.contains(ONE_EVENT[0].1) && html.contains(ONE_EVENT[1].1));
+    assert!(html.contains("(3 قصص)"), "{html}");
 }
 
 fn read_maildir(dir: &Path) -> Vec<Mail> {

@@ -184,6 +184,17 @@ pub fn dedup(input: &str, baseline: bool, details: &mut Vec<String>) -> Result<S
     let (mut grouped_same, mut grouped_different) = (0, 0);
     for (k, case) in cases.into_iter().enumerate() {
         let grouped = events.same_event(2 * k, 2 * k + 1);
+        let event = match events.evidence(2 * k, 2 * k + 1) {
+            Some(e) => format!(
+                " event={} share={:.3} rare={} lead_rare={} apart={}",
+                if grouped { "grouped" } else { "-" },
+                e.share,
+                e.rare,
+                e.lead_rare,
+                e.apart_in_time
+            ),
+            None => " event=-".to_string(),
+        };
         match case.label.as_str() {
             "same_event" => grouped_same += usize::from(grouped),
             "different" => grouped_different += usize::from(grouped),
@@ -225,7 +236,7 @@ pub fn dedup(input: &str, baseline: bool, details: &mut Vec<String>) -> Result<S
         }
         s.add(actual, predicted);
         details.push(format!(
-            "{}\t{}\t{}\t{}\t{note}",
+            "{}\t{}\t{}\t{}\t{note}{event}",
             case.id,
             case.label,
             if predicted { "dup" } else { "-" },

@@ -155,7 +155,8 @@ pub fn sections(
 }
 
 /// Lists the separate articles on one event under the highest-ranked of
-/// them (the list is ranked already).
+/// them (the list is ranked already); stories first reported days apart
+/// are never one event.
 fn group_same_event(list: Vec<DigestStory>) -> Vec<DigestStory> {
     let words: Vec<EventWords> = list
         .iter()
@@ -164,7 +165,11 @@ fn group_same_event(list: Vec<DigestStory>) -> Vec<DigestStory> {
             None => EventWords::new(&ds.story.title, ""),
         })
         .collect();
-    let lead = Events::new(&words).groups();
+    let times = list
+        .iter()
+        .map(|ds| Some(ds.story.first_reported()))
+        .collect();
+    let lead = Events::dated(&words, times).groups();
     let mut out: Vec<DigestStory> = Vec::new();
     // Index in `out` of each leader.
     let mut at: Vec<Option<usize>> = vec![None; list.len()];

@@ -134,20 +134,10 @@ fn first_seen(copies: &[crate::store::Copy]) -> Option<usize> {
     if copies.len() < 2 {
         return None;
     }
-    // The outlet's own time where it is plausible (not after raqib saw
-    // it): copies found in one round are seen together, and told apart
-    // by when their outlets published them.
     copies
         .iter()
         .enumerate()
-        .filter_map(|(i, c)| {
-            let at = match (c.seen, c.published) {
-                (Some(s), Some(p)) if p <= s => p,
-                (Some(s), _) => s,
-                (None, p) => p?,
-            };
-            Some((at, i))
-        })
+        .filter_map(|(i, c)| Some((c.reported_at()?, i)))
         .min()
         .map(|(_, i)| i)
 }
@@ -336,6 +326,20 @@ pub struct DigestStory {
     pub same_event: Vec<Story>,
 }
 
+impl DigestSection {
+    /// The stories of the section, each article of a grouped event counted
+    /// as the story it is.
+    pub fn story_count(&self) -> usize {
+        self.stories.iter().map(DigestStory::story_count).sum()
+    }
+}
+
+impl DigestStory {
+    fn story_count(&self) -> usize {
+        1 + self.same_event.len()
+    }
+}
+
 /// A feed that has been failing, listed at the end of a digest.
 #[derive(Debug, Clone)]
 pub struct BrokenFeed {
@@ -353,7 +357,7 @@ pub fn digest(
     made: chrono::DateTime<chrono::Utc>,
     tz: chrono_tz::Tz,
 ) -> Rendered {
-    let n: usize = sections.iter().map(|s| s.stories.len()).sum();
+    let n: usize = sections.iter().map(DigestSection::story_count).sum();
     let when = local_time(made, tz);
     let subject = format!("ملخص رقيب: {} — {when}", count(n, &STORIES));
     let mut text = format!("{subject}\n");
@@ -367,17 +371,22 @@ pub fn digest(
         let name = one_line(&sec.topic_name);
         text.push_str(&format!(
             "\n== {name} ({}) ==\n",
-            count(sec.stories.len(), &STORIES)
+            count(sec.story_count(), &STORIES)
         ));
         html.push_str(&format!(
             "<h2 style=\"font-size:19px;border-bottom:2px solid #ddd;padding-bottom:4px;margin:24px 0 8px;\">{} ({})</h2>\n",
             encode_text(&name),
-            count(sec.stories.len(), &STORIES)
+            count(sec.story_count(), &STORIES)
         ));
-        let mut unlisted = sec.stories.len().saturating_sub(MAX_DIGEST_STORIES);
+        let unlisted_from = |i: usize| {
+            sec.stories
+                .get(i..)
+                .map_or(0, |rest| rest.iter().map(DigestStory::story_count).sum())
+        };
+        let mut unlisted = unlisted_from(MAX_DIGEST_STORIES);
         for (i, ds) in sec.stories.iter().take(MAX_DIGEST_STORIES).enumerate() {
             if text.len() + html.len() > DIGEST_BUDGET {
-                unlisted = sec.stories.len() - i;
+                unlisted = unlisted_from(i);
                 break;
             }
             let title = shown(&ds.story.title, TITLE_CHARS);

@@ -93,6 +93,32 @@ pub struct Story {
     pub copies: Vec<Copy>,
 }
 
+impl Copy {
+    /// When the outlet reported it, as far as raqib can tell: the outlet's
+    /// own time where it is plausible (not after raqib saw it; copies found
+    /// in one round are seen together, and told apart by it), else when
+    /// raqib saw it.
+    pub fn reported_at(&self) -> Option<DateTime<Utc>> {
+        match (self.seen, self.published) {
+            (Some(s), Some(p)) if p <= s => Some(p),
+            (Some(s), _) => Some(s),
+            (None, p) => p,
+        }
+    }
+}
+
+impl Story {
+    /// When the story was first reported: its earliest copy's time, or
+    /// when it was stored.
+    pub fn first_reported(&self) -> DateTime<Utc> {
+        self.copies
+            .iter()
+            .filter_map(Copy::reported_at)
+            .min()
+            .unwrap_or(self.created)
+    }
+}
+
 /// What to write for one new item.
 #[derive(Debug, Clone)]
 pub struct NewItem {
