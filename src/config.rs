@@ -57,6 +57,17 @@ struct Raw {
     digest: Option<RawDigest>,
     #[serde(default)]
     text: RawText,
+    #[serde(default)]
+    webhooks: Vec<RawWebhook>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWebhook {
+    url: Spanned<String>,
+    secret_file: Option<Spanned<String>>,
+    topics: Option<Vec<Spanned<String>>>,
+    format: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -223,6 +234,45 @@ pub struct Config {
     pub digest: Option<Digest>,
     /// ؤ and ئ fold to و and ي when matching and comparing (`[text]`).
     pub fold_hamza_seats: bool,
+    /// `[[webhooks]]`: where new stories are posted besides email.
+    pub webhooks: Vec<Webhook>,
+}
+
+/// One `[[webhooks]]` table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Webhook {
+    pub url: Url,
+    /// The HMAC key's file (read when the daemon starts; never logged).
+    pub secret_file: Option<PathBuf>,
+    /// Topic ids it hears of; `None`: all.
+    pub topics: Option<Vec<String>>,
+    pub format: WebhookFormat,
+}
+
+impl Webhook {
+    /// What its outbox entries are known by: the URL's hash, so that a
+    /// reordered config keeps them, and a changed URL does not send old
+    /// entries to a new place.
+    pub fn key(&self) -> String {
+        use sha2::Digest as _;
+        let d = sha2::Sha256::digest(self.url.as_str().as_bytes());
+        d.iter().take(6).map(|b| format!("{b:02x}")).collect()
+    }
+
+    pub fn hears(&self, topic: &str) -> bool {
+        self.topics
+            .as_ref()
+            .is_none_or(|t| t.iter().any(|x| x == topic))
+    }
+}
+
+/// What a webhook is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookFormat {
+    /// raqib's JSON document.
+    Json,
+    /// An ntfy message: the title, then the first outlet's link.
+    Ntfy,
 }
 
 /// Scheduled digests.
@@ -690,6 +740,50 @@ impl Config {
             (None, Some(d)) => d.timezone,
             _ => timezone,
         };
+        let mut webhooks: Vec<Webhook> = Vec::new();
+        for w in &raw.webhooks {
+            let url = Url::parse(w.url.get_ref().trim()).map_err(|e| {
+                at(
+                    w.url.span(),
+                    format!("invalid webhook URL {:?}: {e}", w.url.get_ref()),
+                )
+            })?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(at(
+                    w.url.span(),
+                    format!("webhook URL scheme {:?} is not http or https", url.scheme()),
+                ));
+            }
+            if webhooks.iter().any(|o| o.url == url) {
+                return Err(at(w.url.span(), format!("webhook {url} is listed twice")));
+            }
+            let format = match w.format.as_ref().map(|f| (f, f.get_ref().trim())) {
+                None | Some((_, "json")) => WebhookFormat::Json,
+                Some((_, "ntfy")) => WebhookFormat::Ntfy,
+                Some((f, other)) => {
+                    return Err(at(
+                        f.span(),
+                        format!("webhook format {other:?} is not \"json\" or \"ntfy\""),
+                    ))
+                }
+            };
+            let topics = match &w.topics {
+                None => None,
+                Some(t) if t.is_empty() => {
+                    return Err(at(
+                        w.url.span(),
+                        "topics = [] would send nothing: leave it out to send every topic".into(),
+                    ))
+                }
+                Some(t) => Some(t.iter().map(|x| x.get_ref().trim().to_string()).collect()),
+            };
+            webhooks.push(Webhook {
+                url,
+                secret_file: w.secret_file.as_ref().map(|p| relative(p.get_ref())),
+                topics,
+                format,
+            });
+        }
         Ok(Config {
             file: file.to_path_buf(),
             watchlist_set: raw.watchlist.is_some(),
@@ -712,6 +806,7 @@ impl Config {
             alerts,
             digest,
             fold_hamza_seats: raw.text.fold_hamza_seats,
+            webhooks,
         })
     }
 

@@ -151,9 +151,22 @@ impl Engine {
             );
         }
         let fetcher = Fetcher::new(&config.poll)?;
-        let mailer = Mailer::new(&config.email)?
+        let mut mailer = Mailer::new(&config.email)?
             .fold_stale_after(config.digest.as_ref().map(|_| config.alerts.stale_after))
             .list_broken_after(config.alerts.list_broken_after());
+        if !config.webhooks.is_empty() {
+            for hook in &config.webhooks {
+                for t in hook.topics.iter().flatten() {
+                    if watchlist.topic(t).is_none() {
+                        warn!(webhook = %hook.url, topic = %t, "a webhook names a topic the watchlist does not have");
+                    }
+                }
+            }
+            mailer = mailer.with_webhooks(
+                crate::notify::webhook::Webhooks::new(&config.webhooks)
+                    .map_err(NotifyError::from)?,
+            );
+        }
         Ok(Engine {
             config,
             store,
@@ -563,6 +576,7 @@ fn changed_sections(old: &Config, new: &Config) -> Vec<&'static str> {
         alerts,
         digest,
         fold_hamza_seats,
+        webhooks,
     } = old;
     let differs =
         |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") != format!("{b:?}");
@@ -576,6 +590,7 @@ fn changed_sections(old: &Config, new: &Config) -> Vec<&'static str> {
         ("[email]", differs(email, &new.email)),
         ("[alerts]", differs(alerts, &new.alerts)),
         ("[digest]", digest != &new.digest),
+        ("[[webhooks]]", webhooks != &new.webhooks),
         (
             "[text] fold_hamza_seats",
             *fold_hamza_seats != new.fold_hamza_seats,

@@ -434,6 +434,39 @@ fn store_entry(
         });
     }
     let n_alerts = alerts.len();
+    // Each webhook hears of a new story once, for the topics it follows,
+    // whatever the topics' email settings; a backlog's stories are held
+    // for it as for mail.
+    for hook in &engine.config.webhooks {
+        let topics: Vec<String> = matches
+            .iter()
+            .filter(|m| watchlist.topic(&m.topic).is_some() && hook.hears(&m.topic))
+            .map(|m| m.topic.clone())
+            .collect();
+        let Some(first) = topics.first().cloned() else {
+            continue;
+        };
+        let key = hook.key();
+        let id = Alert::webhook_id(&story.id, &key);
+        if old {
+            held.push(id);
+            continue;
+        }
+        if engine.store.has_alert(&id)? {
+            continue;
+        }
+        alerts.push(Alert {
+            id,
+            story: story.id.clone(),
+            topic: first,
+            created: now,
+            due,
+            attempts: 0,
+            last_error: None,
+            kind: AlertKind::Webhook { hook: key, topics },
+            failing_since: None,
+        });
+    }
     if old && !held.is_empty() {
         info!(feed = %feed.name, item = %entry.id, published = ?entry.published,
               "backlog entry older than max_age: stored, not alerted");

@@ -9,6 +9,7 @@
 pub mod digest;
 pub mod render;
 mod smtp;
+pub mod webhook;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -34,6 +35,8 @@ pub enum NotifyError {
     Smtp(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Webhook(#[from] webhook::WebhookError),
 }
 
 /// A mail address with an optional display name (`name <a@b>` or `a@b`),
@@ -123,6 +126,7 @@ pub struct Mailer {
     dead_letter_after: Duration,
     /// With digests on: immediate alerts older than this go to the digest.
     fold_after: Option<Duration>,
+    webhooks: Option<webhook::Webhooks>,
 }
 
 /// What one drain of the outbox did.
@@ -205,11 +209,18 @@ impl Mailer {
             timezone: email.timezone,
             dead_letter_after: email.dead_letter_after,
             fold_after: None,
+            webhooks: None,
         })
     }
 
     /// Folds immediate alerts older than `after` into the digest instead of
     /// sending them (only meaningful when digests are on).
+    /// Delivers the outbox's webhook entries too.
+    pub fn with_webhooks(mut self, webhooks: webhook::Webhooks) -> Mailer {
+        self.webhooks = Some(webhooks);
+        self
+    }
+
     pub fn fold_stale_after(mut self, after: Option<Duration>) -> Mailer {
         self.fold_after = after;
         self
@@ -306,46 +317,20 @@ impl Mailer {
                     .map(Some);
             }
             _ => {
-                let Some(story) = store.story(&alert.story)? else {
-                    return Ok(None);
-                };
-                let mut items: Vec<Item> = Vec::new();
-                for c in &story.copies {
-                    if let Some(i) = store.item(&c.item)? {
-                        items.push(i);
-                    }
-                }
                 let topics: Vec<String> = std::iter::once(alert)
                     .chain(companions)
                     .map(|a| a.topic.clone())
                     .collect();
-                let name = |id: &str| -> String {
-                    watchlist
-                        .topic(id)
-                        .map(|t| t.name.clone())
-                        .unwrap_or_else(|| id.to_string())
+                let Some(StoryContext {
+                    story,
+                    items,
+                    topic_names,
+                    explanation,
+                }) = story_context(store, watchlist, &alert.story, &topics)?
+                else {
+                    return Ok(None);
                 };
-                let explain = |id: &str| -> String {
-                    items
-                        .iter()
-                        .flat_map(|i| i.matches.iter())
-                        .find(|m| m.topic == id)
-                        .map(|m| m.explain())
-                        .unwrap_or_default()
-                };
-                let topic_name = topics
-                    .iter()
-                    .map(|t| name(t))
-                    .collect::<Vec<_>>()
-                    .join("، ");
-                let explanation = match topics.as_slice() {
-                    [one] => explain(one),
-                    several => several
-                        .iter()
-                        .map(|t| format!("{}: {}", name(t), explain(t)))
-                        .collect::<Vec<_>>()
-                        .join(" ؛ "),
-                };
+                let topic_name = topic_names.join("، ");
                 let last_before_limit = std::iter::once(alert)
                     .chain(companions)
                     .any(|a| a.kind == AlertKind::StoryLastBeforeLimit);
@@ -462,6 +447,7 @@ impl Mailer {
         let mut alerts = store.outbox()?;
         alerts.sort_by_key(|a| a.created);
         let mut stopped = false;
+        let mut mail_down = false;
         // Alerts sent as companions of an earlier one in this pass.
         let mut done: std::collections::HashSet<String> = std::collections::HashSet::new();
         let is_story =
@@ -479,6 +465,31 @@ impl Mailer {
             if stopped || (!ignore_due && alert.due > now) {
                 report.waiting += 1;
                 report.next_due = Some(report.next_due.map_or(alert.due, |d| d.min(alert.due)));
+                continue;
+            }
+            if let AlertKind::Webhook { hook, topics } = &alert.kind {
+                match self
+                    .post_webhook(store, watchlist, &alert, hook, topics)
+                    .await?
+                {
+                    Ok(()) => {
+                        store.mark_sent(&alert, now)?;
+                        store.flush().await?;
+                        info!(alert = %alert.id, story = %alert.story, "webhook posted");
+                        report.sent += 1;
+                    }
+                    Err(e) => {
+                        // A receiver that is down delays only its own entries.
+                        if let Some(due) = self.failed(store, &mut alert, &e, now)? {
+                            report.next_due = Some(report.next_due.map_or(due, |d| d.min(due)));
+                        }
+                        report.failed += 1;
+                    }
+                }
+                continue;
+            }
+            if mail_down {
+                report.waiting += 1;
                 continue;
             }
             // After a long outage an alert is old news: it joins the digest
@@ -564,13 +575,130 @@ impl Mailer {
                     report.failed += 1;
                     report.next_due = Some(report.next_due.map_or(alert.due, |d| d.min(alert.due)));
                     if !e.permanent {
-                        // The server is down or busy: the rest would fail too.
-                        break;
+                        // The server is down or busy: the rest of the mail
+                        // would fail too (webhooks are still tried).
+                        mail_down = true;
                     }
                 }
             }
         }
         Ok(report)
+    }
+}
+
+/// What a story's messages say of it: the story, its items, the names of
+/// `topics` and why it matched them.
+struct StoryContext {
+    story: crate::store::Story,
+    items: Vec<Item>,
+    topic_names: Vec<String>,
+    explanation: String,
+}
+
+/// Reads `story` and its items; `None` when the story is gone.
+fn story_context(
+    store: &Store,
+    watchlist: &Watchlist,
+    story: &str,
+    topics: &[String],
+) -> Result<Option<StoryContext>, NotifyError> {
+    let Some(story) = store.story(story)? else {
+        return Ok(None);
+    };
+    let mut items: Vec<Item> = Vec::new();
+    for c in &story.copies {
+        if let Some(i) = store.item(&c.item)? {
+            items.push(i);
+        }
+    }
+    let name = |id: &str| -> String {
+        watchlist
+            .topic(id)
+            .map(|t| t.name.clone())
+            .unwrap_or_else(|| id.to_string())
+    };
+    let explain = |id: &str| -> String {
+        items
+            .iter()
+            .flat_map(|i| i.matches.iter())
+            .find(|m| m.topic == id)
+            .map(|m| m.explain())
+            .unwrap_or_default()
+    };
+    let explanation = match topics {
+        [one] => explain(one),
+        several => several
+            .iter()
+            .map(|t| format!("{}: {}", name(t), explain(t)))
+            .collect::<Vec<_>>()
+            .join(" ؛ "),
+    };
+    let topic_names = topics.iter().map(|t| name(t)).collect();
+    Ok(Some(StoryContext {
+        story,
+        items,
+        topic_names,
+        explanation,
+    }))
+}
+
+impl Mailer {
+    /// Posts a story's webhook entry; the outer error is the store's, the
+    /// inner the receiver's. A story that is gone has nothing to post.
+    async fn post_webhook(
+        &self,
+        store: &Store,
+        watchlist: &Watchlist,
+        alert: &Alert,
+        hook: &str,
+        topics: &[String],
+    ) -> Result<Result<(), SendError>, NotifyError> {
+        let Some(webhooks) = &self.webhooks else {
+            return Ok(Err(SendError {
+                permanent: true,
+                message: "webhooks are not set up in this process".into(),
+            }));
+        };
+        let Some(c) = story_context(store, watchlist, &alert.story, topics)? else {
+            return Ok(Ok(()));
+        };
+        let payload = webhook::Payload::new(
+            &alert.id,
+            &c.story,
+            &c.items,
+            topics,
+            c.topic_names,
+            c.explanation,
+        );
+        Ok(webhooks.post(hook, &payload).await)
+    }
+
+    /// Records a failed attempt at `alert`: retried after a backoff, or
+    /// buried once the receiver has refused it for `dead_letter_after`.
+    /// Returns when it is due again (`None`: buried).
+    fn failed(
+        &self,
+        store: &Store,
+        alert: &mut Alert,
+        e: &SendError,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, NotifyError> {
+        alert.attempts += 1;
+        alert.last_error = Some(e.message.clone());
+        if e.permanent {
+            let since = *alert.failing_since.get_or_insert(now);
+            if crate::time::span(since, now) >= self.dead_letter_after {
+                store.bury(alert)?;
+                error!(alert = %alert.id, attempts = alert.attempts, error = %e.message, "the receiver keeps refusing this message; moved to the dead letters");
+                return Ok(None);
+            }
+        } else {
+            alert.failing_since = None;
+        }
+        alert.due = crate::time::after(now, retry_delay(alert.attempts));
+        store.update_alert(alert)?;
+        warn!(alert = %alert.id, attempts = alert.attempts, permanent = e.permanent, error = %e.message, "delivery failed");
+        Ok(Some(alert.due))
     }
 }
 

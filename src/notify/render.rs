@@ -17,17 +17,17 @@ pub struct Rendered {
 const EXCERPT_CHARS: usize = 600;
 
 /// The longest headline shown, in characters (a feed may send megabytes).
-const TITLE_CHARS: usize = 300;
+pub(super) const TITLE_CHARS: usize = 300;
 
 /// The longest outlet name shown, in characters.
-const NAME_CHARS: usize = 100;
+pub(super) const NAME_CHARS: usize = 100;
 
 /// The longest link made an anchor: a longer one is not a link a reader
 /// follows (and would bloat the message).
 const LINK_BYTES: usize = 2048;
 
 /// Outlets listed per story; the rest are counted.
-const MAX_OUTLETS: usize = 50;
+pub(super) const MAX_OUTLETS: usize = 50;
 
 /// Stories listed per digest section; the rest are counted.
 const MAX_DIGEST_STORIES: usize = 200;
@@ -102,7 +102,7 @@ fn capped(s: &str, max: usize) -> String {
 
 /// `s` on one line and at most `max` characters; only its start is read,
 /// however long it is.
-fn shown(s: &str, max: usize) -> String {
+pub(super) fn shown(s: &str, max: usize) -> String {
     let head = match s.char_indices().nth(max.saturating_mul(4)) {
         Some((at, _)) => &s[..at],
         None => s,
@@ -130,7 +130,7 @@ fn outlet_times(
 
 /// The copy that came first (the outlet that reported first, as far as
 /// raqib can tell); `None` for a single outlet, or when no copy says when.
-fn first_seen(copies: &[crate::store::Copy]) -> Option<usize> {
+pub(super) fn first_seen(copies: &[crate::store::Copy]) -> Option<usize> {
     if copies.len() < 2 {
         return None;
     }
@@ -146,7 +146,7 @@ fn first_seen(copies: &[crate::store::Copy]) -> Option<usize> {
 const FIRST: &str = "الأول";
 
 /// A link fit to print or to make an anchor: http(s) and of sane length.
-fn web_link(l: Option<&str>) -> Option<&str> {
+pub(super) fn web_link(l: Option<&str>) -> Option<&str> {
     l.map(str::trim)
         .filter(|l| is_web_link(l) && l.len() <= LINK_BYTES)
 }
@@ -660,7 +660,7 @@ fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
-fn excerpt(text: &str) -> String {
+pub(super) fn excerpt(text: &str) -> String {
     excerpt_chars(text, EXCERPT_CHARS)
 }
 

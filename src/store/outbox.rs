@@ -43,6 +43,8 @@ pub enum AlertKind {
         stories: Vec<Queued>,
         since: Option<DateTime<Utc>>,
     },
+    /// A story to the webhook `hook` (its key), for these of its topics.
+    Webhook { hook: String, topics: Vec<String> },
     /// To the admin: the feed at `url` has been failing since `since`, or
     /// (`recovered`) works again.
     FeedNotice {
@@ -67,6 +69,16 @@ pub struct Queued {
 impl Alert {
     pub fn id_for(story: &str, topic: &str) -> String {
         format!("{story}/{topic}")
+    }
+
+    /// The id of `story`'s entry for the webhook `hook`: one per story per
+    /// webhook, and plain ASCII (it is the `Idempotency-Key` header,
+    /// and an entry id may be any text).
+    pub fn webhook_id(story: &str, hook: &str) -> String {
+        use sha2::Digest as _;
+        let d = sha2::Sha256::digest(story.as_bytes());
+        let hex: String = d.iter().take(12).map(|b| format!("{b:02x}")).collect();
+        format!("webhook-{hook}-{hex}")
     }
 
     /// The admin's notice that the feed at `url`, failing since `since`,

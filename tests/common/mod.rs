@@ -108,6 +108,72 @@ pub async fn start_http(feeds: HashMap<String, Served>) -> (SocketAddr, SharedHt
     (addr, state)
 }
 
+/// One request a webhook receiver got.
+#[derive(Debug, Clone)]
+pub struct Posted {
+    pub hook: String,
+    pub headers: HashMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+#[derive(Default)]
+pub struct HookState {
+    pub posted: Vec<Posted>,
+    /// Answers to give, in order, before answering 200.
+    pub answers: Vec<u16>,
+}
+
+pub type SharedHooks = Arc<Mutex<HookState>>;
+
+async fn receive_hook(
+    State(state): State<SharedHooks>,
+    AxPath(hook): AxPath<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> StatusCode {
+    let mut st = lock(&state);
+    st.posted.push(Posted {
+        hook,
+        headers: headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body: body.to_vec(),
+    });
+    let answer = if st.answers.is_empty() {
+        200
+    } else {
+        st.answers.remove(0)
+    };
+    StatusCode::from_u16(answer).unwrap_or(StatusCode::OK)
+}
+
+/// Starts a webhook receiver on 127.0.0.1: it records what is posted to
+/// `/hooks/NAME`.
+pub async fn start_hooks() -> (SocketAddr, SharedHooks) {
+    let state: SharedHooks = Arc::new(Mutex::new(HookState::default()));
+    let app = Router::new()
+        .route("/hooks/{name}", axum::routing::post(receive_hook))
+        .with_state(state.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind hooks");
+    let addr = listener.local_addr().expect("hooks addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (addr, state)
+}
+
+pub fn posted(hooks: &SharedHooks) -> Vec<Posted> {
+    lock(hooks).posted.clone()
+}
+
 #[derive(Default)]
 pub struct SmtpState {
     /// Every message accepted, as received.
@@ -350,4 +416,8 @@ pub fn parse_mail(raw: &[u8]) -> Mail {
         message_id: m.message_id().unwrap_or_default().to_string(),
         raw: String::from_utf8_lossy(raw).into_owned(),
     }
+}
+
+pub fn lock_hooks(h: &SharedHooks) -> std::sync::MutexGuard<'_, HookState> {
+    lock_any(h)
 }
