@@ -22,7 +22,8 @@
 //! - [`dedup`]: the copy decision over the store's candidates, and story assignment: a copy
 //!   joins the first item's story.
 //! - [`notify`]: email rendering (RTL HTML + text), outbox drain, SMTP (lettre's protocol over a
-//!   `TCP_NODELAY` connection) or maildir (the only lettre user).
+//!   `TCP_NODELAY` connection) or maildir (the only lettre user); `notify::webhook` posts stories
+//!   to `[[webhooks]]` from the same outbox.
 //! - [`daemon`]: the stages as tokio tasks joined by channels: scheduler → poll tasks (host
 //!   turn, a slot, fetch, parse on the blocking pool) → bounded channel → the one writer →
 //!   Notify → delivery; status, digests, maintenance; `once`, `run`, reload and shutdown.

@@ -842,6 +842,19 @@ fn path_problems(cfg: &Config) -> Vec<String> {
             Err(()) => problems.push(format!("feed {}: not a file path", f.url)),
         }
     }
+    // The webhooks' secrets are read when the daemon starts: a missing
+    // one would stop it.
+    for w in &cfg.webhooks {
+        if let Some(p) = &w.secret_file {
+            match std::fs::read(p) {
+                Ok(b) if b.trim_ascii().is_empty() => {
+                    problems.push(format!("webhook secret_file {}: empty", p.display()))
+                }
+                Ok(_) => {}
+                Err(e) => problems.push(format!("webhook secret_file {}: {e}", p.display())),
+            }
+        }
+    }
     problems
 }
 

@@ -227,6 +227,9 @@ async fn webhook_config_errors_point_at_the_key() {
         ),
     )
     .expect("write");
+    let (code, _, err) = raqib(&cfg, &["check"]).await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("missing.key"), "check names the file: {err}");
     let (code, _, err) = raqib(&cfg, &["once"]).await;
     assert_ne!(code, 0);
     assert!(err.contains("missing.key"), "names the file: {err}");
