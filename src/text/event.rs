@@ -9,8 +9,8 @@
 //! for much. Two stories are one event when they share at least four rare
 //! words and the shared words carry a fifth of the smaller one's weight;
 //! or, since a news story puts its event's specifics first, when their
-//! leads (title and first paragraph) share two rare words, the whole texts
-//! three, and the shared words carry an eighth of the weight.
+//! leads (title and first paragraph) share two rare words and the shared
+//! words carry a tenth of the weight.
 //!
 //! And never when the facts disagree: template stories (a weekly rate
 //! report, another casualty update) share nearly all their words but not
@@ -27,9 +27,8 @@ const SHARED_WEIGHT: f64 = 0.22;
 /// Rare words two stories must share.
 const SHARED_RARE: usize = 4;
 /// The same, when the rare words are in both leads.
-const LEAD_WEIGHT: f64 = 0.12;
+const LEAD_WEIGHT: f64 = 0.1;
 const LEAD_RARE: usize = 2;
-const LEAD_RARE_ALL: usize = 3;
 /// Stories first published further apart are different events.
 pub const EVENT_WINDOW: chrono::Duration = chrono::Duration::days(3);
 /// Above this weight, stories whose numbers differ are one template
@@ -133,9 +132,7 @@ pub struct Evidence {
 impl Evidence {
     pub fn same_event(&self) -> bool {
         let alike = (self.share >= SHARED_WEIGHT && self.rare >= SHARED_RARE)
-            || (self.share >= LEAD_WEIGHT
-                && self.lead_rare >= LEAD_RARE
-                && self.rare >= LEAD_RARE_ALL);
+            || (self.share >= LEAD_WEIGHT && self.lead_rare >= LEAD_RARE);
         alike && !self.apart_in_time && !(self.share >= TEMPLATE_WEIGHT && self.numbers_differ)
     }
 }
