@@ -59,6 +59,16 @@ struct Raw {
     text: RawText,
     #[serde(default)]
     webhooks: Vec<RawWebhook>,
+    http: Option<RawHttp>,
+    log_level: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    listen: Spanned<String>,
+    #[serde(default)]
+    allow_remote: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -236,6 +246,12 @@ pub struct Config {
     pub fold_hamza_seats: bool,
     /// `[[webhooks]]`: where new stories are posted besides email.
     pub webhooks: Vec<Webhook>,
+    /// `[http] listen`: the API and metrics over TCP (the unix socket in
+    /// the storage folder is always there).
+    pub http: Option<std::net::SocketAddr>,
+    /// `log_level` (a `tracing` filter such as "info" or "raqib=debug");
+    /// `RAQIB_LOG` wins over it.
+    pub log_level: Option<String>,
 }
 
 /// One `[[webhooks]]` table.
@@ -784,6 +800,41 @@ impl Config {
                 format,
             });
         }
+        let http = match &raw.http {
+            None => None,
+            Some(h) => {
+                let addr: std::net::SocketAddr =
+                    h.listen.get_ref().trim().parse().map_err(|e| {
+                        at(
+                            h.listen.span(),
+                            format!(
+                                "invalid listen address {:?} (as \"127.0.0.1:9464\"): {e}",
+                                h.listen.get_ref()
+                            ),
+                        )
+                    })?;
+                if !addr.ip().is_loopback() && !h.allow_remote {
+                    return Err(at(
+                        h.listen.span(),
+                        format!(
+                            "{addr} is reachable from other machines and the API has no \
+                             authentication: listen on 127.0.0.1, or set allow_remote = true \
+                             behind a firewall or proxy of your own"
+                        ),
+                    ));
+                }
+                Some(addr)
+            }
+        };
+        let log_level = match &raw.log_level {
+            None => None,
+            Some(l) => {
+                let v = l.get_ref().trim();
+                tracing_subscriber::EnvFilter::try_new(v)
+                    .map_err(|e| at(l.span(), format!("invalid log_level {v:?}: {e}")))?;
+                Some(v.to_string())
+            }
+        };
         Ok(Config {
             file: file.to_path_buf(),
             watchlist_set: raw.watchlist.is_some(),
@@ -807,6 +858,8 @@ impl Config {
             digest,
             fold_hamza_seats: raw.text.fold_hamza_seats,
             webhooks,
+            http,
+            log_level,
         })
     }
 
@@ -955,6 +1008,27 @@ mod tests {
         assert_eq!(e.line, 2);
         let e = err("[[feeds]]\nurl = \"ftp://x.org/rss\"\n");
         assert!(e.message.contains("scheme"), "{e}");
+    }
+
+    #[test]
+    fn the_api_listens_on_loopback_unless_told_otherwise() {
+        let e = err("[http]\nlisten = \"0.0.0.0:9464\"\n");
+        assert_eq!((e.line, e.col), (2, 10), "{e}");
+        assert!(e.message.contains("allow_remote"), "{e}");
+        let e = err("[http]\nlisten = \"localhost\"\n");
+        assert!(e.message.contains("127.0.0.1:9464"), "{e}");
+        let ok = |src: &str| Config::parse(Path::new("/x/r.toml"), src).map(|c| c.http);
+        assert!(matches!(
+            ok("[http]\nlisten = \"127.0.0.1:9464\"\n"),
+            Ok(Some(_))
+        ));
+        assert!(matches!(
+            ok("[http]\nlisten = \"0.0.0.0:9464\"\nallow_remote = true\n"),
+            Ok(Some(_))
+        ));
+        assert!(matches!(ok(""), Ok(None)));
+        let e = err("log_level = \"raqib=shout\"\n");
+        assert!(e.message.contains("log_level"), "{e}");
     }
 
     #[test]

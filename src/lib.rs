@@ -33,11 +33,15 @@
 //! - [`replay`]: `raqib watchlist test`: stored items through the watchlist on disk.
 //! - [`probe`]: `raqib try URL`: one fetch read as the daemon reads it, nothing stored.
 //! - [`subscriptions`]: OPML export of the configured feeds, import as `[[feeds]]` tables.
+//! - [`api`]: the running daemon's local API (unix socket `control.sock` in the storage folder,
+//!   and `[http] listen`): health, Prometheus metrics, feeds, items, watchlist test, digest
+//!   preview, dead letters; its client, through which the CLI works while the daemon holds sled.
 //!
 //! `text`, `watchlist` and `index` never do I/O and never import the I/O modules.
 
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod config;
 pub mod daemon;
 pub mod dedup;

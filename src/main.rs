@@ -131,6 +131,20 @@ enum Command {
         #[command(subcommand)]
         what: WatchlistWhat,
     },
+    /// Messages the receiver refused for good: list them, or put one back
+    /// in the outbox.
+    DeadLetters {
+        #[command(subcommand)]
+        what: Option<DeadWhat>,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeadWhat {
+    /// Id, time, attempts, last error of each (the default).
+    List,
+    /// Put the dead letter ID back in the outbox, its attempts forgotten.
+    Retry { id: String },
 }
 
 #[derive(Subcommand)]
@@ -167,6 +181,9 @@ enum WatchlistWhat {
         /// Only this topic.
         #[arg(long)]
         topic: Option<String>,
+        /// Test this file (an edited copy) instead of the live watchlist.
+        #[arg(long)]
+        watchlist: Option<PathBuf>,
     },
 }
 
@@ -217,17 +234,8 @@ enum EvalWhat {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RAQIB_LOG").unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new("info,html5ever=error,selectors=error")
-            }),
-        )
-        .with_writer(std::io::stderr)
-        // No colour codes in the journal or in files.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
     let config_path = cli.config.clone().unwrap_or_else(config::default_path);
+    init_logging(&config_path);
     match dispatch(cli.command, config_path) {
         Ok(code) => code,
         Err(e) => {
@@ -239,6 +247,72 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Logs to stderr, filtered by `RAQIB_LOG`, else the config's `log_level`,
+/// else "info". Under systemd's journal (`JOURNAL_STREAM` names stderr):
+/// one line per event with its sd-daemon(3) priority (`<3>` error … `<7>`
+/// debug), no timestamp (the journal keeps its own) and no colours.
+fn init_logging(config_path: &std::path::Path) {
+    const QUIET: &str = ",html5ever=error,selectors=error";
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RAQIB_LOG").unwrap_or_else(|_| {
+        // A config that does not load is reported by the command itself.
+        let level = Config::load(config_path)
+            .ok()
+            .and_then(|c| c.log_level)
+            .unwrap_or_else(|| "info".into());
+        tracing_subscriber::EnvFilter::try_new(format!("{level}{QUIET}"))
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("info{QUIET}")))
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if to_journal() {
+        builder.with_ansi(false).event_format(Journald).init();
+    } else {
+        builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+    }
+}
+
+/// True when stderr is the journal's stream (systemd sets `JOURNAL_STREAM`
+/// to its device and inode).
+fn to_journal() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Some(v) = std::env::var_os("JOURNAL_STREAM") else {
+        return false;
+    };
+    let Ok(meta) = std::fs::metadata("/proc/self/fd/2") else {
+        return false;
+    };
+    v.to_string_lossy() == format!("{}:{}", meta.dev(), meta.ino())
+}
+
+/// Lines the journal reads: `<priority>target: message fields`.
+struct Journald;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for Journald
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let priority = match *event.metadata().level() {
+            tracing::Level::ERROR => 3,
+            tracing::Level::WARN => 4,
+            tracing::Level::INFO => 6,
+            _ => 7,
+        };
+        write!(writer, "<{priority}>{}: ", event.metadata().target())?;
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
     }
 }
 
@@ -318,56 +392,26 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
         }
         Command::Feeds { json } => {
             let cfg = load_config(&config_path)?;
-            let mut dead = None;
-            let list = match raqib::store::Store::open(&cfg.storage) {
-                Ok(store) => {
-                    dead = Some(store.dead_letters()?.len());
-                    daemon::feed_statuses(&cfg, &store)?
+            let rt = runtime()?;
+            let (list, dead) = match reader(&cfg, &rt)? {
+                Reader::Daemon(c) => {
+                    let list: Vec<daemon::FeedStatus> = rt.block_on(c.get("/api/feeds"))?;
+                    let dead: Vec<raqib::store::Alert> = rt.block_on(c.get("/api/dead-letters"))?;
+                    (list, dead.len())
                 }
-                // The running daemon holds the database; it keeps a snapshot.
-                Err(e) => match daemon::read_status_snapshot(&cfg) {
-                    Some(list) => list,
-                    None => {
-                        return Err(e).with_context(|| {
-                            format!("opening the database in {}", cfg.storage.display())
-                        })
-                    }
-                },
+                Reader::Store(store) => (
+                    daemon::feed_statuses(&cfg, &store)?,
+                    store.dead_letters()?.len(),
+                ),
             };
             if json {
                 out!("{}", serde_json::to_string(&list)?);
             } else {
-                for f in list {
-                    let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
-                        t.map(|t| t.to_rfc3339()).unwrap_or_else(|| "-".into())
-                    };
-                    let interval = match (f.interval_secs, &f.interval_reason) {
-                        (Some(s), Some(why)) => format!("\tinterval={s}s ({why})"),
-                        _ => String::new(),
-                    };
+                out_raw!("{}", feeds_table(&list, cfg.email.timezone));
+                if dead > 0 {
                     out!(
-                        "{}\t{}\t{}\titems={}\tlast_ok={}\tnext_poll={}{}{}",
-                        f.url,
-                        f.name,
-                        f.state,
-                        f.items,
-                        when(f.last_ok),
-                        when(f.next_poll),
-                        interval,
-                        f.error.map(|e| format!("\terror={e}")).unwrap_or_default()
+                        "dead letters: {dead} message(s) refused permanently: `raqib dead-letters`"
                     );
-                    if let Some(to) = &f.moved_to {
-                        out!("  moved permanently to {to}: polled there; update url in the config");
-                    }
-                    if let Some(found) = &f.discovered {
-                        out!("  this URL is a page; polling the feed it links, {found}: put that in the config");
-                    }
-                    if let Some(how) = &f.recovered {
-                        out!("  recovered: parsed after repairs ({how}); the publisher's feed is malformed");
-                    }
-                }
-                if let Some(n) = dead.filter(|n| *n > 0) {
-                    out!("dead letters: {n} message(s) the mail server refused permanently (see the log)");
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -376,44 +420,31 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
         Command::Try { url, json } => try_feed(&config_path, &url, json),
         Command::Items { topic, since, json } => {
             let cfg = load_config(&config_path)?;
-            let store = open_store(&cfg)?;
-            let after = since.map(|d| raqib::time::before(chrono::Utc::now(), d.into()));
-            let mut items = Vec::new();
-            for item in store.items() {
-                let item = item?;
-                if after.is_some_and(|a| item.seen < a) {
-                    continue;
+            let rt = runtime()?;
+            let items: Vec<raqib::api::queries::ItemRow> = match reader(&cfg, &rt)? {
+                Reader::Daemon(c) => {
+                    let since = since.map(|d| d.to_string());
+                    let q = raqib::api::client::query(&[
+                        ("since", since.as_deref()),
+                        ("topic", topic.as_deref()),
+                    ]);
+                    rt.block_on(c.get(&format!("/api/items{q}")))?
                 }
-                if topic
-                    .as_deref()
-                    .is_some_and(|t| !item.matches.iter().any(|m| m.topic == t))
-                {
-                    continue;
+                Reader::Store(store) => {
+                    let after = since.map(|d| raqib::time::before(chrono::Utc::now(), d.into()));
+                    raqib::api::queries::items(&store, after, topic.as_deref())?
                 }
-                items.push(item);
-            }
-            items.sort_by_key(|i| std::cmp::Reverse(i.seen));
+            };
             if json {
-                let list: Vec<serde_json::Value> = items
-                    .iter()
-                    .map(|i| {
-                        serde_json::json!({
-                            "id": i.id, "title": i.title, "feed": i.feed, "feed_name": i.feed_name,
-                            "link": i.link, "published": i.published, "seen": i.seen, "story": i.story,
-                            "topics": i.matches.iter().map(|m| m.topic.clone()).collect::<Vec<_>>(),
-                        })
-                    })
-                    .collect();
-                out!("{}", serde_json::to_string(&list)?);
+                out!("{}", serde_json::to_string(&items)?);
             } else {
                 let tz = cfg.email.timezone;
                 for i in &items {
-                    let topics: Vec<&str> = i.matches.iter().map(|m| m.topic.as_str()).collect();
                     out!(
                         "{}  {}  [{}]  {}",
                         raqib::notify::render::local_time(i.seen, tz),
                         raqib::notify::render::one_line(&i.feed_name),
-                        topics.join(", "),
+                        i.topics.join(", "),
                         raqib::notify::render::one_line(&i.title)
                     );
                     if let Some(l) = &i.link {
@@ -501,23 +532,23 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
             what: DigestWhat::Preview { topic, out },
         } => {
             let cfg = load_config(&config_path)?;
-            let wl = cfg.load_watchlist()?;
-            let topics: Vec<String> = match &topic {
-                Some(id) if wl.topic(id).is_none() => {
-                    bail!("no topic {id:?} in {}", cfg.watchlist.display())
+            let rt = runtime()?;
+            let r: raqib::api::queries::Preview = match reader(&cfg, &rt)? {
+                Reader::Daemon(c) => {
+                    let q = raqib::api::client::query(&[("topic", topic.as_deref())]);
+                    rt.block_on(c.get(&format!("/api/digest/preview{q}")))?
                 }
-                Some(id) => vec![id.clone()],
-                None => wl.topics.iter().map(|t| t.id.clone()).collect(),
+                Reader::Store(store) => {
+                    let wl = cfg.load_watchlist()?;
+                    raqib::api::queries::digest_preview(&cfg, &store, &wl, topic.as_deref())
+                        .map_err(|e| match e {
+                            raqib::api::queries::QueryError::NoTopic(id) => {
+                                anyhow::anyhow!("no topic {id:?} in {}", cfg.watchlist.display())
+                            }
+                            e => e.into(),
+                        })?
+                }
             };
-            let store = open_store(&cfg)?;
-            let queued = raqib::notify::digest::queued(&store, &topics)?;
-            let sections = raqib::notify::digest::sections(&store, &wl, &topics, &queued)?;
-            // The zone the sent digest uses.
-            let tz = cfg.email.timezone;
-            let now = chrono::Utc::now();
-            let broken =
-                raqib::notify::digest::broken_feeds(&store, now, cfg.alerts.list_broken_after())?;
-            let r = raqib::notify::render::digest(&sections, &broken, now, tz);
             match out {
                 Some(path) => {
                     std::fs::write(&path, r.html)
@@ -547,22 +578,199 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Watchlist {
-            what: WatchlistWhat::Test { since, topic },
+            what:
+                WatchlistWhat::Test {
+                    since,
+                    topic,
+                    watchlist,
+                },
         } => {
             let cfg = load_config(&config_path)?;
-            let wl = cfg.load_watchlist()?;
+            // The edited copy (or the live file), checked here first: its
+            // errors point at its own lines.
+            let (wl, path, source) = match &watchlist {
+                Some(path) => {
+                    let source = std::fs::read_to_string(path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    let wl = raqib::watchlist::Watchlist::parse(path, &source)?;
+                    (wl, path.clone(), source)
+                }
+                None => {
+                    let wl = cfg.load_watchlist()?;
+                    let source = std::fs::read_to_string(&cfg.watchlist).unwrap_or_default();
+                    (wl, cfg.watchlist.clone(), source)
+                }
+            };
             if let Some(id) = &topic {
                 if wl.topic(id).is_none() {
-                    bail!("no topic {id:?} in {}", cfg.watchlist.display());
+                    bail!("no topic {id:?} in {}", path.display());
                 }
             }
-            let store = open_store(&cfg)?;
-            let since = since.map(|d| raqib::time::before(chrono::Utc::now(), *d));
-            let report = raqib::replay::replay(&store, &wl, since, topic.as_deref())?;
-            out_raw!("{}", raqib::replay::render(&report));
+            let rt = runtime()?;
+            let report = match reader(&cfg, &rt)? {
+                Reader::Daemon(c) => {
+                    let since = since.map(|d| d.to_string());
+                    let name = path.display().to_string();
+                    let q = raqib::api::client::query(&[
+                        ("since", since.as_deref()),
+                        ("topic", topic.as_deref()),
+                        ("name", Some(&name)),
+                    ]);
+                    // The daemon compiles the same text: a built-in
+                    // watchlist (no file) is sent as empty and stays local.
+                    if source.is_empty() {
+                        bail!(
+                            "{} does not exist: write a watchlist first, or pass --watchlist FILE",
+                            path.display()
+                        );
+                    }
+                    rt.block_on(c.post_text(&format!("/api/watchlist/test{q}"), source))?
+                }
+                Reader::Store(store) => {
+                    let since = since.map(|d| raqib::time::before(chrono::Utc::now(), *d));
+                    raqib::api::queries::watchlist_test(&store, &wl, since, topic.as_deref())?
+                }
+            };
+            out_raw!("{report}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::DeadLetters { what } => {
+            let cfg = load_config(&config_path)?;
+            let rt = runtime()?;
+            let reader = reader(&cfg, &rt)?;
+            match what.unwrap_or(DeadWhat::List) {
+                DeadWhat::List => {
+                    let list: Vec<raqib::store::Alert> = match &reader {
+                        Reader::Daemon(c) => rt.block_on(c.get("/api/dead-letters"))?,
+                        Reader::Store(store) => store.dead_letters()?,
+                    };
+                    let tz = cfg.email.timezone;
+                    for a in &list {
+                        out!(
+                            "{}\t{}\tattempts={}\t{}",
+                            a.id,
+                            raqib::notify::render::local_time(a.created, tz),
+                            a.attempts,
+                            raqib::notify::render::one_line(a.last_error.as_deref().unwrap_or("-"))
+                        );
+                    }
+                    eprintln!("{} dead letters", list.len());
+                }
+                DeadWhat::Retry { id } => {
+                    let found = match &reader {
+                        Reader::Daemon(c) => {
+                            let q = raqib::api::client::query(&[("id", Some(&id))]);
+                            match rt.block_on(c.post::<raqib::store::Alert>(
+                                &format!("/api/dead-letters/retry{q}"),
+                                String::new(),
+                            )) {
+                                Ok(_) => true,
+                                Err(raqib::api::client::ClientError::Answer(m))
+                                    if m.contains("no such dead letter") =>
+                                {
+                                    false
+                                }
+                                Err(e) => return Err(e.into()),
+                            }
+                        }
+                        Reader::Store(store) => {
+                            store.retry_dead_letter(&id, chrono::Utc::now())?.is_some()
+                        }
+                    };
+                    if !found {
+                        bail!("no dead letter {id:?} (`raqib dead-letters` lists them)");
+                    }
+                    out!("{id}: back in the outbox, sent at the next delivery");
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Where a command reads the store from: the running daemon (it holds the
+/// database), or the database itself.
+enum Reader {
+    Daemon(raqib::api::client::Client),
+    Store(raqib::store::Store),
+}
+
+fn reader(cfg: &Config, rt: &tokio::runtime::Runtime) -> Result<Reader> {
+    match rt.block_on(raqib::api::client::Client::connect(&cfg.storage)) {
+        Some(c) => Ok(Reader::Daemon(c)),
+        None => Ok(Reader::Store(open_store(cfg)?)),
+    }
+}
+
+/// The `feeds` listing as a table: widths fitted, times in the readers'
+/// zone to the minute, the last error on a line of its own, cut short.
+fn feeds_table(list: &[daemon::FeedStatus], tz: chrono_tz::Tz) -> String {
+    use raqib::notify::render::{local_time, one_line};
+    let when =
+        |t: Option<chrono::DateTime<chrono::Utc>>| t.map_or("-".into(), |t| local_time(t, tz));
+    let mut rows: Vec<[String; 7]> = vec![[
+        "FEED".into(),
+        "STATE".into(),
+        "ITEMS".into(),
+        "LAST OK".into(),
+        "NEXT POLL".into(),
+        "EVERY".into(),
+        "URL".into(),
+    ]];
+    for f in list {
+        // To the minute: the jitter's seconds say nothing.
+        let every = f.interval_secs.map_or("-".into(), |s| {
+            let s = if s >= 60 { (s + 30) / 60 * 60 } else { s };
+            humantime::format_duration(std::time::Duration::from_secs(s)).to_string()
+        });
+        rows.push([
+            one_line(&f.name),
+            f.state.clone(),
+            f.items.to_string(),
+            when(f.last_ok),
+            when(f.next_poll),
+            every,
+            f.url.clone(),
+        ]);
+    }
+    let width = |c: usize| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..7).map(width).collect();
+    let mut out = String::new();
+    for (i, r) in rows.iter().enumerate() {
+        let mut line = String::new();
+        for (c, cell) in r.iter().enumerate() {
+            let pad = widths[c].saturating_sub(cell.chars().count());
+            line.push_str(cell);
+            if c + 1 < r.len() {
+                line.push_str(&" ".repeat(pad + 2));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+        let Some(f) = i.checked_sub(1).and_then(|k| list.get(k)) else {
+            continue;
+        };
+        if let Some(e) = &f.error {
+            let e = one_line(e);
+            let cut: String = e.chars().take(120).collect();
+            let more = if cut.len() < e.len() { "…" } else { "" };
+            out.push_str(&format!("  error: {cut}{more}\n"));
+        }
+        if let Some(to) = &f.moved_to {
+            out.push_str(&format!(
+                "  moved permanently to {to}: polled there; update url in the config\n"
+            ));
+        }
+        if let Some(found) = &f.discovered {
+            out.push_str(&format!("  this URL is a page; polling the feed it links, {found}: put that in the config\n"));
+        }
+        if let Some(how) = &f.recovered {
+            out.push_str(&format!(
+                "  recovered: parsed after repairs ({how}); the publisher's feed is malformed\n"
+            ));
+        }
+    }
+    out
 }
 
 fn open_store(cfg: &Config) -> Result<raqib::store::Store> {

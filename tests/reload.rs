@@ -99,9 +99,12 @@ fn bad_edit_keeps_the_last_good_watchlist() {
             std::fs::read_to_string(&log_path).is_ok_and(|l| l.contains("watchlist reloaded"))
         });
         std::fs::write(&feed, rss(&[A, B, C])).expect("write feed");
+        // Asked of the running daemon: it holds the database.
         wait_for("the third item to be stored", 20, || {
-            std::fs::read_to_string(d.join("db/feeds.json"))
-                .is_ok_and(|s| s.contains("\"items\":3"))
+            Command::new(env!("CARGO_BIN_EXE_raqib"))
+                .args(["--config", cfg.to_str().expect("path"), "feeds", "--json"])
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("\"items\":3"))
         });
         std::thread::sleep(Duration::from_millis(1500));
         assert_eq!(

@@ -9,7 +9,8 @@
 //!                   mpsc (bounded) ──> writer (one thread: dedup, items,
 //!                                       alerts, feed states, retention,
 //!                                       digests) ──Notify──> delivery
-//!  status (feeds.json every 5 s when changed), maintenance (hourly,
+//!  api (unix socket, [http] listen), status (systemd STATUS= every 5 s
+//!  when changed), maintenance (hourly,
 //!  through the writer), digests (through the writer), watchdog
 //! ```
 //!
@@ -17,7 +18,7 @@
 //! - [`poll`]: fetch and prepare one feed; never writes.
 //! - [`writer`]: the only writer of the store while the daemon runs.
 //! - [`tasks`]: delivery, digests, maintenance, watchdog.
-//! - [`status`]: the `feeds` listing and its snapshot.
+//! - [`status`]: the `feeds` listing, and the daemon's state for systemd.
 //!
 //! Every task takes the stop signal (a `watch` channel) and selects on it
 //! wherever it waits. On stop, polls in flight are cancelled (nothing of
@@ -52,7 +53,7 @@ use crate::notify::{digest, DrainReport, Mailer, NotifyError};
 use crate::store::{Store, StoreError};
 use crate::watchlist::Watchlist;
 
-pub use status::{feed_statuses, read_status_snapshot, FeedStatus};
+pub use status::{feed_statuses, FeedStatus};
 pub use tasks::{digest_loop, Clock};
 
 #[derive(Debug, thiserror::Error)]
@@ -179,6 +180,11 @@ impl Engine {
         })
     }
 
+    /// Wakes delivery: the outbox has something new.
+    pub fn outbox_changed(&self) {
+        self.outbox_changed.notify_one();
+    }
+
     pub fn watchlist(&self) -> Arc<Watchlist> {
         self.watchlist
             .read()
@@ -239,7 +245,6 @@ impl Engine {
             report.new_items += r.new_items;
             report.held += r.held;
         }
-        status::write_status_snapshot(&self.config, &self.store);
         report.delivery = self.deliver(true).await?;
         Ok(report)
     }
@@ -400,9 +405,11 @@ pub async fn run(
     let config = Config::load(config_path)?;
     crate::text::normalize::set_fold_hamza_seats(config.fold_hamza_seats);
     let mut engine = Arc::new(Engine::open(config)?);
+    crate::api::metrics::install();
+    // Older releases kept a snapshot of the feeds here; the API serves it.
+    let _ = std::fs::remove_file(engine.config.storage.join("feeds.json"));
     notify_systemd(&[sd_notify::NotifyState::Ready]);
     info!(feeds = engine.config.feeds.len(), "running");
-    status::write_status_snapshot(&engine.config, &engine.store);
     loop {
         let (stop_tx, stop_rx) = watch::channel(false);
         let (tasks, writer_done) = start_tasks(engine.clone(), stop_rx);
@@ -491,6 +498,7 @@ fn start_tasks(
         Clock::System,
     ));
     set.spawn(status::status_loop(engine.clone(), stop.clone()));
+    set.spawn(crate::api::serve(engine.clone(), stop.clone()));
     set.spawn(tasks::delivery_loop(engine, stop));
     (set, writer_done)
 }
@@ -558,7 +566,7 @@ async fn reload(engine: &Engine, path: &Path) -> Result<Option<Config>, ConfigEr
 
 /// Settings read once at start: the text engine's folding is process-wide
 /// and the stored hashes were made with it.
-const RESTART_ONLY: &[&str] = &["[text] fold_hamza_seats"];
+const RESTART_ONLY: &[&str] = &["[text] fold_hamza_seats", "log_level"];
 
 /// The parts of the configuration that differ between `old` and `new`.
 fn changed_sections(old: &Config, new: &Config) -> Vec<&'static str> {
@@ -577,6 +585,8 @@ fn changed_sections(old: &Config, new: &Config) -> Vec<&'static str> {
         digest,
         fold_hamza_seats,
         webhooks,
+        http,
+        log_level,
     } = old;
     let differs =
         |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") != format!("{b:?}");
@@ -591,6 +601,8 @@ fn changed_sections(old: &Config, new: &Config) -> Vec<&'static str> {
         ("[alerts]", differs(alerts, &new.alerts)),
         ("[digest]", digest != &new.digest),
         ("[[webhooks]]", webhooks != &new.webhooks),
+        ("[http]", http != &new.http),
+        ("log_level", log_level != &new.log_level),
         (
             "[text] fold_hamza_seats",
             *fold_hamza_seats != new.fold_hamza_seats,

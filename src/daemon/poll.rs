@@ -176,7 +176,10 @@ async fn poll_inner<'a>(
     let work = Box::pin(fetch_and_prepare(
         engine, feed, limits, state, target, validators, turn,
     ));
-    (work.await, Some(slot))
+    let started = std::time::Instant::now();
+    let outcome = work.await;
+    metrics::histogram!(crate::api::metrics::POLL_SECONDS).record(started.elapsed().as_secs_f64());
+    (outcome, Some(slot))
 }
 
 async fn fetch_and_prepare(

@@ -1,7 +1,7 @@
-//! The feeds listing (`raqib feeds`), and the snapshot of it a running
-//! daemon keeps next to the database for readers while it holds the lock.
-//! The snapshot is written by one task, at most every few seconds and only
-//! when a poll changed something: never once per feed.
+//! The feeds listing (`raqib feeds`, `/api/feeds`), and the daemon's
+//! state as systemd shows it (`STATUS=`), updated by one task at most
+//! every few seconds and only when a poll changed something: never once
+//! per feed.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -15,33 +15,8 @@ use super::Engine;
 use crate::config::Config;
 use crate::store::{FeedState, Store, StoreError};
 
-/// The file in the storage folder where a running daemon keeps the feeds
-/// listing, for `raqib feeds` while the database is locked by the daemon.
-const STATUS_FILE: &str = "feeds.json";
-
-/// How often the snapshot is rewritten at most.
+/// How often systemd's status line is updated at most.
 pub const STATUS_EVERY: Duration = Duration::from_secs(5);
-
-/// Writes the feeds listing next to the database (write, then rename).
-pub fn write_status_snapshot(config: &Config, store: &Store) {
-    let Ok(list) = feed_statuses(config, store) else {
-        return;
-    };
-    let Ok(json) = serde_json::to_vec(&list) else {
-        return;
-    };
-    let path = config.storage.join(STATUS_FILE);
-    let tmp = config.storage.join(format!("{STATUS_FILE}.tmp"));
-    if let Err(e) = std::fs::write(&tmp, json).and_then(|()| std::fs::rename(&tmp, &path)) {
-        debug!(error = %e, "could not write the status snapshot");
-    }
-}
-
-/// The listing a running daemon last wrote, if any.
-pub fn read_status_snapshot(config: &Config) -> Option<Vec<FeedStatus>> {
-    let bytes = std::fs::read(config.storage.join(STATUS_FILE)).ok()?;
-    serde_json::from_slice(&bytes).ok()
-}
 
 /// The `feeds` listing: each configured feed with its state.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -104,20 +79,42 @@ pub fn feed_statuses(config: &Config, store: &Store) -> Result<Vec<FeedStatus>, 
         .collect()
 }
 
-/// Rewrites the snapshot when polls changed feed states, at most every
-/// [`STATUS_EVERY`], and once more when stopped.
+/// Tells systemd (`STATUS=`, shown by `systemctl status`) how the feeds
+/// and the outbox stand, when polls changed something, at most every
+/// [`STATUS_EVERY`].
 pub(super) async fn status_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
+    if std::env::var_os("NOTIFY_SOCKET").is_none() {
+        return;
+    }
     loop {
-        let stopped = super::tasks::sleep_or_stop(STATUS_EVERY, &mut stop).await;
         if engine.status_dirty.swap(false, Ordering::AcqRel) {
             let e = engine.clone();
-            let _ = tokio::task::spawn_blocking(move || {
-                write_status_snapshot(&e.config, &e.store);
-            })
-            .await;
+            let line = tokio::task::spawn_blocking(move || status_line(&e)).await;
+            match line {
+                Ok(Ok(line)) => super::notify_systemd(&[sd_notify::NotifyState::Status(&line)]),
+                Ok(Err(e)) => debug!(error = %e, "no status line"),
+                Err(e) => debug!(error = %e, "no status line"),
+            }
         }
-        if stopped {
+        if super::tasks::sleep_or_stop(STATUS_EVERY, &mut stop).await {
             return;
         }
     }
+}
+
+/// "12 feeds ok, 1 failing; 3 alerts pending; last poll 14:02:11 UTC".
+pub fn status_line(engine: &Engine) -> Result<String, StoreError> {
+    let list = feed_statuses(&engine.config, &engine.store)?;
+    let failing = list.iter().filter(|f| f.state == "error").count();
+    let pending = engine.store.outbox()?.len();
+    let last = list
+        .iter()
+        .filter_map(|f| f.last_ok)
+        .max()
+        .map(|t| format!("; last poll {}", t.format("%Y-%m-%d %H:%M:%S UTC")))
+        .unwrap_or_default();
+    Ok(format!(
+        "{} feeds ok, {failing} failing; {pending} alerts pending{last}",
+        list.len() - failing
+    ))
 }

@@ -115,7 +115,12 @@ fn run_job(engine: &Engine, job: Job) {
             outcome,
             reply,
         } => {
-            let _ = reply.send(write_poll(engine, &feed, *outcome, Utc::now()));
+            let written = write_poll(engine, &feed, *outcome, Utc::now());
+            if let Ok(w) = &written {
+                metrics::counter!(crate::api::metrics::ITEMS).increment(w.report.new_items as u64);
+                metrics::counter!(crate::api::metrics::COPIES).increment(w.report.copies as u64);
+            }
+            let _ = reply.send(written);
         }
         Job::Prune { reply } => {
             let _ = reply.send(engine.prune_now());
@@ -472,6 +477,7 @@ fn store_entry(
               "backlog entry older than max_age: stored, not alerted");
     }
     let is_held = !held.is_empty();
+    let topics: Vec<String> = matches.iter().map(|m| m.topic.clone()).collect();
     let item = Item {
         id: entry.id.clone(),
         feed: feed.url.to_string(),
@@ -494,6 +500,11 @@ fn store_entry(
         held,
     })?;
     debug!(feed = %feed.name, item = %entry.id, copy = is_copy, alerts = n_alerts, "stored");
+    if inserted {
+        for t in topics {
+            metrics::counter!(crate::api::metrics::MATCHES, "topic" => t).increment(1);
+        }
+    }
     Ok(inserted.then_some(Stored {
         copy: is_copy,
         alerts: if is_copy { 0 } else { n_alerts },

@@ -468,6 +468,15 @@ impl Mailer {
                 continue;
             }
             if let AlertKind::Webhook { hook, topics } = &alert.kind {
+                if self.webhooks.as_ref().and_then(|w| w.find(hook)).is_none() {
+                    // Its webhook was taken out of the config: nothing to
+                    // retry; kept among the dead letters.
+                    alert.last_error = Some("its webhook is no longer configured".into());
+                    store.bury(&alert)?;
+                    warn!(alert = %alert.id, "webhook no longer configured; entry moved to the dead letters");
+                    report.failed += 1;
+                    continue;
+                }
                 match self
                     .post_webhook(store, watchlist, &alert, hook, topics)
                     .await?
@@ -476,6 +485,7 @@ impl Mailer {
                         store.mark_sent(&alert, now)?;
                         store.flush().await?;
                         info!(alert = %alert.id, story = %alert.story, "webhook posted");
+                        metrics::counter!(crate::api::metrics::SENT).increment(1);
                         report.sent += 1;
                     }
                     Err(e) => {
@@ -539,9 +549,11 @@ impl Mailer {
                     // at most the one message in flight (with its Message-ID).
                     store.flush().await?;
                     info!(alert = %alert.id, topic = %alert.topic, "alert sent");
+                    metrics::counter!(crate::api::metrics::SENT).increment(1);
                     report.sent += 1;
                 }
                 Err(e) => {
+                    metrics::counter!(crate::api::metrics::FAILED).increment(1);
                     alert.attempts += 1;
                     alert.last_error = Some(e.message.clone());
                     if e.permanent {
@@ -683,6 +695,7 @@ impl Mailer {
         e: &SendError,
         now: DateTime<Utc>,
     ) -> Result<Option<DateTime<Utc>>, NotifyError> {
+        metrics::counter!(crate::api::metrics::FAILED).increment(1);
         alert.attempts += 1;
         alert.last_error = Some(e.message.clone());
         if e.permanent {

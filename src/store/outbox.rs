@@ -283,6 +283,30 @@ impl Store {
         self.dead.iter().map(|r| dec("dead", &r?.1)).collect()
     }
 
+    /// Puts the dead letter `id` back in the outbox, due at `now` with its
+    /// attempts forgotten, in one transaction. `None` when there is no
+    /// such dead letter.
+    pub fn retry_dead_letter(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Alert>, StoreError> {
+        let Some(v) = self.dead.get(id.as_bytes())? else {
+            return Ok(None);
+        };
+        let mut alert: Alert = dec("dead", &v)?;
+        alert.due = now;
+        alert.attempts = 0;
+        alert.failing_since = None;
+        let value = enc("outbox", &alert)?;
+        (&self.dead, &self.outbox).transaction(|(dead, outbox)| {
+            dead.remove(id.as_bytes())?;
+            outbox.insert(id.as_bytes(), value.as_slice())?;
+            Ok::<_, ConflictableTransactionError<StoreError>>(())
+        })?;
+        Ok(Some(alert))
+    }
+
     /// True when the alert is pending or was sent.
     pub fn has_alert(&self, alert_id: &str) -> Result<bool, StoreError> {
         Ok(self.outbox.contains_key(alert_id)? || self.sent.contains_key(alert_id)?)

@@ -1,0 +1,125 @@
+//! The CLI's side of the API: asks the daemon that holds the database,
+//! through its unix socket.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+use super::socket_path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("asking the running daemon: {0}")]
+    Request(String),
+    /// The daemon answered, with an error of its own (the message is its).
+    #[error("{0}")]
+    Answer(String),
+}
+
+/// A connection to the running daemon's API.
+pub struct Client {
+    http: reqwest::Client,
+}
+
+/// The host part of request URLs (a unix socket has none).
+const BASE: &str = "http://raqib";
+
+impl Client {
+    /// The API of the daemon using `storage`, when one answers on its
+    /// socket; `None` when none runs (a socket file left by a daemon that
+    /// died refuses the connection).
+    pub async fn connect(storage: &Path) -> Option<Client> {
+        let path = socket_path(storage);
+        tokio::net::UnixStream::connect(&path).await.ok()?;
+        let http = reqwest::Client::builder()
+            .unix_socket(path)
+            .timeout(Duration::from_secs(300))
+            .build()
+            .ok()?;
+        Some(Client { http })
+    }
+
+    async fn answer(r: reqwest::Response) -> Result<reqwest::Response, ClientError> {
+        if r.status().is_success() {
+            return Ok(r);
+        }
+        let status = r.status();
+        let text = r.text().await.unwrap_or_default();
+        Err(ClientError::Answer(if text.trim().is_empty() {
+            status.to_string()
+        } else {
+            text.trim().to_string()
+        }))
+    }
+
+    /// `GET path` (with its query), the answer as JSON.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        let r = self
+            .http
+            .get(format!("{BASE}{path}"))
+            .send()
+            .await
+            .map_err(|e| ClientError::Request(e.to_string()))?;
+        let bytes = Self::answer(r)
+            .await?
+            .bytes()
+            .await
+            .map_err(|e| ClientError::Request(e.to_string()))?;
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Request(e.to_string()))
+    }
+
+    /// `POST path` with `body`; the answer as JSON.
+    pub async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: String,
+    ) -> Result<T, ClientError> {
+        let r = self
+            .http
+            .post(format!("{BASE}{path}"))
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| ClientError::Request(e.to_string()))?;
+        let bytes = Self::answer(r)
+            .await?
+            .bytes()
+            .await
+            .map_err(|e| ClientError::Request(e.to_string()))?;
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Request(e.to_string()))
+    }
+
+    /// `POST path` with `body`; the answer as text.
+    pub async fn post_text(&self, path: &str, body: String) -> Result<String, ClientError> {
+        let r = self
+            .http
+            .post(format!("{BASE}{path}"))
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| ClientError::Request(e.to_string()))?;
+        Self::answer(r)
+            .await?
+            .text()
+            .await
+            .map_err(|e| ClientError::Request(e.to_string()))
+    }
+}
+
+/// `key=value` pairs for a query string, values percent-encoded; `None`
+/// values left out.
+pub fn query(pairs: &[(&str, Option<&str>)]) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        if let Some(v) = v {
+            q.append_pair(k, v);
+        }
+    }
+    let q = q.finish();
+    if q.is_empty() {
+        q
+    } else {
+        format!("?{q}")
+    }
+}

@@ -1,0 +1,281 @@
+//! The running daemon answers: `/healthz`, `/metrics` (read with a
+//! Prometheus text parser), `/api/feeds`; the CLI's `items`, `feeds`,
+//! `watchlist test --watchlist`, `digest preview` and `dead-letters` work
+//! while `run` holds the database; systemd hears READY, STATUS and
+//! WATCHDOG on its notify socket, and journal lines carry priorities.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::unix::net::UnixDatagram;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn repo(p: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
+}
+
+/// Waits (bounded) until `f` holds.
+fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// A plain HTTP/1.0 GET: (status, body).
+fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).ok()?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, body.to_string()))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+const FEED: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>t</title>\
+<item><guid>a</guid><link>https://x.example/a</link><title>لافروف وكيري يبحثان الهدنة في سوريا</title><description>اتصال هاتفي بين موسكو وواشنطن حول حلب.</description></item>\
+<item><guid>b</guid><link>https://x.example/b</link><title>البنتاغون يتهم موسكو بخرق قواعد الاشتباك في سوريا</title><description>مقاتلات روسية قرب قاعدة التنف.</description></item>\
+</channel></rss>";
+
+fn raqib(cfg: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_raqib"))
+        .arg("--config")
+        .arg(cfg)
+        .args(args)
+        .output()
+        .expect("run raqib")
+}
+
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_running_daemon_answers_the_api_the_cli_and_systemd() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::write(d.join("feed.xml"), FEED).expect("feed");
+    std::fs::copy(repo("config/watchlist.toml"), d.join("watchlist.toml")).expect("watchlist");
+    let port = free_port();
+    let cfg = d.join("raqib.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "log_level = \"debug\"\n[storage]\npath = \"db\"\n[poll]\ninterval = \"1h\"\n\
+             [[feeds]]\nurl = \"file:feed.xml\"\nname = \"منفذ\"\n\
+             [email.maildir]\npath = \"mail\"\n[alerts]\nwindow = \"1s\"\nmax_age = \"30years\"\n\
+             [http]\nlisten = \"127.0.0.1:{port}\"\n"
+        ),
+    )
+    .expect("config");
+    let notify = UnixDatagram::bind(d.join("notify.sock")).expect("notify socket");
+    notify
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    // The journal's stream is stderr, redirected to a file here.
+    let log = std::fs::File::create(d.join("log")).expect("log");
+    let journal = {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(d.join("log")).expect("log meta");
+        format!("{}:{}", m.dev(), m.ino())
+    };
+    let daemon = Daemon(
+        // systemd names the watched process: `exec` keeps the shell's pid.
+        Command::new("sh")
+            .args([
+                "-c",
+                "WATCHDOG_PID=$$ exec \"$0\" --config \"$1\" run",
+                env!("CARGO_BIN_EXE_raqib"),
+                cfg.to_str().expect("path"),
+            ])
+            .env("NOTIFY_SOCKET", d.join("notify.sock"))
+            .env("WATCHDOG_USEC", "1000000")
+            .env("JOURNAL_STREAM", journal)
+            .env_remove("RAQIB_LOG")
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn"),
+    );
+
+    wait_for("healthz", 20, || {
+        get(port, "/healthz").is_some_and(|(s, _)| s == 200)
+    });
+    wait_for("two alerts", 20, || {
+        std::fs::read_dir(d.join("mail/new")).is_ok_and(|r| r.count() == 2)
+    });
+
+    // Metrics, as Prometheus reads them.
+    let (status, text) = get(port, "/metrics").expect("metrics");
+    assert_eq!(status, 200);
+    let lines = text.lines().map(|l| Ok(l.to_string()));
+    let scrape = prometheus_parse::Scrape::parse(lines).expect("Prometheus text");
+    let value = |name: &str, label: Option<(&str, &str)>| -> Option<f64> {
+        scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == name && label.is_none_or(|(k, v)| s.labels.get(k) == Some(v)))
+            .and_then(|s| match s.value {
+                prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Untyped(v) => Some(v),
+                _ => None,
+            })
+    };
+    assert_eq!(value("raqib_items_total", None), Some(2.0), "{text}");
+    assert_eq!(value("raqib_copies_total", None), Some(0.0), "{text}");
+    assert_eq!(
+        value("raqib_matches_total", Some(("topic", "syria-us-russia"))),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(value("raqib_alerts_sent_total", None), Some(2.0), "{text}");
+    assert_eq!(
+        value("raqib_alerts_failed_total", None),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(value("raqib_alerts_pending", None), Some(0.0), "{text}");
+    assert_eq!(
+        value("raqib_feeds", Some(("state", "ok"))),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(
+        scrape
+            .samples
+            .iter()
+            .any(|s| s.metric == "raqib_poll_duration_seconds"
+                && matches!(s.value, prometheus_parse::Value::Histogram(_))),
+        "{text}"
+    );
+
+    let (status, body) = get(port, "/api/feeds").expect("feeds");
+    assert_eq!(status, 200);
+    let feeds: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(feeds[0]["name"], "منفذ");
+    assert_eq!(feeds[0]["items"], 2);
+
+    // The CLI while `run` holds the database.
+    let out = raqib(&cfg, &["items", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let items: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(items.as_array().map(Vec::len), Some(2));
+    let out = raqib(&cfg, &["feeds"]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.starts_with("FEED") && table.contains("منفذ"),
+        "{table}"
+    );
+    // An edited copy, tested before it replaces the live watchlist.
+    let edited = d.join("edited.toml");
+    std::fs::write(
+        &edited,
+        "[[topic]]\nid = \"pentagon\"\nname = \"البنتاغون\"\nany = [\"البنتاغون\"]\n",
+    )
+    .expect("edited");
+    let out = raqib(
+        &cfg,
+        &[
+            "watchlist",
+            "test",
+            "--watchlist",
+            edited.to_str().expect("path"),
+        ],
+    );
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        report.contains("topic pentagon: 2 items replayed; matched then 0, now 1"),
+        "{report}"
+    );
+    std::fs::write(&edited, "[[topic]]\nid = \"x\"\nany = 3\n").expect("bad edit");
+    let out = raqib(
+        &cfg,
+        &[
+            "watchlist",
+            "test",
+            "--watchlist",
+            edited.to_str().expect("path"),
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("edited.toml:3:"),
+        "FILE:LINE:COL: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = raqib(&cfg, &["digest", "preview"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("ملخص رقيب"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = raqib(&cfg, &["dead-letters"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("0 dead letters"));
+    let out = raqib(&cfg, &["dead-letters", "retry", "nothing-here"]);
+    assert!(!out.status.success());
+
+    // systemd's notify socket: ready, a status line, the watchdog.
+    let mut heard = String::new();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut buf = [0u8; 4096];
+    while Instant::now() < deadline
+        && !(heard.contains("READY=1")
+            && heard.contains("STATUS=1 feeds ok, 0 failing; 0 alerts pending")
+            && heard.contains("WATCHDOG=1"))
+    {
+        if let Ok(n) = notify.recv(&mut buf) {
+            heard.push_str(&String::from_utf8_lossy(&buf[..n]));
+            heard.push('\n');
+        }
+    }
+    assert!(heard.contains("READY=1"), "{heard}");
+    assert!(
+        heard.contains("STATUS=1 feeds ok, 0 failing; 0 alerts pending"),
+        "{heard}"
+    );
+    assert!(heard.contains("WATCHDOG=1"), "{heard}");
+
+    // Journal lines: a priority, no timestamp; log_level = "debug" applies.
+    let log = std::fs::read_to_string(d.join("log")).expect("log");
+    assert!(log.lines().any(|l| l.starts_with("<6>")), "{log}");
+    assert!(
+        log.lines().any(|l| l.starts_with("<7>")),
+        "debug lines: {log}"
+    );
+    assert!(
+        log.lines()
+            .all(|l| l.starts_with('<') && !l.contains("Z  INFO")),
+        "{log}"
+    );
+    drop(daemon);
+}
