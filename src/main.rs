@@ -774,12 +774,17 @@ fn feeds_table(list: &[daemon::FeedStatus], tz: chrono_tz::Tz) -> String {
 }
 
 fn open_store(cfg: &Config) -> Result<raqib::store::Store> {
-    raqib::store::Store::open(&cfg.storage).with_context(|| {
-        format!(
-            "opening the database in {} (is `raqib run` using it? stop it first)",
+    match raqib::store::Store::open(&cfg.storage) {
+        Ok(s) => Ok(s),
+        // A daemon would have answered on its socket: this is `raqib once`
+        // or another command, which ends by itself.
+        Err(e) if e.is_locked() => bail!(
+            "the database in {} is in use by another raqib process (`raqib once`, `digest send`, or a daemon started without its control socket); try again when it has finished",
             cfg.storage.display()
-        )
-    })
+        ),
+        Err(e) => Err(e)
+            .with_context(|| format!("opening the database in {}", cfg.storage.display())),
+    }
 }
 
 fn eval(what: EvalWhat, config_path: &std::path::Path) -> Result<ExitCode> {

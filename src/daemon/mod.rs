@@ -60,7 +60,7 @@ pub use tasks::{digest_loop, Clock};
 pub enum DaemonError {
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("opening the database in {path}: {source}")]
+    #[error("opening the database in {path}")]
     Open { path: PathBuf, source: StoreError },
     #[error(transparent)]
     Store(#[from] StoreError),

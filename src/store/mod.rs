@@ -60,8 +60,10 @@ pub use outbox::{Alert, AlertKind, Queued};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database: {0}")]
-    Sled(#[from] sled::Error),
+    /// (Its message is sled's; not also given as the source, which would
+    /// print it twice in an error chain.)
+    #[error("database: {}", sled_message(.0))]
+    Sled(sled::Error),
     #[error("corrupt record in sketches (slot {0})")]
     Sketch(u32),
     #[error("corrupt sample of item {0}")]
@@ -109,6 +111,22 @@ fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
             }
             other => return other,
         }
+    }
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        StoreError::Sled(e)
+    }
+}
+
+/// sled's message, in words where sled prints a debug structure.
+fn sled_message(e: &sled::Error) -> String {
+    match e {
+        sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+            "another process has it open".into()
+        }
+        other => other.to_string(),
     }
 }
 
