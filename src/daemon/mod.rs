@@ -114,7 +114,7 @@ pub struct Engine {
     reopen: tokio::sync::Notify,
     /// Told by the writer when it added to the outbox: wakes delivery.
     outbox_changed: tokio::sync::Notify,
-    /// A feed's state changed since the status snapshot was written.
+    /// A feed's state changed since systemd's status line was written.
     status_dirty: AtomicBool,
 }
 
@@ -199,7 +199,7 @@ impl Engine {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(w);
     }
 
-    /// A feed's state changed: the status snapshot is due for a rewrite.
+    /// A feed's state changed: systemd's status line is due for a rewrite.
     fn status_changed(&self) {
         self.status_dirty.store(true, Ordering::Release);
     }
