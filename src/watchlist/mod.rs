@@ -80,13 +80,43 @@ fn default_alert() -> AlertMode {
     AlertMode::Immediate
 }
 
-// Spans do not survive serde's untagged buffering, so errors inside these
-// point at the enclosing group.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug)]
 enum RawGroup {
     Terms(Vec<RawTerm>),
     Table(RawGroupTable),
+}
+
+/// What a group looks like, for errors that say what was expected.
+const GROUP_SHAPE: &str = "a group of terms: a list such as [\"سوريا\", \"سورية\"], or a table \
+     { terms = [...], in = \"title\" } (`any` and `none` are one group; `all` is a list of \
+     groups, all = [[\"سوريا\"], [\"روسيا\", \"موسكو\"]])";
+
+// By hand rather than `untagged`: serde's untagged error says only that no
+// variant matched; a user needs to hear what shape was expected.
+impl<'de> Deserialize<'de> for RawGroup {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = RawGroup;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(GROUP_SHAPE)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawGroup, E> {
+                Err(E::custom(format!(
+                    "{v:?} is a term, where {GROUP_SHAPE} was expected: write [{v:?}]"
+                )))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<RawGroup, A::Error> {
+                Vec::<RawTerm>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+                    .map(RawGroup::Terms)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RawGroup, A::Error> {
+                RawGroupTable::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RawGroup::Table)
+            }
+        }
+        d.deserialize_any(Visit)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -115,11 +145,32 @@ struct RawWeight {
     scope: Scope,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone)]
 enum RawTerm {
     Plain(String),
     Table(RawTermTable),
+}
+
+impl<'de> Deserialize<'de> for RawTerm {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = RawTerm;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(
+                    "a term: a string such as \"سوريا\", or a table { term = \"...\", form = \"exact\" }",
+                )
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawTerm, E> {
+                Ok(RawTerm::Plain(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RawTerm, A::Error> {
+                RawTermTable::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RawTerm::Table)
+            }
+        }
+        d.deserialize_any(Visit)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -561,6 +612,26 @@ none = ["موسكو ايداهو"]
         );
         assert_eq!(m.len(), 1, "{m:?}");
         assert_eq!(m[0].explain(), "سوريا، واشنطن، بوتين — في العنوان والنص");
+    }
+
+    #[test]
+    fn a_wrong_shape_is_said_in_words_at_its_place() {
+        let e = |src: &str| match Watchlist::parse(Path::new("w.toml"), src) {
+            Ok(_) => panic!("accepted: {src}"),
+            Err(e) => e,
+        };
+        let flat = e("[[topic]]\nid = \"t\"\nall = [\"سوريا\", \"تركيا\"]\n");
+        assert_eq!((flat.line, flat.col), (3, 8), "{flat}");
+        assert!(flat.message.contains("write [\"سوريا\"]"), "{flat}");
+        assert!(!flat.message.contains("untagged"), "{flat}");
+        let number = e("[[topic]]\nid = \"t\"\nany = [\"a\", 3]\n");
+        assert_eq!((number.line, number.col), (3, 13), "{number}");
+        assert!(number.message.contains("expected a term"), "{number}");
+        let group = e("[[topic]]\nid = \"t\"\nnone = 3\n");
+        assert!(
+            group.message.contains("expected a group of terms"),
+            "{group}"
+        );
     }
 
     #[test]
