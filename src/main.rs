@@ -357,7 +357,13 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
         }
         Command::Once => {
             let cfg = load_config(&config_path)?;
-            let report = runtime()?.block_on(daemon::once(cfg))?;
+            // A bar only where someone watches a long round.
+            let bar = if cfg.feeds.len() >= 50 {
+                progress_bar("feeds")
+            } else {
+                indicatif::ProgressBar::hidden()
+            };
+            let report = runtime()?.block_on(daemon::once(cfg, bar))?;
             eprintln!("raqib once: {}", report.summary());
             Ok(ExitCode::from(report.exit_code()))
         }
@@ -628,7 +634,8 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
                 }
                 Reader::Store(store) => {
                     let since = since.map(|d| raqib::time::before(chrono::Utc::now(), *d));
-                    raqib::api::queries::watchlist_test(&store, &wl, since, topic.as_deref())?
+                    let bar = progress_bar("items");
+                    raqib::api::queries::watchlist_test(&store, &wl, since, topic.as_deref(), &bar)?
                 }
             };
             out_raw!("{report}");
@@ -686,6 +693,19 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// A progress bar on stderr when it is a terminal (hidden otherwise: logs
+/// and pipes get no control codes); its length is set by the work.
+fn progress_bar(what: &str) -> indicatif::ProgressBar {
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return indicatif::ProgressBar::hidden();
+    }
+    let style = indicatif::ProgressStyle::with_template(&format!(
+        "{{bar:30}} {{pos}}/{{len}} {what} {{elapsed}} (eta {{eta}})"
+    ))
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    indicatif::ProgressBar::new(0).with_style(style)
 }
 
 /// Where a command reads the store from: the running daemon (it holds the
@@ -796,7 +816,9 @@ fn eval(what: EvalWhat, config_path: &std::path::Path) -> Result<ExitCode> {
             extractor,
         } => return eval_extract(&dir, show, &extractor),
         EvalWhat::Feeds { dir, details: show } => {
-            let score = raqib::eval::feeds::feeds(&dir, &mut details)?;
+            let bar = progress_bar("files");
+            let score = raqib::eval::feeds::feeds(&dir, &mut details, &bar)?;
+            bar.finish_and_clear();
             if show {
                 for d in details {
                     out!("{d}");

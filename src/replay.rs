@@ -32,6 +32,7 @@ pub fn replay(
     watchlist: &Watchlist,
     since: Option<DateTime<Utc>>,
     topic: Option<&str>,
+    progress: &indicatif::ProgressBar,
 ) -> Result<Vec<TopicReplay>, StoreError> {
     let mut items: Vec<Item> = Vec::new();
     for item in store.items() {
@@ -42,6 +43,12 @@ pub fn replay(
     }
     items.sort_by_key(|i| std::cmp::Reverse(i.seen));
     let mut out = Vec::new();
+    let topics = watchlist
+        .topics
+        .iter()
+        .filter(|t| topic.is_none_or(|id| id == t.id))
+        .count();
+    progress.set_length((items.len() * topics) as u64);
     for (i, t) in watchlist.topics.iter().enumerate() {
         if topic.is_some_and(|id| id != t.id) {
             continue;
@@ -54,6 +61,7 @@ pub fn replay(
         let mut near: Vec<(f64, String)> = Vec::new();
         let mut seen_titles = BTreeSet::new();
         for item in &items {
+            progress.inc(1);
             let was = item.matches.iter().any(|m| m.topic == t.id);
             let Some(v) = watchlist.judge(i, &item.title, &item.text) else {
                 continue;

@@ -169,7 +169,8 @@ async fn watchlist_test(
     let report = blocking(move || {
         let wl = crate::watchlist::Watchlist::parse(Path::new(&name), &body)
             .map_err(|e| bad_request(e.to_string()))?;
-        queries::watchlist_test(&engine.store, &wl, after, q.topic.as_deref()).map_err(
+        let hidden = indicatif::ProgressBar::hidden();
+        queries::watchlist_test(&engine.store, &wl, after, q.topic.as_deref(), &hidden).map_err(
             |e| match e {
                 queries::QueryError::NoTopic(_) => bad_request(e),
                 _ => internal(e),

@@ -68,11 +68,13 @@ pub fn watchlist_test(
     wl: &Watchlist,
     after: Option<DateTime<Utc>>,
     topic: Option<&str>,
+    progress: &indicatif::ProgressBar,
 ) -> Result<String, QueryError> {
     if let Some(id) = topic.filter(|id| wl.topic(id).is_none()) {
         return Err(QueryError::NoTopic(id.to_string()));
     }
-    let report = crate::replay::replay(store, wl, after, topic)?;
+    let report = crate::replay::replay(store, wl, after, topic, progress)?;
+    progress.finish_and_clear();
     Ok(crate::replay::render(&report))
 }
 

@@ -227,12 +227,25 @@ impl Engine {
 
     /// One round: every feed through the pipeline, then every pending alert.
     pub async fn once(self: &Arc<Self>) -> Result<OnceReport, DaemonError> {
+        self.once_showing(indicatif::ProgressBar::hidden()).await
+    }
+
+    /// [`Engine::once`], counting the feeds done on `progress`.
+    pub async fn once_showing(
+        self: &Arc<Self>,
+        progress: indicatif::ProgressBar,
+    ) -> Result<OnceReport, DaemonError> {
         let (writer, done) = writer::start(self.clone());
         writer.prune().await?;
         let (_stop_tx, stop_rx) = watch::channel(false);
-        let results =
-            scheduler::poll_feeds(self.clone(), writer.clone(), scheduler::Mode::Once, stop_rx)
-                .await;
+        let results = scheduler::poll_feeds(
+            self.clone(),
+            writer.clone(),
+            scheduler::Mode::Once,
+            stop_rx,
+            progress,
+        )
+        .await;
         drop(writer);
         done.wait().await;
         let mut report = OnceReport {
@@ -387,10 +400,13 @@ impl OnceReport {
     }
 }
 
-/// `raqib once`.
-pub async fn once(config: Config) -> Result<OnceReport, DaemonError> {
+/// `raqib once`; `progress` counts the feeds done.
+pub async fn once(
+    config: Config,
+    progress: indicatif::ProgressBar,
+) -> Result<OnceReport, DaemonError> {
     let engine = Arc::new(Engine::open(config)?);
-    let report = engine.once().await?;
+    let report = engine.once_showing(progress).await?;
     engine.store.flush().await?;
     Ok(report)
 }
@@ -482,7 +498,8 @@ fn start_tasks(
     {
         let (engine, writer, stop) = (engine.clone(), writer.clone(), stop.clone());
         set.spawn(async move {
-            scheduler::poll_feeds(engine, writer, scheduler::Mode::Forever, stop).await;
+            let hidden = indicatif::ProgressBar::hidden();
+            scheduler::poll_feeds(engine, writer, scheduler::Mode::Forever, stop, hidden).await;
         });
     }
     set.spawn(tasks::watchdog_loop(engine.clone(), stop.clone()));

@@ -37,8 +37,10 @@ pub(super) async fn poll_feeds(
     writer: WriterHandle,
     mode: Mode,
     mut stop: watch::Receiver<bool>,
+    progress: indicatif::ProgressBar,
 ) -> Vec<Result<PollReport, DaemonError>> {
     let feeds = Arc::new(engine.config.feeds.clone());
+    progress.set_length(feeds.len() as u64);
     let limits = Limits::new(engine.config.poll.concurrency);
     let now = Utc::now();
     let mut queue: BinaryHeap<Reverse<(DateTime<Utc>, usize)>> = BinaryHeap::new();
@@ -119,11 +121,13 @@ pub(super) async fn poll_feeds(
                     queue.push(Reverse((next, i)));
                 }
                 reports.push(result.map(|w| w.report));
+                progress.inc(1);
             }
             () = tokio::time::sleep(wait) => {}
         }
     }
     running.abort_all();
     while running.join_next().await.is_some() {}
+    progress.finish_and_clear();
     reports
 }

@@ -223,9 +223,16 @@ fn squash(s: &str) -> String {
 }
 
 /// Parses every file below `dir` and scores the suite.
-pub fn feeds(dir: &Path, details: &mut Vec<String>) -> Result<FeedsScore, EvalError> {
+pub fn feeds(
+    dir: &Path,
+    details: &mut Vec<String>,
+    progress: &indicatif::ProgressBar,
+) -> Result<FeedsScore, EvalError> {
     let mut score = FeedsScore::default();
-    for case in cases(dir)? {
+    let cases = cases(dir)?;
+    progress.set_length(cases.len() as u64);
+    for case in cases {
+        progress.inc(1);
         let bytes = std::fs::read(&case.path).map_err(|e| io(&case.path, e))?;
         let url = format!("file:{}", case.path.display());
         let parse = std::panic::catch_unwind(|| {
