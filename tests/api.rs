@@ -4,6 +4,9 @@
 //! while `run` holds the database; systemd hears READY, STATUS and
 //! WATCHDOG on its notify socket, and journal lines carry priorities.
 
+mod common;
+
+use common::wait_for;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixDatagram;
@@ -13,18 +16,6 @@ use std::time::{Duration, Instant};
 
 fn repo(p: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
-}
-
-/// Waits (bounded) until `f` holds.
-fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("timed out waiting for {what}");
 }
 
 /// A plain HTTP/1.0 GET: (status, body).

@@ -33,23 +33,10 @@ fn one_feed(items: &[(&str, &str, &str)]) -> HashMap<String, Served> {
     HashMap::from([(
         "f".to_string(),
         Served {
-            body: rss(items),
+            body: rss_feed(items),
             content_type: "application/rss+xml".into(),
         },
     )])
-}
-
-fn rss(items: &[(&str, &str, &str)]) -> Vec<u8> {
-    let mut s = String::from(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>t</title>",
-    );
-    for (guid, title, body) in items {
-        s.push_str(&format!(
-            "<item><guid>{guid}</guid><link>https://x.example/{guid}</link><title>{title}</title><description>{body}</description></item>"
-        ));
-    }
-    s.push_str("</channel></rss>");
-    s.into_bytes()
 }
 
 /// Three different on-topic stories.
@@ -318,7 +305,7 @@ fn digests_in_outbox(engine: &Engine) -> usize {
 async fn digest_schedule_with_missed_slots() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    std::fs::write(d.join("feed.xml"), rss(STORIES)).expect("feed");
+    std::fs::write(d.join("feed.xml"), rss_feed(STORIES)).expect("feed");
     std::fs::copy(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("config/watchlist.toml"),
         d.join("watchlist.toml"),
@@ -373,7 +360,7 @@ async fn digest_schedule_with_missed_slots() {
         "واشنطن وموسكو تتبادلان الاتهامات في مجلس الأمن حول سوريا",
         "جلسة ساخنة حول المساعدات.",
     ));
-    std::fs::write(d.join("feed.xml"), rss(&more)).expect("feed");
+    std::fs::write(d.join("feed.xml"), rss_feed(&more)).expect("feed");
     engine.once().await.expect("once");
     tokio::time::sleep(Duration::from_secs(12 * 3600)).await;
     assert_eq!(digests_in_outbox(&engine), 1, "the day 3 digest");

@@ -1,6 +1,9 @@
 //! `raqib run` reloads the watchlist when the file changes; a bad edit is
 //! reported as FILE:LINE:COL and the last good watchlist stays in force.
 
+mod common;
+
+use common::wait_for;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -11,18 +14,6 @@ fn repo(p: &str) -> std::path::PathBuf {
 
 fn count(dir: &Path) -> usize {
     std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
-}
-
-/// Waits (bounded) until `f` holds.
-fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("timed out waiting for {what}");
 }
 
 fn rss(items: &[(&str, &str, &str)]) -> String {

@@ -9,19 +9,6 @@ use std::collections::HashMap;
 use common::*;
 
 /// Two stories on the default topic, and one off it.
-fn feed(items: &[(&str, &str, &str)]) -> Vec<u8> {
-    let mut s = String::from(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>t</title>",
-    );
-    for (guid, title, body) in items {
-        s.push_str(&format!(
-            "<item><guid>{guid}</guid><link>https://x.example/{guid}</link><title>{title}</title><description>{body}</description></item>"
-        ));
-    }
-    s.push_str("</channel></rss>");
-    s.into_bytes()
-}
-
 const STORIES: &[(&str, &str, &str)] = &[
     (
         "s1",
@@ -44,7 +31,7 @@ fn served(items: &[(&str, &str, &str)]) -> HashMap<String, Served> {
     HashMap::from([(
         "f".to_string(),
         Served {
-            body: feed(items),
+            body: rss_feed(items),
             content_type: "application/rss+xml".into(),
         },
     )])
@@ -62,7 +49,7 @@ async fn each_story_is_posted_once_signed_and_as_ntfy() {
     feeds.insert(
         "g".into(),
         Served {
-            body: feed(&STORIES[2..]),
+            body: rss_feed(&STORIES[2..]),
             content_type: "application/rss+xml".into(),
         },
     );
@@ -152,7 +139,7 @@ async fn each_story_is_posted_once_signed_and_as_ntfy() {
         .insert(
             "g".into(),
             Served {
-                body: feed(&copy),
+                body: rss_feed(&copy),
                 content_type: "application/rss+xml".into(),
             },
         );

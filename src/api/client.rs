@@ -40,33 +40,37 @@ impl Client {
         Some(Client { http })
     }
 
-    async fn answer(r: reqwest::Response) -> Result<reqwest::Response, ClientError> {
-        if r.status().is_success() {
-            return Ok(r);
-        }
+    /// Sends `req`; the answer's body when the daemon says it went well,
+    /// its message when not.
+    async fn body(req: reqwest::RequestBuilder) -> Result<Vec<u8>, ClientError> {
+        let r = req
+            .send()
+            .await
+            .map_err(|e| ClientError::Request(e.to_string()))?;
         let status = r.status();
-        let text = r.text().await.unwrap_or_default();
-        Err(ClientError::Answer(if text.trim().is_empty() {
+        let body = r
+            .bytes()
+            .await
+            .map_err(|e| ClientError::Request(e.to_string()))?
+            .to_vec();
+        if status.is_success() {
+            return Ok(body);
+        }
+        let text = String::from_utf8_lossy(&body).trim().to_string();
+        Err(ClientError::Answer(if text.is_empty() {
             status.to_string()
         } else {
-            text.trim().to_string()
+            text
         }))
+    }
+
+    fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ClientError> {
+        serde_json::from_slice(body).map_err(|e| ClientError::Request(e.to_string()))
     }
 
     /// `GET path` (with its query), the answer as JSON.
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        let r = self
-            .http
-            .get(format!("{BASE}{path}"))
-            .send()
-            .await
-            .map_err(|e| ClientError::Request(e.to_string()))?;
-        let bytes = Self::answer(r)
-            .await?
-            .bytes()
-            .await
-            .map_err(|e| ClientError::Request(e.to_string()))?;
-        serde_json::from_slice(&bytes).map_err(|e| ClientError::Request(e.to_string()))
+        Self::json(&Self::body(self.http.get(format!("{BASE}{path}"))).await?)
     }
 
     /// `POST path` with `body`; the answer as JSON.
@@ -75,35 +79,13 @@ impl Client {
         path: &str,
         body: String,
     ) -> Result<T, ClientError> {
-        let r = self
-            .http
-            .post(format!("{BASE}{path}"))
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| ClientError::Request(e.to_string()))?;
-        let bytes = Self::answer(r)
-            .await?
-            .bytes()
-            .await
-            .map_err(|e| ClientError::Request(e.to_string()))?;
-        serde_json::from_slice(&bytes).map_err(|e| ClientError::Request(e.to_string()))
+        Self::json(&Self::body(self.http.post(format!("{BASE}{path}")).body(body)).await?)
     }
 
     /// `POST path` with `body`; the answer as text.
     pub async fn post_text(&self, path: &str, body: String) -> Result<String, ClientError> {
-        let r = self
-            .http
-            .post(format!("{BASE}{path}"))
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| ClientError::Request(e.to_string()))?;
-        Self::answer(r)
-            .await?
-            .text()
-            .await
-            .map_err(|e| ClientError::Request(e.to_string()))
+        let b = Self::body(self.http.post(format!("{BASE}{path}")).body(body)).await?;
+        Ok(String::from_utf8_lossy(&b).into_owned())
     }
 }
 

@@ -553,39 +553,28 @@ impl Mailer {
                     report.sent += 1;
                 }
                 Err(e) => {
-                    metrics::counter!(crate::api::metrics::FAILED).increment(1);
-                    alert.attempts += 1;
-                    alert.last_error = Some(e.message.clone());
-                    if e.permanent {
-                        let since = *alert.failing_since.get_or_insert(now);
-                        if crate::time::span(since, now) >= self.dead_letter_after {
-                            store.bury(&alert)?;
+                    match self.failed(store, &mut alert, &e, now)? {
+                        None => {
                             for c in &companions {
                                 store.bury(c)?;
                                 done.insert(c.id.clone());
                             }
-                            error!(alert = %alert.id, attempts = alert.attempts, error = %e.message, "the mail server keeps refusing this message; moved to the dead letters");
-                            report.failed += 1;
-                            continue;
                         }
-                    } else {
-                        alert.failing_since = None;
+                        Some(due) => {
+                            // Its companions wait with it, to go out together.
+                            for c in &companions {
+                                let mut c = c.clone();
+                                c.attempts = alert.attempts;
+                                c.last_error = alert.last_error.clone();
+                                c.failing_since = alert.failing_since;
+                                c.due = due;
+                                store.update_alert(&c)?;
+                                done.insert(c.id);
+                            }
+                            report.next_due = Some(report.next_due.map_or(due, |d| d.min(due)));
+                        }
                     }
-                    alert.due = crate::time::after(now, retry_delay(alert.attempts));
-                    store.update_alert(&alert)?;
-                    // Its companions wait with it, to go out together.
-                    for c in &companions {
-                        let mut c = c.clone();
-                        c.attempts = alert.attempts;
-                        c.last_error = alert.last_error.clone();
-                        c.failing_since = alert.failing_since;
-                        c.due = alert.due;
-                        store.update_alert(&c)?;
-                        done.insert(c.id);
-                    }
-                    warn!(alert = %alert.id, attempts = alert.attempts, permanent = e.permanent, error = %e.message, "delivery failed");
                     report.failed += 1;
-                    report.next_due = Some(report.next_due.map_or(alert.due, |d| d.min(alert.due)));
                     if !e.permanent {
                         // The server is down or busy: the rest of the mail
                         // would fail too (webhooks are still tried).

@@ -421,3 +421,30 @@ pub fn parse_mail(raw: &[u8]) -> Mail {
 pub fn lock_hooks(h: &SharedHooks) -> std::sync::MutexGuard<'_, HookState> {
     lock_any(h)
 }
+
+/// An RSS 2.0 feed of `(guid, title, body)` items, each linked at
+/// https://x.example/GUID.
+pub fn rss_feed(items: &[(&str, &str, &str)]) -> Vec<u8> {
+    let mut s = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>t</title>",
+    );
+    for (guid, title, body) in items {
+        s.push_str(&format!(
+            "<item><guid>{guid}</guid><link>https://x.example/{guid}</link><title>{title}</title><description>{body}</description></item>"
+        ));
+    }
+    s.push_str("</channel></rss>");
+    s.into_bytes()
+}
+
+/// Waits (at most `secs`) until `f` holds; panics naming `what` if not.
+pub fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if f() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("timed out waiting for {what}");
+}
