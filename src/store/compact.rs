@@ -2,10 +2,12 @@
 //! removed and rewritten records slowly, if at all (a year of pruned items
 //! grew one database by ~9 MB a day while the live data stayed the same).
 //!
-//! The size after the last rewrite is kept in `meta` (none yet counts as
-//! 0); once the files are more than twice that and 64 MiB more, every tree
-//! is copied into a new
-//! database beside the old one, which then takes its place. A crash at any
+//! The size after the last rewrite is kept in `meta`; before the first
+//! rewrite, the first size seen past 64 MiB stands for it (a database that
+//! has only filled up holds little to give back, and rewriting it would
+//! read every record for nothing). Once the files are more than twice that
+//! and 64 MiB more, every tree is copied into a new database beside the old
+//! one, which then takes its place. A crash at any
 //! point leaves either database whole: the new one is marked complete only
 //! after its last write is on disk, and [`recover`] finishes or undoes an
 //! interrupted swap before anything opens the folder.
@@ -79,12 +81,25 @@ fn base_size(meta: &sled::Tree) -> Result<u64, StoreError> {
         .unwrap_or(0))
 }
 
+/// True when a database of `size` bytes is due for a rewrite. With no base
+/// yet, a size past `min_growth` becomes the base and nothing is due.
+fn due(meta: &sled::Tree, size: u64, min_growth: u64) -> Result<bool, StoreError> {
+    let base = base_size(meta)?;
+    if base == 0 {
+        if size >= min_growth {
+            meta.insert(BASE_KEY, &size.to_be_bytes())?;
+        }
+        return Ok(false);
+    }
+    Ok(grown(size, base, min_growth))
+}
+
 impl super::Store {
     /// True when the database has grown enough that [`compact_if_grown`]
     /// would rewrite it (the daemon then reopens the store to do so).
+    /// The first time it is past the bound, its size is recorded instead.
     pub fn has_grown(&self) -> Result<bool, StoreError> {
-        let size = self.db.size_on_disk()?;
-        Ok(grown(size, base_size(&self.meta)?, MIN_GROWTH))
+        due(&self.meta, self.db.size_on_disk()?, MIN_GROWTH)
     }
 }
 
@@ -101,7 +116,7 @@ fn compact_if_grown_by(path: &Path, min_growth: u64) -> Result<Option<Compaction
     }
     let db = super::open_db(path)?;
     let before = db.size_on_disk()?;
-    if !grown(before, base_size(&db.open_tree("meta")?)?, min_growth) {
+    if !due(&db.open_tree("meta")?, before, min_growth)? {
         return Ok(None);
     }
     let new = sibling(path, ".compacting");
@@ -159,11 +174,11 @@ mod tests {
             db.flush()?;
         }
         assert_eq!(compact_if_grown_by(&path, 1 << 20)?, None, "small");
-        {
+        // Written and removed again and again: space sled keeps.
+        let churn = |rounds: std::ops::Range<u32>| -> Result<u64, StoreError> {
             let db = sled::Config::new().path(&path).open()?;
             let t = db.open_tree("items")?;
-            // Written and removed again and again: space sled keeps.
-            for round in 0..40 {
+            for round in rounds {
                 for i in 0..1000u32 {
                     t.insert(format!("{round}/{i}"), value.as_slice())?;
                 }
@@ -172,7 +187,27 @@ mod tests {
                 }
             }
             db.flush()?;
-        }
+            Ok(db.size_on_disk()?)
+        };
+        let first = churn(0..5)?;
+        assert!(first > 1 << 20, "{first}");
+        // The first size past the bound is the base, not a reason to rewrite.
+        assert_eq!(compact_if_grown_by(&path, 1 << 20)?, None, "first past");
+        // Then much more written at once and removed: sled keeps the files.
+        let grown_to = {
+            let db = sled::Config::new().path(&path).open()?;
+            let t = db.open_tree("items")?;
+            for i in 0..20_000u32 {
+                t.insert(format!("big/{i}"), value.as_slice())?;
+            }
+            db.flush()?;
+            for i in 0..20_000u32 {
+                t.remove(format!("big/{i}"))?;
+            }
+            db.flush()?;
+            db.size_on_disk()?
+        };
+        assert!(grown_to > 2 * first + (1 << 20), "{first} -> {grown_to}");
         let done = compact_if_grown_by(&path, 1 << 20)?;
         let Some(Compaction { before, after }) = done else {
             panic!("not rewritten");
