@@ -35,11 +35,8 @@ pub fn replay(
     progress: &indicatif::ProgressBar,
 ) -> Result<Vec<TopicReplay>, StoreError> {
     let mut items: Vec<Item> = Vec::new();
-    for item in store.items() {
-        let item = item?;
-        if since.is_none_or(|s| item.seen >= s) {
-            items.push(item);
-        }
+    for item in store.items_since(since) {
+        items.push(item?);
     }
     items.sort_by_key(|i| std::cmp::Reverse(i.seen));
     let mut out = Vec::new();

@@ -38,11 +38,8 @@ pub fn items(
     topic: Option<&str>,
 ) -> Result<Vec<ItemRow>, StoreError> {
     let mut out = Vec::new();
-    for item in store.items() {
+    for item in store.items_since(after) {
         let item = item?;
-        if after.is_some_and(|a| item.seen < a) {
-            continue;
-        }
         if topic.is_some_and(|t| !item.matches.iter().any(|m| m.topic == t)) {
             continue;
         }
