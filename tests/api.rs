@@ -183,20 +183,18 @@ fn the_running_daemon_answers_the_api_the_cli_and_systemd() {
     );
     // An edited copy, tested before it replaces the live watchlist.
     let edited = d.join("edited.toml");
+    let test_edited = [
+        "watchlist",
+        "test",
+        "--watchlist",
+        edited.to_str().expect("path"),
+    ];
     std::fs::write(
         &edited,
         "[[topic]]\nid = \"pentagon\"\nname = \"البنتاغون\"\nany = [\"البنتاغون\"]\n",
     )
     .expect("edited");
-    let out = raqib(
-        &cfg,
-        &[
-            "watchlist",
-            "test",
-            "--watchlist",
-            edited.to_str().expect("path"),
-        ],
-    );
+    let out = raqib(&cfg, &test_edited);
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -208,15 +206,7 @@ fn the_running_daemon_answers_the_api_the_cli_and_systemd() {
         "{report}"
     );
     std::fs::write(&edited, "[[topic]]\nid = \"x\"\nany = 3\n").expect("bad edit");
-    let out = raqib(
-        &cfg,
-        &[
-            "watchlist",
-            "test",
-            "--watchlist",
-            edited.to_str().expect("path"),
-        ],
-    );
+    let out = raqib(&cfg, &test_edited);
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("edited.toml:3:"),
