@@ -35,7 +35,8 @@
 //! - [`subscriptions`]: OPML export of the configured feeds, import as `[[feeds]]` tables.
 //! - [`api`]: the running daemon's local API (unix socket `control.sock` in the storage folder,
 //!   and `[http] listen`): health, Prometheus metrics, feeds, items, watchlist test, digest
-//!   preview, dead letters; its client, through which the CLI works while the daemon holds sled.
+//!   preview, dead letters; its client, through which the CLI works while the daemon holds sled;
+//!   a task that folds the metrics' histogram samples every few seconds.
 //!
 //! `text`, `watchlist` and `index` never do I/O and never import the I/O modules.
 

@@ -516,6 +516,7 @@ fn start_tasks(
     ));
     set.spawn(status::status_loop(engine.clone(), stop.clone()));
     set.spawn(crate::api::serve(engine.clone(), stop.clone()));
+    set.spawn(crate::api::metrics::upkeep_loop(stop.clone()));
     set.spawn(tasks::delivery_loop(engine, stop));
     (set, writer_done)
 }
