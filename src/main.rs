@@ -10,14 +10,16 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use raqib::config::{self, Config, ConfigError};
 use raqib::daemon::{self, Control};
+use tokio::sync::mpsc;
+use tracing::info;
 
 /// jemalloc, with two arenas and freed pages handed back to the system at
 /// once (`.cargo/config.toml`): glibc's allocator kept ~100 MB of freed
-/// memory in per-thread arenas after a large poll round.
+/// memory in per-thread arenas after a large poll round. Builds without the
+/// `jemalloc` feature use the system's (heaptrack sees only that one).
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
 static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-use tokio::sync::mpsc;
-use tracing::info;
 
 /// `println!` that ends the process quietly when stdout was closed
 /// (`raqib items | head`) instead of panicking.
