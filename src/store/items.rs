@@ -134,6 +134,12 @@ pub struct NewItem {
     pub held: Vec<String>,
 }
 
+/// When a tombstone's item was first seen (seconds, big-endian i64);
+/// `None` for a value of another length.
+fn tombstone_time(value: &[u8]) -> Option<i64> {
+    value.try_into().map(i64::from_be_bytes).ok()
+}
+
 impl Store {
     /// Schema 1 → 2: a tombstone for every stored item.
     pub(super) fn write_missing_tombstones(&self) -> Result<(), StoreError> {
@@ -205,10 +211,7 @@ impl Store {
         let from = after.timestamp();
         let ids = self.tombstones.iter().filter_map(move |entry| match entry {
             Err(e) => Some(Err(StoreError::from(e))),
-            Ok((id, at)) => {
-                let at = at.as_ref().try_into().map(i64::from_be_bytes).ok()?;
-                (at >= from).then_some(Ok(id))
-            }
+            Ok((id, at)) => (tombstone_time(&at)? >= from).then_some(Ok(id)),
         });
         Box::new(ids.filter_map(move |id| {
             let item = id
@@ -323,7 +326,7 @@ impl Store {
         let mut expired = Vec::new();
         for entry in self.tombstones.iter() {
             let (k, v) = entry?;
-            let at = v.as_ref().try_into().map(i64::from_be_bytes).unwrap_or(0);
+            let at = tombstone_time(&v).unwrap_or(0);
             if at < cutoff {
                 old.push(k.clone());
             }
