@@ -5,7 +5,9 @@
 //! too, so no two writes ever race and no lock is held across an await.
 //!
 //! Its jobs run on the blocking pool, one batch at a time: sled's writes
-//! are synchronous.
+//! are synchronous. The polls of a batch are staged and committed in one
+//! transaction (see `store::staged` for why); a poll's reply, and the
+//! wake-up of delivery for its alerts, wait for that commit.
 
 use std::sync::Arc;
 
@@ -17,7 +19,7 @@ use super::poll::{Outcome, Prepared};
 use super::{DaemonError, Engine, PollReport};
 use crate::config::FeedConfig;
 use crate::fetch::schedule::{self, Hints, Plan, Policy};
-use crate::store::{Alert, AlertKind, Copy, FeedState, Item, NewItem, Queued};
+use crate::store::{Alert, AlertKind, Copy, FeedState, Item, NewItem, Queued, StoreError};
 use crate::time::after;
 use crate::watchlist::AlertMode;
 
@@ -44,7 +46,11 @@ type DigestsDue = Result<(Vec<String>, Option<DateTime<Utc>>), DaemonError>;
 pub(super) struct Written {
     pub report: PollReport,
     pub next_poll: DateTime<Utc>,
+    /// A notice for the admin went to the outbox with the feed's state.
+    notice: bool,
 }
+
+type Reply = oneshot::Sender<Result<Written, DaemonError>>;
 
 /// Jobs waiting for the writer before senders wait.
 const QUEUE: usize = 64;
@@ -86,18 +92,30 @@ pub fn start(engine: Arc<Engine>) -> (WriterHandle, WriterDone) {
             }
             let engine = engine.clone();
             let run = tokio::task::spawn_blocking(move || {
+                let mut polls: Vec<(Reply, Result<Written, DaemonError>)> = Vec::new();
                 for job in batch {
-                    // A bug some input reaches ends one job, never the writer.
-                    let one = std::panic::AssertUnwindSafe(|| run_job(&engine, job));
-                    if let Err(panic) = std::panic::catch_unwind(one) {
-                        let what = panic
-                            .downcast_ref::<&str>()
-                            .map(|s| s.to_string())
-                            .or_else(|| panic.downcast_ref::<String>().cloned())
-                            .unwrap_or_default();
-                        error!(panic = %what, "internal error in the writer; the job is dropped");
+                    match job {
+                        Job::Poll {
+                            feed,
+                            outcome,
+                            reply,
+                        } => {
+                            let written =
+                                guarded(|| write_poll(&engine, &feed, *outcome, Utc::now()));
+                            // A poll that panicked is dropped: its caller hears
+                            // the writer is gone, and the feed is polled again.
+                            if let Some(written) = written {
+                                polls.push((reply, written));
+                            }
+                        }
+                        // Housekeeping reads what the polls before it wrote.
+                        other => {
+                            settle(&engine, &mut polls);
+                            guarded(|| run_job(&engine, other));
+                        }
                     }
                 }
+                settle(&engine, &mut polls);
             });
             if let Err(e) = run.await {
                 error!(error = %e, "writer batch ended abnormally");
@@ -108,20 +126,55 @@ pub fn start(engine: Arc<Engine>) -> (WriterHandle, WriterDone) {
     (WriterHandle { jobs: tx }, WriterDone(done))
 }
 
-fn run_job(engine: &Engine, job: Job) {
-    match job {
-        Job::Poll {
-            feed,
-            outcome,
-            reply,
-        } => {
-            let written = write_poll(engine, &feed, *outcome, Utc::now());
-            if let Ok(w) = &written {
+/// Runs `f`, catching a panic: a bug some input reaches ends one job,
+/// never the writer.
+fn guarded<T>(f: impl FnOnce() -> T) -> Option<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(t) => Some(t),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            error!(panic = %what, "internal error in the writer; the job is dropped");
+            None
+        }
+    }
+}
+
+/// Commits what the polls staged, then answers them: with what they
+/// wrote, or with the commit's error (nothing they staged was written, so
+/// their feeds keep their old state and are fetched again).
+fn settle(engine: &Engine, polls: &mut Vec<(Reply, Result<Written, DaemonError>)>) {
+    let committed = engine.store.commit();
+    if let Err(e) = &committed {
+        error!(error = %e, polls = polls.len(), "writing a batch of polls failed");
+    }
+    let mut wake = false;
+    for (reply, written) in polls.drain(..) {
+        let answer = match (&committed, written) {
+            (Ok(()), Ok(w)) => {
                 metrics::counter!(crate::api::metrics::ITEMS).increment(w.report.new_items as u64);
                 metrics::counter!(crate::api::metrics::COPIES).increment(w.report.copies as u64);
+                wake |= w.report.alerts > 0 || w.notice;
+                Ok(w)
             }
-            let _ = reply.send(written);
-        }
+            (Err(e), Ok(_)) => Err(DaemonError::Store(StoreError::Unwritten(e.to_string()))),
+            (_, Err(e)) => Err(e),
+        };
+        let _ = reply.send(answer);
+    }
+    if wake {
+        engine.outbox_changed.notify_one();
+    }
+    engine.status_changed();
+}
+
+fn run_job(engine: &Engine, job: Job) {
+    match job {
+        // Polls are staged by the batch (see `start`).
+        Job::Poll { .. } => {}
         Job::Prune { reply } => {
             let _ = reply.send(engine.prune_now());
         }
@@ -263,13 +316,10 @@ fn write_poll(
                         // A store failure is not the feed's fault: the old
                         // validators stay, so the entries are fetched again.
                         error!(feed = %feed.name, item = %id, error = %e, "storing an item failed");
-                        engine.store.put_feed_state(url, &state)?;
+                        engine.store.stage_feed_state(url, &state, None)?;
                         return Err(e);
                     }
                 }
-            }
-            if report.alerts > 0 {
-                engine.outbox_changed.notify_one();
             }
             state.etag = validators.etag;
             state.last_modified = validators.last_modified;
@@ -301,12 +351,12 @@ fn write_poll(
     state.interval_reason = Some(reason.as_str().to_string());
     engine
         .store
-        .put_feed_state_with(url, &state, notice.as_ref())?;
-    if notice.is_some() {
-        engine.outbox_changed.notify_one();
-    }
-    engine.status_changed();
-    Ok(Written { report, next_poll })
+        .stage_feed_state(url, &state, notice.as_ref())?;
+    Ok(Written {
+        report,
+        next_poll,
+        notice: notice.is_some(),
+    })
 }
 
 /// After a success: the admin's notice that a feed they were told is
@@ -491,7 +541,7 @@ fn store_entry(
         matches,
         sample: Vec::new(),
     };
-    let inserted = engine.store.insert(&NewItem {
+    let inserted = engine.store.stage(&NewItem {
         item,
         fingerprint,
         story,

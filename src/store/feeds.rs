@@ -71,6 +71,9 @@ impl Store {
     }
 
     pub fn feed_state(&self, url: &str) -> Result<FeedState, StoreError> {
+        if let Some(b) = self.staged().feed_state(url) {
+            return dec("feeds", b);
+        }
         Ok(self
             .feeds
             .get(url)?

@@ -5,9 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, Transactional};
 
-use super::outbox::queue_key;
-use super::sketches::SketchRecord;
-use super::{dec, enc, Store, StoreError, SEEN_FOR};
+use super::{dec, Store, StoreError, SEEN_FOR};
 use super::{Alert, Queued};
 use crate::text::fingerprint::{Fingerprint, Sketch};
 use crate::watchlist::Match;
@@ -160,16 +158,25 @@ impl Store {
     /// stored texts, which on the 10,000-feed benchmark's second round was
     /// a disk read for nearly every new entry.
     pub fn has_item(&self, id: &str) -> Result<bool, StoreError> {
-        Ok(self.tombstones.contains_key(id)?)
+        Ok(self.staged().has_item(id) || self.tombstones.contains_key(id)?)
     }
 
     pub fn item(&self, id: &str) -> Result<Option<Item>, StoreError> {
+        if let Some(b) = self.staged().item(id) {
+            return dec("items", b).map(Some);
+        }
         self.items.get(id)?.map(|b| dec("items", &b)).transpose()
     }
 
     /// The stored sample of an item's smallest shingle hashes (empty when
     /// there is none).
     pub fn sample(&self, id: &str) -> Result<Vec<u32>, StoreError> {
+        if let Some(staged) = self.staged().sample(id) {
+            return match staged {
+                Some(b) => Sketch::decode_sample(b).map_err(|_| StoreError::Sample(id.to_string())),
+                None => Ok(Vec::new()),
+            };
+        }
         self.lookup_reads
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Some(b) = self.samples.get(id)? {
@@ -183,6 +190,9 @@ impl Store {
     }
 
     pub fn story(&self, id: &str) -> Result<Option<Story>, StoreError> {
+        if let Some(b) = self.staged().story(id) {
+            return dec("stories", b).map(Some);
+        }
         self.stories
             .get(id)?
             .map(|b| dec("stories", &b))
@@ -226,91 +236,12 @@ impl Store {
     }
 
     /// Writes an item with its sketch, story and alerts in one
-    /// transaction. An alert that exists in the outbox or was sent is kept
-    /// as it is. Returns false when the item was already stored.
+    /// transaction (with whatever else was staged): [`Store::stage`], then
+    /// [`Store::commit`]. Returns false when the item was already stored.
     pub fn insert(&self, new: &NewItem) -> Result<bool, StoreError> {
-        let (item, sample) = if new.item.sample.is_empty() {
-            (enc("items", &new.item)?, new.fingerprint.wide_sample())
-        } else {
-            let mut item = new.item.clone();
-            let sample = std::mem::take(&mut item.sample);
-            (enc("items", &item)?, sample)
-        };
-        // A title-only item has none: no entry (sled spends ~75 bytes on one).
-        let sample = (!sample.is_empty()).then(|| Sketch::encode_sample(&sample));
-        let story = enc("stories", &new.story)?;
-        let slot = self.new_slot()?;
-        let record = SketchRecord {
-            sketch: new.fingerprint.sketch(),
-            seen: new.item.seen.timestamp(),
-            item: new.item.id.clone(),
-            story: new.story.id.clone(),
-        };
-        let sketch = record.to_bytes();
-        let alerts: Vec<(String, Vec<u8>)> = new
-            .alerts
-            .iter()
-            .map(|a| Ok((a.id.clone(), enc("outbox", a)?)))
-            .collect::<Result<_, StoreError>>()?;
-        let queued: Vec<(Vec<u8>, Vec<u8>)> = new
-            .queued
-            .iter()
-            .map(|q| Ok((queue_key(&q.topic, &q.story), enc("digest_queue", q)?)))
-            .collect::<Result<_, StoreError>>()?;
-        let held_at = enc("sent", &new.item.seen)?;
-        let id = new.item.id.as_bytes();
-        let story_id = new.story.id.as_bytes();
-        let seen = new.item.seen.timestamp().to_be_bytes();
-        let inserted = (
-            &self.items,
-            &self.samples,
-            &self.stories,
-            &self.sketches,
-            &self.outbox,
-            &self.sent,
-            &self.digest_queue,
-            &self.tombstones,
-        )
-            .transaction(
-                |(items, samples, stories, sketches, outbox, sent, queue, tombs)| {
-                    // Every stored item has a tombstone (see `has_item`).
-                    if tombs.get(id)?.is_some() {
-                        return Ok(false);
-                    }
-                    items.insert(id, item.as_slice())?;
-                    tombs.insert(id, &seen)?;
-                    if let Some(sample) = &sample {
-                        samples.insert(id, sample.as_slice())?;
-                    }
-                    stories.insert(story_id, story.as_slice())?;
-                    sketches.insert(&slot.to_be_bytes(), sketch.as_slice())?;
-                    for (aid, a) in &alerts {
-                        if outbox.get(aid.as_bytes())?.is_none()
-                            && sent.get(aid.as_bytes())?.is_none()
-                        {
-                            outbox.insert(aid.as_bytes(), a.as_slice())?;
-                        }
-                    }
-                    for aid in &new.held {
-                        if outbox.get(aid.as_bytes())?.is_none()
-                            && sent.get(aid.as_bytes())?.is_none()
-                        {
-                            sent.insert(aid.as_bytes(), held_at.as_slice())?;
-                        }
-                    }
-                    for (k, q) in &queued {
-                        // A story is queued once per topic: its first item decides.
-                        if queue.get(k.as_slice())?.is_none() {
-                            queue.insert(k.as_slice(), q.as_slice())?;
-                        }
-                    }
-                    Ok::<_, ConflictableTransactionError<StoreError>>(true)
-                },
-            )?;
-        if inserted {
-            self.remember_sketch(slot, &new.fingerprint, &record);
-        }
-        Ok(inserted)
+        let staged = self.stage(new)?;
+        self.commit()?;
+        Ok(staged)
     }
 
     /// Forgets every item first seen before `before`: the item, its

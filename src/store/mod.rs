@@ -43,6 +43,7 @@ mod feeds;
 mod items;
 mod outbox;
 mod sketches;
+mod staged;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -70,6 +71,10 @@ pub enum StoreError {
     Sample(String),
     #[error("no free slot left in the copy index")]
     SlotsExhausted,
+    /// A staged write that a failed commit left unwritten (the commit's
+    /// error, as text: one failure answers every write of the batch).
+    #[error("not written: {0}")]
+    Unwritten(String),
     #[error("corrupt schema version in meta")]
     Schema,
     #[error(
@@ -175,6 +180,8 @@ pub struct Store {
     /// Sketch records and samples read from sled by copy lookups: the
     /// in-memory index exists to keep this low.
     lookup_reads: Arc<AtomicU64>,
+    /// Writes waiting for [`Store::commit`].
+    staged: Arc<Mutex<staged::Staged>>,
 }
 
 /// The version of the database's layout. Every change of a record format
@@ -227,6 +234,7 @@ impl Store {
             tombstones: db.open_tree("tombstones")?,
             next_slot: Arc::new(AtomicU32::new(1)),
             lookup_reads: Arc::new(AtomicU64::new(0)),
+            staged: Arc::default(),
             db,
         };
         store.migrate()?;
@@ -284,6 +292,12 @@ impl Store {
         self.meta.insert(SCHEMA_KEY, &SCHEMA.to_be_bytes())?;
         self.db.flush()?;
         Ok(())
+    }
+
+    fn staged(&self) -> MutexGuard<'_, staged::Staged> {
+        // Staging fills its lists under the lock with nothing that can
+        // fail in between: a poisoned lock holds whole entries.
+        self.staged.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn index(&self) -> MutexGuard<'_, AnchorIndex> {

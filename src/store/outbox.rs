@@ -309,7 +309,9 @@ impl Store {
 
     /// True when the alert is pending or was sent.
     pub fn has_alert(&self, alert_id: &str) -> Result<bool, StoreError> {
-        Ok(self.outbox.contains_key(alert_id)? || self.sent.contains_key(alert_id)?)
+        Ok(self.staged().has_alert(alert_id)
+            || self.outbox.contains_key(alert_id)?
+            || self.sent.contains_key(alert_id)?)
     }
 
     /// Forgets what the outbox keeps of items seen before `before`.

@@ -318,6 +318,9 @@ impl Store {
     /// read first: all but the newest slots have been folded, and a read
     /// that finds nothing costs as much as one that finds.
     pub(crate) fn record(&self, slot: u32) -> Result<Option<SketchRecord>, StoreError> {
+        if let Some(b) = self.staged().record(slot) {
+            return SketchRecord::from_bytes(slot, b).map(Some);
+        }
         self.lookup_reads.fetch_add(1, Ordering::Relaxed);
         let block = slot / BLOCK_SLOTS;
         if let Some(v) = self.sketches.get(block_key(block))? {
@@ -337,7 +340,7 @@ impl Store {
     /// [`Store::fold_behind`] after an insert has committed: a failure
     /// leaves the records as singles (still read, folded by a later
     /// insert), so it is no reason to fail the insert.
-    fn fold_behind_or_warn(&self, slot: u32) {
+    pub(super) fn fold_behind_or_warn(&self, slot: u32) {
         if let Err(e) = self.fold_behind(slot) {
             tracing::warn!(slot, error = %e, "sketch records left unfolded");
         }
@@ -502,15 +505,11 @@ impl Store {
         Ok(())
     }
 
-    /// Registers a committed record in the in-memory index, and folds the
-    /// blocks behind it.
-    pub(super) fn remember_sketch(&self, slot: u32, fp: &Fingerprint, record: &SketchRecord) {
-        {
-            let mut ix = self.index();
-            ix.insert(slot, &fp.anchors());
-            ix.keep_sketch(slot, &in_memory(&record.sketch));
-        }
-        self.fold_behind_or_warn(slot);
+    /// Registers a staged record in the in-memory index.
+    pub(super) fn index_sketch(&self, slot: u32, fp: &Fingerprint, record: &SketchRecord) {
+        let mut ix = self.index();
+        ix.insert(slot, &fp.anchors());
+        ix.keep_sketch(slot, &in_memory(&record.sketch));
     }
 }
 
