@@ -16,8 +16,10 @@
 //! - here: opening, the schema version and migrations, flushing.
 //!
 //! Trees:
-//! - `items`: item id → [`Item`]
-//! - `samples`: item id → its 256 smallest shingle hashes, Rice-coded
+//! - `items`: time first seen (u64 seconds, big-endian) ‖ item id → [`Item`]:
+//!   new items land at the end of the tree, where sled's few cached pages
+//!   are; lookups by id find the time in the item's tombstone.
+//! - `samples`: the same key → the item's 256 smallest shingle hashes, Rice-coded
 //!   ([`Sketch::encode_sample`](crate::text::fingerprint::Sketch::encode_sample)):
 //!   a copy lookup reads them when a sketch cannot decide, before the text.
 //!   Items stored before this tree existed hold them in the item itself
@@ -190,7 +192,8 @@ pub struct Store {
 /// - 1 (no `schema` key): sketch slots from sled's `generate_id`, which
 ///   jumps by a million or more at every open; no tombstones.
 /// - 2: dense slots, tombstones.
-pub const SCHEMA: u32 = 2;
+/// - 3: items and samples keyed by the time first seen, then the id.
+pub const SCHEMA: u32 = 3;
 
 /// How long an entry's id (its tombstone) is remembered after the retention
 /// window has pruned its item: a feed that still carries an entry after
@@ -210,7 +213,7 @@ fn dec<T: DeserializeOwned>(tree: &'static str, b: &[u8]) -> Result<T, StoreErro
 const FOLD_KEY: &str = "text/fold_hamza_seats";
 
 /// The `meta` key of the schema version.
-const SCHEMA_KEY: &str = "schema";
+pub(super) const SCHEMA_KEY: &str = "schema";
 
 impl Store {
     /// Opens (or creates) the database in `path`, migrating an older
@@ -287,6 +290,9 @@ impl Store {
             self.migrate_fingerprints()?;
             self.renumber_slots()?;
             self.write_missing_tombstones()?;
+        }
+        if found < 3 {
+            self.rekey_items()?;
             tracing::info!(from = found, to = SCHEMA, "database migrated");
         }
         self.meta.insert(SCHEMA_KEY, &SCHEMA.to_be_bytes())?;

@@ -19,6 +19,7 @@ use std::collections::{HashMap, HashSet};
 
 use sled::transaction::{ConflictableTransactionError, Transactional};
 
+use super::items::item_key;
 use super::outbox::queue_key;
 use super::sketches::SketchRecord;
 use super::{enc, Alert, FeedState, NewItem, Store, StoreError};
@@ -27,6 +28,8 @@ use crate::text::fingerprint::Sketch;
 /// One item's records, encoded.
 struct StagedItem {
     id: String,
+    /// The key of the item and of its sample (see `items::item_key`).
+    key: Vec<u8>,
     item: Vec<u8>,
     seen: [u8; 8],
     sample: Option<Vec<u8>>,
@@ -129,6 +132,7 @@ impl Store {
         };
         let staged = StagedItem {
             id: new.item.id.clone(),
+            key: item_key(new.item.seen.timestamp(), &new.item.id),
             item,
             seen: new.item.seen.timestamp().to_be_bytes(),
             sample,
@@ -220,10 +224,10 @@ impl Store {
                     // one writer, nothing stored one since (reading the
                     // tombstones again was a disk read an item).
                     for it in &staged.items {
-                        items.insert(it.id.as_bytes(), it.item.as_slice())?;
+                        items.insert(it.key.as_slice(), it.item.as_slice())?;
                         tombs.insert(it.id.as_bytes(), &it.seen)?;
                         if let Some(sample) = &it.sample {
-                            samples.insert(it.id.as_bytes(), sample.as_slice())?;
+                            samples.insert(it.key.as_slice(), sample.as_slice())?;
                         }
                         stories.insert(it.story_id.as_bytes(), it.story.as_slice())?;
                         sketches.insert(&it.slot.to_be_bytes(), it.record.as_slice())?;
