@@ -13,6 +13,8 @@
 //! - `feeds`: what raqib remembers about each feed between polls.
 //! - `compact`: rewrites a database that sled let grow, and finishes a
 //!   rewrite a crash interrupted.
+//! - `staged`: the writes the writer stages for a batch of polls, committed
+//!   in one transaction, and seen by its reads until then.
 //! - here: opening, the schema version and migrations, flushing.
 //!
 //! Trees:
@@ -38,7 +40,8 @@
 //!   the text settings the stored hashes depend on, rate-limit and digest times.
 //!
 //! An item, its tombstone, its story, its sketch and its alerts are written
-//! in one transaction, so a crash leaves either all of them or none.
+//! in one transaction (with the rest of the writer's batch and the feeds'
+//! states), so a crash leaves either all of them or none.
 
 mod compact;
 mod feeds;
