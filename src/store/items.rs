@@ -385,7 +385,6 @@ mod tests {
     use super::*;
     use crate::dedup::find_copy;
     use crate::store::test_support::*;
-    use crate::store::AlertKind;
 
     #[test]
     fn prune_forgets_old_items_and_their_index_entries() -> Result<(), StoreError> {
@@ -465,17 +464,7 @@ mod tests {
     #[test]
     fn insert_is_once_and_alerts_survive_reopen() -> Result<(), StoreError> {
         let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
-        let alert = Alert {
-            id: Alert::id_for("s1", "t"),
-            story: "s1".into(),
-            topic: "t".into(),
-            created: Utc::now(),
-            due: Utc::now(),
-            attempts: 0,
-            last_error: None,
-            kind: AlertKind::Story,
-            failing_since: None,
-        };
+        let alert = alert(&Alert::id_for("s1", "t"), "s1");
         let new = NewItem {
             item: item("a", "s1"),
             fingerprint: Fingerprint::new("عنوان", "نص"),

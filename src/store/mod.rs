@@ -379,6 +379,21 @@ pub(crate) mod test_support {
         }
     }
 
+    /// An alert for topic "t", due now.
+    pub(crate) fn alert(id: &str, story: &str) -> Alert {
+        Alert {
+            id: id.into(),
+            story: story.into(),
+            topic: "t".into(),
+            created: Utc::now(),
+            due: Utc::now(),
+            attempts: 0,
+            last_error: None,
+            kind: AlertKind::Story,
+            failing_since: None,
+        }
+    }
+
     /// An item that starts story `story`, with no alerts.
     pub(crate) fn starting(item: Item, fingerprint: Fingerprint, story: &str) -> NewItem {
         NewItem {

@@ -290,7 +290,7 @@ mod tests {
     use super::*;
     use crate::dedup::{assign, find_copy};
     use crate::store::test_support::*;
-    use crate::store::{AlertKind, Copy};
+    use crate::store::Copy;
     use crate::text::fingerprint::Fingerprint;
 
     const BODY: &str = "قال وزير الخارجية الروسي إن المحادثات مع الولايات المتحدة حول سوريا متوقفة منذ أسابيع طويلة.\nوأضاف أن موسكو مستعدة لاستئناف الحوار مع واشنطن في أي وقت إذا توفرت الإرادة السياسية.";
@@ -306,18 +306,16 @@ mod tests {
         }
     }
 
-    fn alert(id: &str, story: &str) -> Alert {
-        Alert {
-            id: id.into(),
-            story: story.into(),
-            topic: "t".into(),
-            created: Utc::now(),
-            due: Utc::now(),
-            attempts: 0,
-            last_error: None,
-            kind: AlertKind::Story,
-            failing_since: None,
-        }
+    /// Stages item "a" (story "a", alert "a/t") and a new etag for its
+    /// feed, with `notice` beside it.
+    fn stage_a(s: &Store, fp: &Fingerprint, notice: Option<&Alert>) -> Result<(), StoreError> {
+        let mut first = starting(item("a", "a"), fp.clone(), "a");
+        first.alerts.push(alert("a/t", "a"));
+        assert!(s.stage(&first)?);
+        assert!(!s.stage(&first)?, "staged twice");
+        let mut state = s.feed_state("file:///f")?;
+        state.etag = Some("v2".into());
+        s.stage_feed_state("file:///f", &state, notice)
     }
 
     #[test]
@@ -326,10 +324,7 @@ mod tests {
         let fp = Fingerprint::new("عنوان الخبر", BODY);
         {
             let s = Store::open(dir.path())?;
-            let mut first = starting(item("a", "a"), fp.clone(), "a");
-            first.alerts.push(alert("a/t", "a"));
-            assert!(s.stage(&first)?);
-            assert!(!s.stage(&first)?, "staged twice");
+            stage_a(&s, &fp, Some(&alert("notice", "")))?;
             // The next item of the same batch sees the first: as stored,
             // as a copy, and its alert as existing.
             assert!(s.has_item("a")? && s.item("a")?.is_some() && s.has_alert("a/t")?);
@@ -341,9 +336,6 @@ mod tests {
                 ..starting(item("b", "a"), fp.clone(), "a")
             };
             assert!(s.stage(&second)?);
-            let mut state = s.feed_state("file:///f")?;
-            state.etag = Some("v2".into());
-            s.stage_feed_state("file:///f", &state, Some(&alert("notice", "")))?;
             assert_eq!(s.feed_state("file:///f")?.etag.as_deref(), Some("v2"));
             // Nothing is in sled yet.
             assert!(!s.tombstones.contains_key("a")? && s.outbox()?.is_empty());
@@ -366,12 +358,7 @@ mod tests {
         let fp = Fingerprint::new("عنوان الخبر", BODY);
         {
             let s = Store::open(dir.path())?;
-            let mut new = starting(item("a", "a"), fp.clone(), "a");
-            new.alerts.push(alert("a/t", "a"));
-            assert!(s.stage(&new)?);
-            let mut state = s.feed_state("file:///f")?;
-            state.etag = Some("v2".into());
-            s.stage_feed_state("file:///f", &state, None)?;
+            stage_a(&s, &fp, None)?;
             s.db.flush()?;
             // Dropped here, as a crash would: the batch is gone whole.
         }
