@@ -219,3 +219,74 @@ async fn fetch_article_reads_the_page_in_its_own_charset() {
     );
     assert_eq!(hstate.lock().expect("lock").requests.get("page"), Some(&1));
 }
+
+/// A feed carrying more entries than the writer commits at once: every
+/// entry is stored, the feed's story alerted once, and nothing is new the
+/// second time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_larger_than_a_batch_is_stored_whole() {
+    const N: usize = 1500;
+    let words = [
+        "سوق",
+        "مدينة",
+        "نهر",
+        "جبل",
+        "طريق",
+        "مطار",
+        "ميناء",
+        "مصنع",
+    ];
+    let items: Vec<(String, String, String)> = (0..N)
+        .map(|i| {
+            // Distinct texts, so that no entry is a copy of another.
+            let body: Vec<String> = (0..30)
+                .map(|k| format!("{}{}", words[(i + k) % words.len()], i * 31 + k))
+                .collect();
+            (format!("g{i}"), format!("خبر رقم {i}"), body.join(" "))
+        })
+        .collect();
+    let refs: Vec<(&str, &str, &str)> = items
+        .iter()
+        .map(|(g, t, b)| (g.as_str(), t.as_str(), b.as_str()))
+        .collect();
+    let mut feeds = standard_feeds();
+    feeds.insert(
+        "big".into(),
+        Served {
+            body: rss_feed(&refs),
+            content_type: "application/rss+xml".into(),
+        },
+    );
+    let (http, hstate) = start_http(feeds).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut list = FEEDS.to_vec();
+    list.push(("big", "الكبير"));
+    let big_items = |cfg: std::path::PathBuf| async move {
+        let (code, out, err) = raqib(&cfg, &["feeds", "--json"]).await;
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+        v.as_array()
+            .and_then(|l| l.iter().find(|f| f["name"] == "الكبير").cloned())
+            .expect("big feed listed")["items"]
+            .clone()
+    };
+    let cfg = write_config(dir.path(), http, &list, None);
+    let (code, _, err) = raqib(&cfg, &["once"]).await;
+    assert_eq!(code, 0, "{err}");
+
+    assert_eq!(big_items(cfg.clone()).await, N);
+
+    // One entry more: the feed is read again whole, and only that one is new.
+    let mut more = refs.clone();
+    more.push(("g-new", "خبر جديد", "نص الخبر الجديد عن سوق المدينة"));
+    hstate
+        .lock()
+        .expect("lock")
+        .feeds
+        .get_mut("big")
+        .expect("big feed served")
+        .body = rss_feed(&more);
+    let (code, _, err) = raqib(&cfg, &["once"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(big_items(cfg.clone()).await, N + 1);
+}

@@ -76,6 +76,11 @@ impl WriterDone {
 /// Jobs done in one trip to the blocking pool when they queue up.
 const BATCH: usize = 32;
 
+/// Items staged before the batch is committed, whatever the number of
+/// polls: a batch's items are held three times until it is written (the
+/// polls' results, their encodings, sled's transaction).
+const BATCH_ITEMS: usize = 1000;
+
 /// Starts the writer for `engine`: a task that takes jobs in order and
 /// does them on the blocking pool (sled's writes block), a batch of those
 /// waiting at a time, one batch at a time.
@@ -106,6 +111,11 @@ pub fn start(engine: Arc<Engine>) -> (WriterHandle, WriterDone) {
                             // the writer is gone, and the feed is polled again.
                             if let Some(written) = written {
                                 polls.push((reply, written));
+                            }
+                            // Feeds with thousands of entries: the batch is
+                            // written before it holds more than a few MB.
+                            if engine.store.staged_items() >= BATCH_ITEMS {
+                                settle(&engine, &mut polls);
                             }
                         }
                         // Housekeeping reads what the polls before it wrote.

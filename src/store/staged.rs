@@ -172,6 +172,11 @@ impl Store {
         Ok(true)
     }
 
+    /// How many items are staged.
+    pub fn staged_items(&self) -> usize {
+        self.staged().items.len()
+    }
+
     /// Stages a feed's state and, with it, a notice for the admin: the
     /// commit writes both or neither, so a crash never sends the notice
     /// twice nor loses it.
