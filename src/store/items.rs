@@ -157,6 +157,35 @@ fn is_item_key(key: &[u8]) -> bool {
     key.len() > 8 && key[0] == 0
 }
 
+/// Moves every entry of `tree` still keyed by id to the key `new_key`
+/// gives it (none: the entry goes), a thousand per batch. New keys sort
+/// before every old one (they begin with 0), so the scan never meets what
+/// it wrote.
+fn rekey(
+    tree: &sled::Tree,
+    new_key: impl Fn(&[u8], &[u8]) -> Result<Option<Vec<u8>>, StoreError>,
+) -> Result<(), StoreError> {
+    const CHUNK: usize = 1000;
+    let mut batch = sled::Batch::default();
+    let mut n = 0;
+    for entry in tree.iter() {
+        let (key, value) = entry?;
+        if is_item_key(&key) {
+            continue;
+        }
+        if let Some(new) = new_key(&key, &value)? {
+            batch.insert(new, value);
+        }
+        batch.remove(key);
+        n += 1;
+        if n % CHUNK == 0 {
+            tree.apply_batch(std::mem::take(&mut batch))?;
+        }
+    }
+    tree.apply_batch(batch)?;
+    Ok(())
+}
+
 impl Store {
     /// Schema 1 → 2: a tombstone for every stored item.
     pub(super) fn write_missing_tombstones(&self) -> Result<(), StoreError> {
@@ -203,44 +232,15 @@ impl Store {
     /// by id. Keys already moved are left alone, so a migration a crash
     /// cut short is finished at the next open.
     pub(super) fn rekey_items(&self) -> Result<(), StoreError> {
-        const CHUNK: usize = 1000;
-        let mut batch = sled::Batch::default();
-        let mut n = 0;
-        // New keys sort before every old one (they begin with 0): the
-        // iterator never meets what it wrote.
-        for entry in self.items.iter() {
-            let (key, value) = entry?;
-            if is_item_key(&key) {
-                continue;
-            }
-            let item: Item = dec("items", &value)?;
-            batch.insert(item_key(item.seen.timestamp(), &item.id), value);
-            batch.remove(key);
-            n += 1;
-            if n % CHUNK == 0 {
-                self.items.apply_batch(std::mem::take(&mut batch))?;
-            }
-        }
-        self.items.apply_batch(batch)?;
-        let mut batch = sled::Batch::default();
-        for entry in self.samples.iter() {
-            let (key, value) = entry?;
-            if is_item_key(&key) {
-                continue;
-            }
-            // Every item has a tombstone since schema 2; a sample without
-            // one has lost its item.
-            if let Some(new) = self.key_of(&String::from_utf8_lossy(&key))? {
-                batch.insert(new, value);
-            }
-            batch.remove(key);
-            n += 1;
-            if n % CHUNK == 0 {
-                self.samples.apply_batch(std::mem::take(&mut batch))?;
-            }
-        }
-        self.samples.apply_batch(batch)?;
-        Ok(())
+        rekey(&self.items, |_, value| {
+            let item: Item = dec("items", value)?;
+            Ok(Some(item_key(item.seen.timestamp(), &item.id)))
+        })?;
+        // Every item has a tombstone since schema 2; a sample without one
+        // has lost its item and goes.
+        rekey(&self.samples, |key, _| {
+            self.key_of(&String::from_utf8_lossy(key))
+        })
     }
 
     /// The stored sample of an item's smallest shingle hashes (empty when
@@ -336,40 +336,25 @@ impl Store {
         const CHUNK: usize = 500;
         let end = item_key(before.timestamp().saturating_add(1), "");
         let mut pruned = 0;
-        let mut chunk: Vec<(sled::IVec, Option<String>)> = Vec::with_capacity(CHUNK);
-        let mut old = self.items.range(..end);
-        loop {
-            let next = old.next().transpose()?;
-            if let Some((key, value)) = next.as_ref() {
-                let item: Item = dec("items", value)?;
-                if item.seen < before {
-                    let mut story_prefix = item.story.as_bytes().to_vec();
-                    story_prefix.push(b'/');
-                    let pending = self.outbox.scan_prefix(&story_prefix).next().is_some();
-                    let drop_story = (item.story == item.id && !pending).then_some(item.story);
-                    chunk.push((key.clone(), drop_story));
-                }
+        let mut chunk = Vec::with_capacity(CHUNK);
+        for entry in self.items.range(..end) {
+            let (key, value) = entry?;
+            let item: Item = dec("items", &value)?;
+            if item.seen >= before {
+                continue;
             }
-            if chunk.len() == CHUNK || (next.is_none() && !chunk.is_empty()) {
-                (&self.items, &self.samples, &self.stories).transaction(
-                    |(items, samples, stories)| {
-                        for (key, story) in &chunk {
-                            items.remove(key)?;
-                            samples.remove(key)?;
-                            if let Some(story) = story {
-                                stories.remove(story.as_bytes())?;
-                            }
-                        }
-                        Ok::<_, ConflictableTransactionError<StoreError>>(())
-                    },
-                )?;
-                pruned += chunk.len();
-                chunk.clear();
-            }
-            if next.is_none() {
-                break;
+            let mut story_prefix = item.story.as_bytes().to_vec();
+            story_prefix.push(b'/');
+            let pending = self.outbox.scan_prefix(&story_prefix).next().is_some();
+            chunk.push((
+                key,
+                (item.story == item.id && !pending).then_some(item.story),
+            ));
+            if chunk.len() == CHUNK {
+                pruned += self.forget_items(&mut chunk)?;
             }
         }
+        pruned += self.forget_items(&mut chunk)?;
         // The copy index forgets the same items.
         self.prune_sketches(before.timestamp(), pruned > 0)?;
         for k in expired {
@@ -377,6 +362,31 @@ impl Store {
         }
         self.prune_outbox(before)?;
         Ok(pruned)
+    }
+
+    /// Removes the items (and samples) under these keys, each with the
+    /// story given beside it, in one transaction; empties `chunk` and
+    /// returns how many went.
+    fn forget_items(
+        &self,
+        chunk: &mut Vec<(sled::IVec, Option<String>)>,
+    ) -> Result<usize, StoreError> {
+        if chunk.is_empty() {
+            return Ok(0);
+        }
+        (&self.items, &self.samples, &self.stories).transaction(|(items, samples, stories)| {
+            for (key, story) in chunk.iter() {
+                items.remove(key)?;
+                samples.remove(key)?;
+                if let Some(story) = story {
+                    stories.remove(story.as_bytes())?;
+                }
+            }
+            Ok::<_, ConflictableTransactionError<StoreError>>(())
+        })?;
+        let n = chunk.len();
+        chunk.clear();
+        Ok(n)
     }
 }
 

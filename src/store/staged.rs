@@ -28,10 +28,10 @@ use crate::text::fingerprint::Sketch;
 /// One item's records, encoded.
 struct StagedItem {
     id: String,
-    /// The key of the item and of its sample (see `items::item_key`).
-    key: Vec<u8>,
     item: Vec<u8>,
-    seen: [u8; 8],
+    /// When it was first seen (seconds): its tombstone, and with its id
+    /// the key of the item and of its sample (see `items::item_key`).
+    seen: i64,
     sample: Option<Vec<u8>>,
     story_id: String,
     story: Vec<u8>,
@@ -132,9 +132,8 @@ impl Store {
         };
         let staged = StagedItem {
             id: new.item.id.clone(),
-            key: item_key(new.item.seen.timestamp(), &new.item.id),
             item,
-            seen: new.item.seen.timestamp().to_be_bytes(),
+            seen: new.item.seen.timestamp(),
             sample,
             story_id: new.story.id.clone(),
             story: enc("stories", &new.story)?,
@@ -229,10 +228,11 @@ impl Store {
                     // one writer, nothing stored one since (reading the
                     // tombstones again was a disk read an item).
                     for it in &staged.items {
-                        items.insert(it.key.as_slice(), it.item.as_slice())?;
-                        tombs.insert(it.id.as_bytes(), &it.seen)?;
+                        let key = item_key(it.seen, &it.id);
+                        items.insert(key.as_slice(), it.item.as_slice())?;
+                        tombs.insert(it.id.as_bytes(), &it.seen.to_be_bytes())?;
                         if let Some(sample) = &it.sample {
-                            samples.insert(it.key.as_slice(), sample.as_slice())?;
+                            samples.insert(key.as_slice(), sample.as_slice())?;
                         }
                         stories.insert(it.story_id.as_bytes(), it.story.as_slice())?;
                         sketches.insert(&it.slot.to_be_bytes(), it.record.as_slice())?;
