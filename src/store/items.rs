@@ -272,9 +272,29 @@ impl Store {
             return dec("stories", b).map(Some);
         }
         self.stories
-            .get(id)?
+            .get(self.story_key(id)?)?
             .map(|b| dec("stories", &b))
             .transpose()
+    }
+
+    /// The key of a story: that of the item which started it (a story's id
+    /// is its first item's), so that new stories land at the end of the
+    /// tree as new items do. The time comes from the item, staged or stored
+    /// (its tombstone); a story with no such item (none is written so
+    /// today) is under time 0, where reads and writes both look.
+    pub(super) fn story_key(&self, id: &str) -> Result<Vec<u8>, StoreError> {
+        if let Some(seen) = self.staged().seen(id) {
+            return Ok(item_key(seen, id));
+        }
+        Ok(self.key_of(id)?.unwrap_or_else(|| item_key(0, id)))
+    }
+
+    /// Schema 3 → 4: stories keyed by [`Store::story_key`] instead of by
+    /// id (as `rekey_items`, a cut-short run is finished at the next open).
+    pub(super) fn rekey_stories(&self) -> Result<(), StoreError> {
+        rekey(&self.stories, |key, _| {
+            self.story_key(&String::from_utf8_lossy(key)).map(Some)
+        })
     }
 
     /// Every stored item (for replays and tests).
@@ -326,8 +346,15 @@ impl Store {
         let mut expired = Vec::new();
         for entry in self.tombstones.iter() {
             let (k, v) = entry?;
-            // Tombstones outlive their items by SEEN_FOR.
-            if tombstone_time(&v).unwrap_or(0) < horizon {
+            // Tombstones outlive their items by SEEN_FOR, and a story its
+            // item started (kept while an alert for it waits): the story's
+            // key has the tombstone's time.
+            let seen = tombstone_time(&v).unwrap_or(0);
+            if seen < horizon
+                && !self
+                    .stories
+                    .contains_key(item_key(seen, &String::from_utf8_lossy(&k)))?
+            {
                 expired.push(k);
             }
         }
@@ -346,10 +373,9 @@ impl Store {
             let mut story_prefix = item.story.as_bytes().to_vec();
             story_prefix.push(b'/');
             let pending = self.outbox.scan_prefix(&story_prefix).next().is_some();
-            chunk.push((
-                key,
-                (item.story == item.id && !pending).then_some(item.story),
-            ));
+            // The story this item started is under the item's own key.
+            let started = item.story == item.id && !pending;
+            chunk.push((key, started));
             if chunk.len() == CHUNK {
                 pruned += self.forget_items(&mut chunk)?;
             }
@@ -364,13 +390,10 @@ impl Store {
         Ok(pruned)
     }
 
-    /// Removes the items (and samples) under these keys, each with the
-    /// story given beside it, in one transaction; empties `chunk` and
-    /// returns how many went.
-    fn forget_items(
-        &self,
-        chunk: &mut Vec<(sled::IVec, Option<String>)>,
-    ) -> Result<usize, StoreError> {
+    /// Removes the items (and samples) under these keys, and the stories
+    /// under them where the flag beside the key says so, in one
+    /// transaction; empties `chunk` and returns how many went.
+    fn forget_items(&self, chunk: &mut Vec<(sled::IVec, bool)>) -> Result<usize, StoreError> {
         if chunk.is_empty() {
             return Ok(0);
         }
@@ -378,8 +401,8 @@ impl Store {
             for (key, story) in chunk.iter() {
                 items.remove(key)?;
                 samples.remove(key)?;
-                if let Some(story) = story {
-                    stories.remove(story.as_bytes())?;
+                if *story {
+                    stories.remove(key)?;
                 }
             }
             Ok::<_, ConflictableTransactionError<StoreError>>(())
@@ -563,7 +586,7 @@ mod rekey_tests {
             s.db.flush()?;
         }
         let s = Store::open(dir.path())?;
-        assert_eq!(s.schema()?, 3);
+        assert_eq!(s.schema()?, crate::store::SCHEMA);
         for id in ["old", "new", "moved"] {
             assert_eq!(s.item(id)?.map(|i| i.id).as_deref(), Some(id));
             assert_eq!(s.sample(id)?, vec![7, 11, 13]);
@@ -582,6 +605,120 @@ mod rekey_tests {
         assert_eq!(s.prune(now - chrono::Duration::days(3))?, 2);
         assert!(s.item("old")?.is_none() && s.item("new")?.is_some());
         assert_eq!(s.samples.len(), 1);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod story_rekey_tests {
+    use super::*;
+    use crate::store::test_support::*;
+
+    fn story(id: &str, title: &str) -> Story {
+        Story {
+            id: id.into(),
+            title: title.into(),
+            created: Utc::now(),
+            copies: vec![],
+        }
+    }
+
+    #[test]
+    fn a_schema_3_database_has_its_stories_rekeyed_by_their_first_item() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
+        let now = Utc::now();
+        {
+            // Schema 3's layout: stories by id. "moved" was rekeyed by a
+            // migration a crash cut short; "lone" has no item (nor tombstone).
+            let s = Store::open(dir.path())?;
+            for (id, days_ago) in [("old", 9), ("moved", 5), ("new", 1)] {
+                let mut it = item(id, id);
+                it.seen = now - chrono::Duration::days(days_ago);
+                let seen = it.seen.timestamp();
+                s.items
+                    .insert(item_key(seen, id), crate::store::enc("items", &it)?)?;
+                s.tombstones.insert(id, &seen.to_be_bytes())?;
+                let key = if id == "moved" {
+                    item_key(seen, id)
+                } else {
+                    id.as_bytes().to_vec()
+                };
+                s.stories
+                    .insert(key, crate::store::enc("stories", &story(id, id))?)?;
+            }
+            s.stories
+                .insert("lone", crate::store::enc("stories", &story("lone", "x"))?)?;
+            s.meta
+                .insert(crate::store::SCHEMA_KEY, &3u32.to_be_bytes())?;
+            s.db.flush()?;
+        }
+        let s = Store::open(dir.path())?;
+        assert_eq!(s.schema()?, crate::store::SCHEMA);
+        for id in ["old", "moved", "new", "lone"] {
+            assert_eq!(s.story(id)?.map(|st| st.id).as_deref(), Some(id));
+        }
+        assert!(s
+            .stories
+            .iter()
+            .keys()
+            .all(|k| k.is_ok_and(|k| is_item_key(&k))));
+        // In the order their items were seen, as items are.
+        let order: Vec<String> = s
+            .stories
+            .iter()
+            .values()
+            .map(|v| Ok(dec::<Story>("stories", &v?)?.id))
+            .collect::<Result<_, StoreError>>()?;
+        assert_eq!(order, ["lone", "old", "moved", "new"]);
+        // Pruning an item takes the story it started with it.
+        assert_eq!(s.prune(now - chrono::Duration::days(7))?, 1);
+        assert!(s.story("old")?.is_none() && s.story("moved")?.is_some());
+        Ok(())
+    }
+
+    #[test]
+    fn a_copy_joins_its_story_under_the_first_items_key() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
+        let s = Store::open(dir.path())?;
+        let fp = Fingerprint::new("عنوان", "نص");
+        let mut first = item("a", "a");
+        first.seen = Utc::now() - chrono::Duration::hours(5);
+        let mut new = starting(first, fp.clone(), "a");
+        new.story.title = "first".into();
+        assert!(s.insert(&new)?);
+        // A copy seen later, in another commit: the story is rewritten in
+        // place, not stored a second time under the copy's time.
+        let mut copy = starting(item("b", "a"), fp, "a");
+        copy.story.title = "joined".into();
+        assert!(s.insert(&copy)?);
+        assert_eq!(s.stories.len(), 1);
+        assert_eq!(s.story("a")?.map(|st| st.title).as_deref(), Some("joined"));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod pending_story_tests {
+    use super::*;
+    use crate::store::test_support::*;
+
+    #[test]
+    fn a_story_kept_for_a_waiting_alert_stays_readable_past_its_tombstones_time(
+    ) -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
+        let s = Store::open(dir.path())?;
+        let mut old = item("old", "old");
+        old.seen = Utc::now() - chrono::Duration::days(2);
+        let mut new = starting(old, Fingerprint::new("عنوان", "نص"), "old");
+        new.alerts.push(alert("old/t", "old"));
+        assert!(s.insert(&new)?);
+        let later = Utc::now() + chrono::Duration::from_std(SEEN_FOR).unwrap_or_default();
+        assert_eq!(s.prune(later)?, 1);
+        assert!(s.item("old")?.is_none());
+        // The mail server never took the alert: its story is still there
+        // to render it, found through the tombstone that was kept for it.
+        assert!(s.story("old")?.is_some());
+        assert!(s.has_item("old")?);
         Ok(())
     }
 }

@@ -26,7 +26,8 @@
 //!   a copy lookup reads them when a sketch cannot decide, before the text.
 //!   Items stored before this tree existed hold them in the item itself
 //!   ([`Item::sample`]), where they are still read.
-//! - `stories`: story id → [`Story`] (the first item and every copy)
+//! - `stories`: the key of the item that started the story (a story's id
+//!   is its first item's) → [`Story`] (the first item and every copy).
 //! - `sketches`: the copy index's records (see `sketches.rs`).
 //! - `tombstones`: item id → when it was first seen (i64 seconds, big-endian).
 //!   Kept for [`SEEN_FOR`] after the retention window, so that an entry a
@@ -196,7 +197,8 @@ pub struct Store {
 ///   jumps by a million or more at every open; no tombstones.
 /// - 2: dense slots, tombstones.
 /// - 3: items and samples keyed by the time first seen, then the id.
-pub const SCHEMA: u32 = 3;
+/// - 4: stories keyed as the item that started them.
+pub const SCHEMA: u32 = 4;
 
 /// How long an entry's id (its tombstone) is remembered after the retention
 /// window has pruned its item: a feed that still carries an entry after
@@ -296,6 +298,9 @@ impl Store {
         }
         if found < 3 {
             self.rekey_items()?;
+        }
+        if found < 4 {
+            self.rekey_stories()?;
             tracing::info!(from = found, to = SCHEMA, "database migrated");
         }
         self.meta.insert(SCHEMA_KEY, &SCHEMA.to_be_bytes())?;

@@ -34,6 +34,8 @@ struct StagedItem {
     seen: i64,
     sample: Option<Vec<u8>>,
     story_id: String,
+    /// The story's key (see [`Store::story_key`]).
+    story_key: Vec<u8>,
     story: Vec<u8>,
     slot: u32,
     record: Vec<u8>,
@@ -79,6 +81,11 @@ impl Staged {
     /// The sample of a staged item: `Some(None)` when it has none.
     pub(super) fn sample(&self, id: &str) -> Option<Option<&[u8]>> {
         self.by_id.get(id).map(|&i| self.items[i].sample.as_deref())
+    }
+
+    /// When a staged item was first seen.
+    pub(super) fn seen(&self, id: &str) -> Option<i64> {
+        self.by_id.get(id).map(|&i| self.items[i].seen)
     }
 
     pub(super) fn story(&self, id: &str) -> Option<&[u8]> {
@@ -136,6 +143,11 @@ impl Store {
             seen: new.item.seen.timestamp(),
             sample,
             story_id: new.story.id.clone(),
+            story_key: if new.story.id == new.item.id {
+                item_key(new.item.seen.timestamp(), &new.story.id)
+            } else {
+                self.story_key(&new.story.id)?
+            },
             story: enc("stories", &new.story)?,
             slot,
             record: record.to_bytes(),
@@ -234,7 +246,7 @@ impl Store {
                         if let Some(sample) = &it.sample {
                             samples.insert(key.as_slice(), sample.as_slice())?;
                         }
-                        stories.insert(it.story_id.as_bytes(), it.story.as_slice())?;
+                        stories.insert(it.story_key.as_slice(), it.story.as_slice())?;
                         sketches.insert(&it.slot.to_be_bytes(), it.record.as_slice())?;
                         for (aid, a) in &it.alerts {
                             if outbox.get(aid.as_bytes())?.is_none()
