@@ -161,6 +161,7 @@ fn compact_if_grown_by(path: &Path, min_growth: u64) -> Result<Option<Compaction
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::open_db;
 
     #[test]
     fn a_grown_database_is_rewritten_with_everything_in_it() -> Result<(), StoreError> {
@@ -168,7 +169,7 @@ mod tests {
         let path = dir.path().join("db");
         let value = vec![7u8; 2000];
         {
-            let db = sled::Config::new().path(&path).open()?;
+            let db = open_db(&path)?;
             let t = db.open_tree("items")?;
             t.insert("kept", b"value".as_slice())?;
             db.flush()?;
@@ -176,7 +177,7 @@ mod tests {
         assert_eq!(compact_if_grown_by(&path, 1 << 20)?, None, "small");
         // Written and removed again and again: space sled keeps.
         let first = {
-            let db = sled::Config::new().path(&path).open()?;
+            let db = open_db(&path)?;
             let t = db.open_tree("items")?;
             for round in 0..5 {
                 for i in 0..1000u32 {
@@ -194,7 +195,7 @@ mod tests {
         assert_eq!(compact_if_grown_by(&path, 1 << 20)?, None, "first past");
         // Then much more written at once and removed: sled keeps the files.
         let grown_to = {
-            let db = sled::Config::new().path(&path).open()?;
+            let db = open_db(&path)?;
             let t = db.open_tree("items")?;
             for i in 0..20_000u32 {
                 t.insert(format!("big/{i}"), value.as_slice())?;
@@ -212,7 +213,7 @@ mod tests {
             panic!("not rewritten");
         };
         assert!(after * 4 < before, "{before} -> {after}");
-        let db = sled::Config::new().path(&path).open()?;
+        let db = open_db(&path)?;
         assert_eq!(
             db.open_tree("items")?.get("kept")?.as_deref(),
             Some(b"value".as_slice())
