@@ -363,7 +363,16 @@ impl Store {
                 singles.push((s, v));
             }
         }
-        for group in singles.chunk_by(|a, b| a.0 / BLOCK_SLOTS == b.0 / BLOCK_SLOTS) {
+        // Blocks go a few dozen per batch: sled seals its log once for each
+        // batch, which cost more than the fold itself when every block had
+        // its own (after every commit of the writer).
+        const BLOCKS_PER_BATCH: usize = 32;
+        let mut batch = sled::Batch::default();
+        let groups = singles.chunk_by(|a, b| a.0 / BLOCK_SLOTS == b.0 / BLOCK_SLOTS);
+        for (n, group) in groups.enumerate() {
+            if n > 0 && n % BLOCKS_PER_BATCH == 0 {
+                self.sketches.apply_batch(std::mem::take(&mut batch))?;
+            }
             let Some(&(first, _)) = group.first() else {
                 continue;
             };
@@ -377,7 +386,6 @@ impl Store {
                 .iter()
                 .map(|&(s, _)| s)
                 .collect();
-            let mut batch = sled::Batch::default();
             for (s, rec) in group {
                 // A slot is in a block once (the block's record is older).
                 if !held.contains(s) {
@@ -386,8 +394,8 @@ impl Store {
                 batch.remove(&s.to_be_bytes());
             }
             batch.insert(&key, value);
-            self.sketches.apply_batch(batch)?;
         }
+        self.sketches.apply_batch(batch)?;
         *folded = block;
         Ok(())
     }
