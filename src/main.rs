@@ -435,25 +435,15 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
         Command::Items { topic, since, json } => {
             let cfg = load_config(&config_path)?;
             let rt = runtime()?;
-            let items: Vec<raqib::api::queries::ItemRow> = match reader(&cfg, &rt)? {
-                Reader::Daemon(c) => {
-                    let since = since.map(|d| d.to_string());
-                    let q = raqib::api::client::query(&[
-                        ("since", since.as_deref()),
-                        ("topic", topic.as_deref()),
-                    ]);
-                    rt.block_on(c.get(&format!("/api/items{q}")))?
-                }
-                Reader::Store(store) => {
-                    let after = since.map(|d| raqib::time::before(chrono::Utc::now(), d.into()));
-                    raqib::api::queries::items(&store, after, topic.as_deref())?
-                }
-            };
-            if json {
-                out!("{}", serde_json::to_string(&items)?);
-            } else {
-                let tz = cfg.email.timezone;
-                for i in &items {
+            let tz = cfg.email.timezone;
+            // Each row is printed as it comes: a listing of months of items
+            // never holds them all.
+            let mut n = 0usize;
+            let mut print = |i: raqib::api::queries::ItemRow| -> anyhow::Result<()> {
+                if json {
+                    let sep = if n == 0 { "[" } else { "," };
+                    out_raw!("{sep}{}", serde_json::to_string(&i)?);
+                } else {
                     out!(
                         "{}  {}  [{}]  {}",
                         raqib::notify::render::local_time(i.seen, tz),
@@ -465,7 +455,31 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
                         out!("    {l}");
                     }
                 }
-                eprintln!("{} items", items.len());
+                n += 1;
+                Ok(())
+            };
+            match reader(&cfg, &rt)? {
+                Reader::Daemon(c) => {
+                    let since = since.map(|d| d.to_string());
+                    let q = raqib::api::client::query(&[
+                        ("since", since.as_deref()),
+                        ("topic", topic.as_deref()),
+                    ]);
+                    let items: Vec<raqib::api::queries::ItemRow> =
+                        rt.block_on(c.get(&format!("/api/items{q}")))?;
+                    for i in items {
+                        print(i)?;
+                    }
+                }
+                Reader::Store(store) => {
+                    let after = since.map(|d| raqib::time::before(chrono::Utc::now(), d.into()));
+                    raqib::api::queries::each_item(&store, after, topic.as_deref(), &mut print)?;
+                }
+            }
+            if json {
+                out!("{}", if n == 0 { "[]" } else { "]" });
+            } else {
+                eprintln!("{n} items");
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -260,3 +260,104 @@ fn the_running_daemon_answers_the_api_the_cli_and_systemd() {
     );
     drop(daemon);
 }
+
+/// A listing larger than the chunks the daemon sends it in arrives whole,
+/// newest first, from the daemon and from the database alone.
+#[test]
+fn a_long_item_listing_arrives_whole_from_the_daemon_and_the_store() {
+    const N: usize = 300;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let items: String = (0..N)
+        .map(|i| {
+            format!(
+                "<item><guid>g{i}</guid><link>https://x.example/{i}</link>\
+                 <title>خبر رقم {i} عن الطقس والأسواق والرياضة في المدن العربية اليوم</title>\
+                 <description>نص الخبر {i}.</description></item>"
+            )
+        })
+        .collect();
+    std::fs::write(
+        d.join("feed.xml"),
+        format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>t</title>{items}</channel></rss>"),
+    )
+    .expect("feed");
+    std::fs::copy(repo("config/watchlist.toml"), d.join("watchlist.toml")).expect("watchlist");
+    let port = free_port();
+    let cfg = d.join("raqib.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[storage]\npath = \"db\"\n[poll]\ninterval = \"1h\"\n\
+             [[feeds]]\nurl = \"file:feed.xml\"\nname = \"منفذ\"\n\
+             [email.maildir]\npath = \"mail\"\n[http]\nlisten = \"127.0.0.1:{port}\"\n"
+        ),
+    )
+    .expect("config");
+    let mut daemon = Daemon(
+        Command::new(env!("CARGO_BIN_EXE_raqib"))
+            .arg("--config")
+            .arg(&cfg)
+            .arg("run")
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn"),
+    );
+    wait_for("every item stored", 30, || {
+        get(port, "/api/feeds").is_some_and(|(_, body)| body.contains(&format!("\"items\":{N}")))
+    });
+    let listed = |json: &str| -> Vec<serde_json::Value> {
+        serde_json::from_str::<Vec<serde_json::Value>>(json).expect("a whole JSON array")
+    };
+    let (status, body) = get(port, "/api/items").expect("items");
+    assert_eq!(status, 200);
+    assert!(
+        body.len() > 64 * 1024,
+        "more than one chunk: {}",
+        body.len()
+    );
+    let rows = listed(&body);
+    assert_eq!(rows.len(), N);
+    let seen: Vec<&str> = rows.iter().filter_map(|r| r["seen"].as_str()).collect();
+    assert_eq!(seen.len(), N);
+    assert!(seen.windows(2).all(|w| w[0] >= w[1]), "newest first");
+    let out = raqib(&cfg, &["items", "--json"]);
+    assert!(out.status.success());
+    assert_eq!(listed(&String::from_utf8_lossy(&out.stdout)).len(), N);
+
+    // The same from the database, once no daemon holds it.
+    let _ = daemon.0.kill();
+    let _ = daemon.0.wait();
+    let out = wait_until_unlocked(|| raqib(&cfg, &["items", "--json"]));
+    assert_eq!(listed(&String::from_utf8_lossy(&out.stdout)).len(), N);
+    let text = raqib(&cfg, &["items"]);
+    assert!(text.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&text.stderr).trim(),
+        format!("{N} items")
+    );
+    // None of them is on the watchlist's topic.
+    let none = ["items", "--topic", "syria-us-russia"];
+    let out = raqib(&cfg, &none);
+    assert!(out.status.success() && out.stdout.is_empty());
+    let out = raqib(&cfg, &[&none[..], &["--json"]].concat());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[]");
+}
+
+/// Runs `cmd` until it stops failing for a database lock (a killed
+/// daemon's lock goes with its process, a moment later).
+fn wait_until_unlocked(cmd: impl Fn() -> Output) -> Output {
+    let start = Instant::now();
+    loop {
+        let out = cmd();
+        if out.status.success() || start.elapsed() > Duration::from_secs(10) {
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            return out;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -31,6 +31,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use futures_util::StreamExt;
 use serde::Deserialize;
 use tokio::sync::watch;
 use tracing::{info, warn};
@@ -152,12 +153,57 @@ async fn items(
     Query(q): Query<ItemsQuery>,
 ) -> Result<Response, Failure> {
     let after = since(q.since.as_deref())?;
-    let list = blocking(move || {
-        queries::items(&engine.store, after, q.topic.as_deref()).map_err(internal)
-    })
-    .await?;
-    Ok(Json(list).into_response())
+    // The JSON array goes out in chunks as the items are read, a few at a
+    // time in flight: listing months of items holds none of them whole.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, String>>(2);
+    tokio::task::spawn_blocking(move || {
+        let mut chunk = b"[".to_vec();
+        let mut first = true;
+        let listed = queries::each_item(&engine.store, after, q.topic.as_deref(), |row| {
+            if !first {
+                chunk.push(b',');
+            }
+            first = false;
+            serde_json::to_writer(&mut chunk, &row)?;
+            if chunk.len() >= ITEMS_CHUNK {
+                // A client that went away ends the listing.
+                tx.blocking_send(Ok(std::mem::take(&mut chunk)))
+                    .map_err(|_| "the client went away")?;
+            }
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+        });
+        let last = listed
+            .map(|()| {
+                chunk.push(b']');
+                chunk
+            })
+            .map_err(|e| e.to_string());
+        if let Err(e) = &last {
+            warn!(error = %e, "listing items failed");
+        }
+        let _ = tx.blocking_send(last);
+    });
+    // An error before the first chunk is the answer's status; one after it
+    // breaks the connection, so that no client takes a cut list for whole.
+    let first = match rx.recv().await {
+        Some(Ok(chunk)) => chunk,
+        Some(Err(e)) => return Err(internal(e)),
+        None => return Err(internal("the listing ended abnormally")),
+    };
+    let rest = futures_util::stream::unfold(rx, |mut rx| async move {
+        let next = rx.recv().await?;
+        Some((next.map_err(std::io::Error::other), rx))
+    });
+    let body = futures_util::stream::once(async move { Ok(first) }).chain(rest);
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response())
 }
+
+/// How much of an item listing is sent at a time.
+const ITEMS_CHUNK: usize = 64 * 1024;
 
 async fn watchlist_test(
     State(engine): State<Arc<Engine>>,

@@ -30,20 +30,22 @@ pub struct ItemRow {
     pub topics: Vec<String>,
 }
 
-/// Items seen after `after` (all when `None`) matching `topic` (any when
-/// `None`), newest first.
-pub fn items(
+/// Hands `f` each item seen after `after` (all when `None`) matching
+/// `topic` (any when `None`), newest first, one at a time: a listing of
+/// months of items never holds them all (the CLI prints each, the API
+/// sends each).
+pub fn each_item<E: From<StoreError>>(
     store: &Store,
     after: Option<DateTime<Utc>>,
     topic: Option<&str>,
-) -> Result<Vec<ItemRow>, StoreError> {
-    let mut out = Vec::new();
-    for item in store.items_since(after) {
+    mut f: impl FnMut(ItemRow) -> Result<(), E>,
+) -> Result<(), E> {
+    for item in store.items_newest_first(after) {
         let item = item?;
         if topic.is_some_and(|t| !item.matches.iter().any(|m| m.topic == t)) {
             continue;
         }
-        out.push(ItemRow {
+        f(ItemRow {
             topics: item.matches.iter().map(|m| m.topic.clone()).collect(),
             id: item.id,
             title: item.title,
@@ -53,10 +55,9 @@ pub fn items(
             published: item.published,
             seen: item.seen,
             story: item.story,
-        });
+        })?;
     }
-    out.sort_by_key(|i| std::cmp::Reverse(i.seen));
-    Ok(out)
+    Ok(())
 }
 
 /// `watchlist test`: the stored items replayed through `wl`, as text.

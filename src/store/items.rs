@@ -328,6 +328,25 @@ impl Store {
         }))
     }
 
+    /// The items first seen at or after `after` (every item when `None`),
+    /// newest first, read one at a time: listings print or send each as
+    /// it comes instead of holding them all.
+    pub fn items_newest_first(
+        &self,
+        after: Option<DateTime<Utc>>,
+    ) -> impl Iterator<Item = Result<Item, StoreError>> + '_ {
+        let from = item_key(after.map_or(0, |a| a.timestamp()), "");
+        self.items.range(from..).rev().filter_map(move |entry| {
+            let item = entry
+                .map_err(StoreError::from)
+                .and_then(|(_, v)| dec::<Item>("items", &v));
+            match item {
+                Ok(item) if after.is_some_and(|a| item.seen < a) => None,
+                other => Some(other),
+            }
+        })
+    }
+
     /// Writes an item with its sketch, story and alerts in one
     /// transaction (with whatever else was staged): [`Store::stage`], then
     /// [`Store::commit`]. Returns false when the item was already stored.
@@ -491,6 +510,13 @@ mod tests {
         assert_eq!(ids(Some(now - chrono::Duration::days(7)))?, ["b", "c"]);
         assert_eq!(ids(Some(now))?, ["c"]);
         assert_eq!(ids(None)?, ["a", "b", "c"]);
+        let newest = |after| -> Result<Vec<String>, StoreError> {
+            s.items_newest_first(after)
+                .map(|i| i.map(|i| i.id))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        assert_eq!(newest(Some(now - chrono::Duration::days(7)))?, ["c", "b"]);
+        assert_eq!(newest(None)?, ["c", "b", "a"]);
         Ok(())
     }
 
