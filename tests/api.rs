@@ -52,6 +52,26 @@ fn raqib(cfg: &Path, args: &[&str]) -> Output {
         .expect("run raqib")
 }
 
+/// Writes `feed` as the one feed (a file), the shipped watchlist and a
+/// config (`head`, then the storage, the feed, a maildir and an HTTP
+/// port) into `d`; returns the port and the config's path.
+fn setup(d: &Path, feed: &str, head: &str) -> (u16, std::path::PathBuf) {
+    std::fs::write(d.join("feed.xml"), feed).expect("feed");
+    std::fs::copy(repo("config/watchlist.toml"), d.join("watchlist.toml")).expect("watchlist");
+    let port = free_port();
+    let cfg = d.join("raqib.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "{head}[storage]\npath = \"db\"\n[poll]\ninterval = \"1h\"\n\
+             [[feeds]]\nurl = \"file:feed.xml\"\nname = \"منفذ\"\n\
+             [email.maildir]\npath = \"mail\"\n[http]\nlisten = \"127.0.0.1:{port}\"\n"
+        ),
+    )
+    .expect("config");
+    (port, cfg)
+}
+
 struct Daemon(Child);
 
 impl Drop for Daemon {
@@ -65,20 +85,11 @@ impl Drop for Daemon {
 fn the_running_daemon_answers_the_api_the_cli_and_systemd() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    std::fs::write(d.join("feed.xml"), FEED).expect("feed");
-    std::fs::copy(repo("config/watchlist.toml"), d.join("watchlist.toml")).expect("watchlist");
-    let port = free_port();
-    let cfg = d.join("raqib.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "log_level = \"debug\"\n[storage]\npath = \"db\"\n[poll]\ninterval = \"1h\"\n\
-             [[feeds]]\nurl = \"file:feed.xml\"\nname = \"منفذ\"\n\
-             [email.maildir]\npath = \"mail\"\n[alerts]\nwindow = \"1s\"\nmax_age = \"30years\"\n\
-             [http]\nlisten = \"127.0.0.1:{port}\"\n"
-        ),
-    )
-    .expect("config");
+    let (port, cfg) = setup(
+        d,
+        FEED,
+        "log_level = \"debug\"\n[alerts]\nwindow = \"1s\"\nmax_age = \"30years\"\n",
+    );
     let notify = UnixDatagram::bind(d.join("notify.sock")).expect("notify socket");
     notify
         .set_read_timeout(Some(Duration::from_millis(200)))
@@ -277,23 +288,8 @@ fn a_long_item_listing_arrives_whole_from_the_daemon_and_the_store() {
             )
         })
         .collect();
-    std::fs::write(
-        d.join("feed.xml"),
-        format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>t</title>{items}</channel></rss>"),
-    )
-    .expect("feed");
-    std::fs::copy(repo("config/watchlist.toml"), d.join("watchlist.toml")).expect("watchlist");
-    let port = free_port();
-    let cfg = d.join("raqib.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[storage]\npath = \"db\"\n[poll]\ninterval = \"1h\"\n\
-             [[feeds]]\nurl = \"file:feed.xml\"\nname = \"منفذ\"\n\
-             [email.maildir]\npath = \"mail\"\n[http]\nlisten = \"127.0.0.1:{port}\"\n"
-        ),
-    )
-    .expect("config");
+    let feed = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>t</title>{items}</channel></rss>");
+    let (port, cfg) = setup(d, &feed, "");
     let mut daemon = Daemon(
         Command::new(env!("CARGO_BIN_EXE_raqib"))
             .arg("--config")

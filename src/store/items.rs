@@ -151,6 +151,22 @@ pub(super) fn item_key(seen: i64, id: &str) -> Vec<u8> {
     key
 }
 
+/// Decodes an entry of the items tree, leaving out an item seen before
+/// `after` (its key's time is in seconds).
+fn seen_since(
+    after: Option<DateTime<Utc>>,
+) -> impl Fn(sled::Result<(sled::IVec, sled::IVec)>) -> Option<Result<Item, StoreError>> {
+    move |entry| {
+        let item = entry
+            .map_err(StoreError::from)
+            .and_then(|(_, v)| dec::<Item>("items", &v));
+        match item {
+            Ok(item) if after.is_some_and(|a| item.seen < a) => None,
+            other => Some(other),
+        }
+    }
+}
+
 /// True for a key made by [`item_key`]: its first byte is that of a time
 /// before the year two billion, 0; an id (a text) never begins with NUL.
 fn is_item_key(key: &[u8]) -> bool {
@@ -312,39 +328,24 @@ impl Store {
     pub fn items_since(
         &self,
         after: Option<DateTime<Utc>>,
-    ) -> Box<dyn Iterator<Item = Result<Item, StoreError>> + '_> {
-        let Some(after) = after else {
-            return Box::new(self.items());
-        };
-        let from = item_key(after.timestamp(), "");
-        Box::new(self.items.range(from..).filter_map(move |entry| {
-            let item = entry
-                .map_err(StoreError::from)
-                .and_then(|(_, v)| dec::<Item>("items", &v));
-            match item {
-                Ok(item) if item.seen < after => None,
-                other => Some(other),
-            }
-        }))
+    ) -> impl Iterator<Item = Result<Item, StoreError>> + '_ {
+        self.items_range(after).filter_map(seen_since(after))
     }
 
-    /// The items first seen at or after `after` (every item when `None`),
-    /// newest first, read one at a time: listings print or send each as
-    /// it comes instead of holding them all.
+    /// [`Store::items_since`], newest first: listings print or send each
+    /// item as it comes instead of holding them all.
     pub fn items_newest_first(
         &self,
         after: Option<DateTime<Utc>>,
     ) -> impl Iterator<Item = Result<Item, StoreError>> + '_ {
-        let from = item_key(after.map_or(0, |a| a.timestamp()), "");
-        self.items.range(from..).rev().filter_map(move |entry| {
-            let item = entry
-                .map_err(StoreError::from)
-                .and_then(|(_, v)| dec::<Item>("items", &v));
-            match item {
-                Ok(item) if after.is_some_and(|a| item.seen < a) => None,
-                other => Some(other),
-            }
-        })
+        self.items_range(after).rev().filter_map(seen_since(after))
+    }
+
+    /// The part of the items tree that holds those seen at or after `after`
+    /// (and a few seen in the same second before it).
+    fn items_range(&self, after: Option<DateTime<Utc>>) -> sled::Iter {
+        self.items
+            .range(item_key(after.map_or(0, |a| a.timestamp()), "")..)
     }
 
     /// Writes an item with its sketch, story and alerts in one
