@@ -358,17 +358,87 @@ impl Store {
     }
 
     /// Forgets every item first seen before `before`: the item, its
-    /// sketch (so the copy index forgets it too),
-    /// and the story it started unless an alert for that story is still
-    /// pending. Returns how many items went.
+    /// sketch (so the copy index forgets it too), and the story it started
+    /// unless an alert for that story is still pending (a later prune takes
+    /// that one once the alert is gone). Returns how many items went.
     pub fn prune(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
-        let horizon = crate::time::before(before, SEEN_FOR).timestamp();
+        // The items come in the order they were seen, the old ones first;
+        // they go a chunk at a time, each chunk in one transaction.
+        let end = item_key(before.timestamp().saturating_add(1), "");
+        let mut pruned = 0;
+        let mut chunk = Vec::with_capacity(PRUNE_CHUNK);
+        for entry in self.items.range(..end) {
+            let (key, value) = entry?;
+            let item: Item = dec("items", &value)?;
+            if item.seen >= before {
+                continue;
+            }
+            chunk.push(key);
+            if chunk.len() == PRUNE_CHUNK {
+                pruned += self.forget_items(&mut chunk)?;
+            }
+        }
+        pruned += self.forget_items(&mut chunk)?;
+        self.prune_stories(before)?;
+        // The copy index forgets the same items.
+        self.prune_sketches(before.timestamp(), pruned > 0)?;
+        self.prune_tombstones(crate::time::before(before, SEEN_FOR).timestamp())?;
+        self.prune_outbox(before)?;
+        Ok(pruned)
+    }
+
+    /// Removes the items (and samples) under these keys in one
+    /// transaction; empties `chunk` and returns how many went.
+    fn forget_items(&self, chunk: &mut Vec<sled::IVec>) -> Result<usize, StoreError> {
+        if chunk.is_empty() {
+            return Ok(0);
+        }
+        (&self.items, &self.samples).transaction(|(items, samples)| {
+            for key in chunk.iter() {
+                items.remove(key)?;
+                samples.remove(key)?;
+            }
+            Ok::<_, ConflictableTransactionError<StoreError>>(())
+        })?;
+        let n = chunk.len();
+        chunk.clear();
+        Ok(n)
+    }
+
+    /// Forgets the stories whose first item was seen before `before` (a
+    /// whole second earlier: the key's time is in seconds), but not one an
+    /// alert still waits for: a later prune takes it once the alert is
+    /// sent or dead.
+    fn prune_stories(&self, before: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        let mut n = 0;
+        for key in self
+            .stories
+            .range(..item_key(before.timestamp(), ""))
+            .keys()
+        {
+            let key = key?;
+            let mut alerts = key.get(8..).unwrap_or_default().to_vec();
+            alerts.push(b'/');
+            if self.outbox.scan_prefix(&alerts).next().is_none() {
+                batch.remove(key);
+                n += 1;
+                if n % PRUNE_CHUNK == 0 {
+                    self.stories.apply_batch(std::mem::take(&mut batch))?;
+                }
+            }
+        }
+        self.stories.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Forgets the ids first seen before `horizon` (seconds), but not one
+    /// whose story is still kept (for a waiting alert): the story's key has
+    /// the tombstone's time.
+    fn prune_tombstones(&self, horizon: i64) -> Result<(), StoreError> {
         let mut expired = Vec::new();
         for entry in self.tombstones.iter() {
             let (k, v) = entry?;
-            // Tombstones outlive their items by SEEN_FOR, and a story its
-            // item started (kept while an alert for it waits): the story's
-            // key has the tombstone's time.
             let seen = tombstone_time(&v).unwrap_or(0);
             if seen < horizon
                 && !self
@@ -378,60 +448,15 @@ impl Store {
                 expired.push(k);
             }
         }
-        // The items come in the order they were seen, the old ones first;
-        // they go a chunk at a time, each chunk in one transaction.
-        const CHUNK: usize = 500;
-        let end = item_key(before.timestamp().saturating_add(1), "");
-        let mut pruned = 0;
-        let mut chunk = Vec::with_capacity(CHUNK);
-        for entry in self.items.range(..end) {
-            let (key, value) = entry?;
-            let item: Item = dec("items", &value)?;
-            if item.seen >= before {
-                continue;
-            }
-            let mut story_prefix = item.story.as_bytes().to_vec();
-            story_prefix.push(b'/');
-            let pending = self.outbox.scan_prefix(&story_prefix).next().is_some();
-            // The story this item started is under the item's own key.
-            let started = item.story == item.id && !pending;
-            chunk.push((key, started));
-            if chunk.len() == CHUNK {
-                pruned += self.forget_items(&mut chunk)?;
-            }
-        }
-        pruned += self.forget_items(&mut chunk)?;
-        // The copy index forgets the same items.
-        self.prune_sketches(before.timestamp(), pruned > 0)?;
         for k in expired {
             self.tombstones.remove(k)?;
         }
-        self.prune_outbox(before)?;
-        Ok(pruned)
-    }
-
-    /// Removes the items (and samples) under these keys, and the stories
-    /// under them where the flag beside the key says so, in one
-    /// transaction; empties `chunk` and returns how many went.
-    fn forget_items(&self, chunk: &mut Vec<(sled::IVec, bool)>) -> Result<usize, StoreError> {
-        if chunk.is_empty() {
-            return Ok(0);
-        }
-        (&self.items, &self.samples, &self.stories).transaction(|(items, samples, stories)| {
-            for (key, story) in chunk.iter() {
-                items.remove(key)?;
-                samples.remove(key)?;
-                if *story {
-                    stories.remove(key)?;
-                }
-            }
-            Ok::<_, ConflictableTransactionError<StoreError>>(())
-        })?;
-        let n = chunk.len();
-        chunk.clear();
-        Ok(n)
+        Ok(())
     }
 }
+
+/// How many items or stories one step of a prune removes.
+const PRUNE_CHUNK: usize = 500;
 
 #[cfg(test)]
 mod tests {
@@ -746,6 +771,12 @@ mod pending_story_tests {
         // to render it, found through the tombstone that was kept for it.
         assert!(s.story("old")?.is_some());
         assert!(s.has_item("old")?);
+        // Once the alert is sent, the next prune takes the story and then
+        // its tombstone.
+        s.mark_sent(&alert("old/t", "old"), Utc::now())?;
+        s.prune(later)?;
+        assert!(s.story("old")?.is_none());
+        assert!(!s.has_item("old")?);
         Ok(())
     }
 }
