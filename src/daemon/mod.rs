@@ -347,15 +347,18 @@ fn unwind_safe<F: std::future::Future>(
     // its state (the argument and the wrapped future), and every waiting
     // poll task carries this future.
     use futures_util::FutureExt;
-    std::panic::AssertUnwindSafe(f).catch_unwind().map(|r| {
-        r.map_err(|panic| {
-            panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default()
-        })
-    })
+    std::panic::AssertUnwindSafe(f)
+        .catch_unwind()
+        .map(|r| r.map_err(|panic| panic_message(panic.as_ref())))
+}
+
+/// The message a panic was raised with (empty when it carried none).
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
 }
 
 /// What `raqib once` did, for its summary line and exit status.
@@ -650,6 +653,16 @@ mod tests {
             Ok(c) => c,
             Err(e) => panic!("{e}"),
         }
+    }
+
+    #[test]
+    fn a_panics_message_is_read_whether_fixed_or_formatted() {
+        let fixed = std::panic::catch_unwind(|| panic!("fixed")).err();
+        let n = 7;
+        let formatted = std::panic::catch_unwind(|| panic!("formatted {n}")).err();
+        let of = |p: Option<Box<dyn std::any::Any + Send>>| p.map(|p| panic_message(p.as_ref()));
+        assert_eq!(of(fixed).as_deref(), Some("fixed"));
+        assert_eq!(of(formatted).as_deref(), Some("formatted 7"));
     }
 
     #[test]

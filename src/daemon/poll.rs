@@ -396,13 +396,10 @@ async fn blocking<T: Send + 'static>(
     };
     tokio::task::spawn_blocking(f).await.map_err(|e| {
         if e.is_panic() {
-            let panic = e.into_panic();
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            format!("internal error: {what}")
+            format!(
+                "internal error: {}",
+                super::panic_message(e.into_panic().as_ref())
+            )
         } else {
             e.to_string()
         }

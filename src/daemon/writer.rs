@@ -145,11 +145,7 @@ fn guarded<T>(f: impl FnOnce() -> T) -> Option<T> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(t) => Some(t),
         Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
+            let what = super::panic_message(panic.as_ref());
             error!(panic = %what, "internal error in the writer; the job is dropped");
             None
         }
