@@ -521,6 +521,8 @@ impl Config {
         }
 
         let mut feeds: Vec<FeedConfig> = Vec::new();
+        // A set, not a scan of `feeds`: a newsroom's config lists thousands.
+        let mut listed: std::collections::HashSet<Url> = std::collections::HashSet::new();
         for f in &raw.feeds {
             let raw_url = f.url.get_ref().trim();
             let url = match raw_url
@@ -561,7 +563,7 @@ impl Config {
                     ),
                 ));
             }
-            if feeds.iter().any(|o| o.url == url) {
+            if !listed.insert(url.clone()) {
                 return Err(at(f.url.span(), format!("feed {url} is listed twice")));
             }
             if let Some(sel) = &f.selector {
@@ -1008,6 +1010,20 @@ mod tests {
         assert_eq!(e.line, 2);
         let e = err("[[feeds]]\nurl = \"ftp://x.org/rss\"\n");
         assert!(e.message.contains("scheme"), "{e}");
+    }
+
+    #[test]
+    fn a_feed_listed_twice_among_thousands_is_found_at_its_second_line() {
+        let mut src: String = (0..3000)
+            .map(|i| format!("[[feeds]]\nurl = \"https://site{i}.example/rss\"\n"))
+            .collect();
+        let c = Config::parse(Path::new("/x/r.toml"), &src).map(|c| c.feeds.len());
+        assert_eq!(c.ok(), Some(3000));
+        // The same URL as feed 7, with the host in capitals.
+        src.push_str("[[feeds]]\nurl = \"https://SITE7.example/rss\"\n");
+        let e = err(&src);
+        assert_eq!(e.line, 6002, "{e}");
+        assert!(e.message.contains("listed twice"), "{e}");
     }
 
     #[test]

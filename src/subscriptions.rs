@@ -71,6 +71,9 @@ pub fn import(xml: &str, configured: &[Url]) -> Result<Vec<Imported>, OpmlError>
     }
     let doc = opml::OPML::from_str(xml).map_err(|e| OpmlError::Parse(e.to_string()))?;
     let mut out: Vec<Imported> = Vec::new();
+    // Sets, not scans: an export can list thousands of feeds.
+    let configured: std::collections::HashSet<&Url> = configured.iter().collect();
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
     let mut stack: Vec<(&opml::Outline, Vec<String>)> = doc
         .body
         .outlines
@@ -89,7 +92,7 @@ pub fn import(xml: &str, configured: &[Url]) -> Result<Vec<Imported>, OpmlError>
             let known = Url::parse(url)
                 .map(|u| configured.contains(&u))
                 .unwrap_or(false);
-            if !known && !out.iter().any(|i| i.url == url) {
+            if !known && seen.insert(url) {
                 let name = [o.title.as_deref(), Some(o.text.as_str())]
                     .into_iter()
                     .flatten()

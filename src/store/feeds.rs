@@ -59,10 +59,13 @@ impl Store {
     /// Forgets the state of every feed not in `configured` (a feed removed
     /// from the config); returns how many went.
     pub fn forget_feeds_except(&self, configured: &[&str]) -> Result<usize, StoreError> {
+        // A set: with thousands of feeds, a scan per key would be quadratic.
+        let configured: std::collections::HashSet<&[u8]> =
+            configured.iter().map(|u| u.as_bytes()).collect();
         let mut gone = 0;
         for key in self.feeds.iter().keys() {
             let key = key?;
-            if !configured.iter().any(|u| u.as_bytes() == key.as_ref()) {
+            if !configured.contains(key.as_ref()) {
                 self.feeds.remove(key)?;
                 gone += 1;
             }
@@ -118,5 +121,35 @@ impl Store {
                 Ok((String::from_utf8_lossy(&k).into_owned(), dec("feeds", &v)?))
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_state_of_feeds_no_longer_configured_is_forgotten() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
+        let s = Store::open(dir.path())?;
+        let urls: Vec<String> = (0..2000)
+            .map(|i| format!("https://site{i}.example/rss"))
+            .collect();
+        for (i, u) in urls.iter().enumerate() {
+            let state = FeedState {
+                items: i as u64,
+                ..FeedState::default()
+            };
+            s.put_feed_state(u, &state)?;
+        }
+        // Every other feed stays configured.
+        let kept: Vec<&str> = urls.iter().step_by(2).map(String::as_str).collect();
+        assert_eq!(s.forget_feeds_except(&kept)?, 1000);
+        let left = s.feed_states()?;
+        assert_eq!(left.len(), 1000);
+        assert!(left.iter().all(|(u, _)| kept.contains(&u.as_str())));
+        assert_eq!(s.feed_state(&urls[4])?.items, 4);
+        assert_eq!(s.forget_feeds_except(&kept)?, 0);
+        Ok(())
     }
 }
