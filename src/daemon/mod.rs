@@ -101,6 +101,17 @@ pub struct PollReport {
     pub held: usize,
 }
 
+/// How often a daemon applies the retention window (see [`Engine::prune_every`]).
+pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Whether [`Engine::prune_now`] applies the retention window whatever the
+/// time of the last prune.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prune {
+    Now,
+    IfDue,
+}
+
 /// What the tasks share: configuration, store, clients, the watchlist, and
 /// the signals between tasks. Writes go through the writer.
 pub struct Engine {
@@ -236,7 +247,7 @@ impl Engine {
         progress: indicatif::ProgressBar,
     ) -> Result<OnceReport, DaemonError> {
         let (writer, done) = writer::start(self.clone());
-        writer.prune().await?;
+        writer.prune(Prune::IfDue).await?;
         let (_stop_tx, stop_rx) = watch::channel(false);
         let results = scheduler::poll_feeds(
             self.clone(),
@@ -264,11 +275,29 @@ impl Engine {
 
     /// Forgets items older than the retention window, and the state of
     /// feeds no longer configured (the writer's job while the daemon runs).
-    pub fn prune_now(&self) -> Result<usize, DaemonError> {
-        let before = crate::time::before(Utc::now(), self.config.retention);
-        let n = self.store.prune(before)?;
-        if n > 0 {
-            info!(items = n, "forgot items past the retention window");
+    ///
+    /// With `Prune::IfDue`, the retention window is applied only when the
+    /// last prune is at least [`Engine::prune_every`] old: a prune reads
+    /// every tombstone and copy-index record, and `once` run from cron every
+    /// few minutes, or a daemon reloaded often, would pay that each time.
+    pub fn prune_now(&self, when: Prune) -> Result<usize, DaemonError> {
+        let now = Utc::now();
+        let due = match (when, self.store.last_pruned()?) {
+            (Prune::Now, _) | (Prune::IfDue, None) => true,
+            (Prune::IfDue, Some(last)) => {
+                let every = i64::try_from(self.prune_every().as_secs()).unwrap_or(i64::MAX);
+                // A last prune in the future means the clock went back.
+                last > now.timestamp() || now.timestamp().saturating_sub(last) >= every
+            }
+        };
+        let mut n = 0;
+        if due {
+            let before = crate::time::before(now, self.config.retention);
+            n = self.store.prune(before)?;
+            self.store.record_pruned(now)?;
+            if n > 0 {
+                info!(items = n, "forgot items past the retention window");
+            }
         }
         let urls: Vec<&str> = self.config.feeds.iter().map(|f| f.url.as_str()).collect();
         let gone = self.store.forget_feeds_except(&urls)?;
@@ -279,6 +308,12 @@ impl Engine {
             );
         }
         Ok(n)
+    }
+
+    /// How often the retention window is applied: hourly, or more often
+    /// when the window itself is shorter than a day.
+    pub fn prune_every(&self) -> Duration {
+        (self.config.retention / 24).min(PRUNE_EVERY)
     }
 
     /// Makes every digest that is due at `now`; returns the ids queued and
@@ -677,6 +712,62 @@ mod tests {
             changed_sections(&base, &edited),
             vec!["[storage] retention", "[digest]", "[text] fold_hamza_seats"]
         );
+    }
+
+    #[test]
+    fn the_retention_window_is_applied_once_an_hour_unless_asked_now() -> Result<(), DaemonError> {
+        use crate::store::test_support::item;
+        use crate::store::{NewItem, Story};
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
+        let engine = Engine::open(config(&format!(
+            "[storage]\npath = {:?}\nretention = \"2d\"\n",
+            dir.path()
+        )))?;
+        assert_eq!(engine.prune_every(), Duration::from_secs(3600));
+        let old = |id: &str| -> Result<(), DaemonError> {
+            let mut it = item(id, id);
+            it.seen = Utc::now() - chrono::Duration::days(3);
+            engine.store.insert(&NewItem {
+                story: Story {
+                    id: id.into(),
+                    title: "t".into(),
+                    created: it.seen,
+                    copies: vec![],
+                },
+                fingerprint: crate::text::fingerprint::Fingerprint::new("t", "x"),
+                item: it,
+                alerts: vec![],
+                queued: vec![],
+                held: vec![],
+            })?;
+            Ok(())
+        };
+        old("a")?;
+        // Never pruned: due.
+        assert_eq!(engine.prune_now(Prune::IfDue)?, 1);
+        old("b")?;
+        assert_eq!(engine.prune_now(Prune::IfDue)?, 0, "pruned a moment ago");
+        assert!(engine.store.item("b")?.is_some());
+        assert_eq!(engine.prune_now(Prune::Now)?, 1);
+        // An hour later it is due again; a last prune in the future (the
+        // clock went back) makes it due too.
+        old("c")?;
+        engine
+            .store
+            .record_pruned(Utc::now() - chrono::Duration::minutes(61))?;
+        assert_eq!(engine.prune_now(Prune::IfDue)?, 1);
+        old("d")?;
+        engine
+            .store
+            .record_pruned(Utc::now() + chrono::Duration::days(1))?;
+        assert_eq!(engine.prune_now(Prune::IfDue)?, 1);
+        // A short window is applied more often.
+        let short = Engine {
+            config: config("[storage]\nretention = \"1h\"\n"),
+            ..engine
+        };
+        assert_eq!(short.prune_every(), Duration::from_secs(150));
+        Ok(())
     }
 
     #[tokio::test]

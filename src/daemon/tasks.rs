@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
 use super::writer::WriterHandle;
-use super::{notify_systemd, unwind_safe, Engine};
+use super::{notify_systemd, unwind_safe, Engine, Prune};
 use crate::time::{after, span};
 
 /// How long delivery may go on after the stop signal: the message in
@@ -84,7 +84,8 @@ pub async fn delivery_loop(engine: Arc<Engine>, mut stop: watch::Receiver<bool>)
     }
 }
 
-/// Hourly housekeeping through the writer: the retention window.
+/// Hourly housekeeping through the writer: the retention window (on
+/// start only if the last prune is an hour old: a reload restarts this).
 ///
 /// Also asks `run` to reopen the store when the database has grown (the
 /// rewrite happens as it opens), from the second round on: the store was
@@ -98,7 +99,7 @@ pub async fn maintenance_loop(
     let mut first = true;
     loop {
         let pruned = tokio::select! {
-            r = writer.prune() => r,
+            r = writer.prune(if first { Prune::IfDue } else { Prune::Now }) => r,
             _ = stop.changed() => return,
         };
         match pruned {

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
 use super::poll::{Outcome, Prepared};
-use super::{DaemonError, Engine, PollReport};
+use super::{DaemonError, Engine, PollReport, Prune};
 use crate::config::FeedConfig;
 use crate::fetch::schedule::{self, Hints, Plan, Policy};
 use crate::store::{Alert, AlertKind, Copy, FeedState, Item, NewItem, Queued, StoreError};
@@ -31,6 +31,7 @@ enum Job {
         reply: oneshot::Sender<Result<Written, DaemonError>>,
     },
     Prune {
+        when: Prune,
         reply: oneshot::Sender<Result<usize, DaemonError>>,
     },
     Digests {
@@ -184,8 +185,8 @@ fn run_job(engine: &Engine, job: Job) {
     match job {
         // Polls are staged by the batch (see `start`).
         Job::Poll { .. } => {}
-        Job::Prune { reply } => {
-            let _ = reply.send(engine.prune_now());
+        Job::Prune { when, reply } => {
+            let _ = reply.send(engine.prune_now(when));
         }
         Job::Digests { now, reply } => {
             let _ = reply.send(engine.digests_due_now(now));
@@ -224,10 +225,10 @@ impl WriterHandle {
         answer.await.map_err(|_| gone())?
     }
 
-    /// Forgets what is past the retention window.
-    pub async fn prune(&self) -> Result<usize, DaemonError> {
+    /// Forgets what is past the retention window (see [`Engine::prune_now`]).
+    pub async fn prune(&self, when: Prune) -> Result<usize, DaemonError> {
         let (reply, answer) = oneshot::channel();
-        self.submit(Job::Prune { reply }).await?;
+        self.submit(Job::Prune { when, reply }).await?;
         answer.await.map_err(|_| gone())?
     }
 

@@ -387,6 +387,21 @@ impl Store {
         Ok(pruned)
     }
 
+    /// When the last prune ended (seconds since the epoch), if one has.
+    pub fn last_pruned(&self) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .meta
+            .get(PRUNED_KEY)?
+            .and_then(|v| v.as_ref().try_into().ok().map(i64::from_be_bytes)))
+    }
+
+    /// Records that a prune ended at `at`.
+    pub fn record_pruned(&self, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.meta
+            .insert(PRUNED_KEY, &at.timestamp().to_be_bytes())?;
+        Ok(())
+    }
+
     /// Removes the items (and samples) under these keys in one
     /// transaction; empties `chunk` and returns how many went.
     fn forget_items(&self, chunk: &mut Vec<sled::IVec>) -> Result<usize, StoreError> {
@@ -454,6 +469,9 @@ impl Store {
         Ok(())
     }
 }
+
+/// The `meta` key of the time the last prune ended.
+const PRUNED_KEY: &str = "pruned_at";
 
 /// How many items or stories one step of a prune removes.
 const PRUNE_CHUNK: usize = 500;
