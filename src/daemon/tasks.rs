@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
 use super::writer::WriterHandle;
-use super::{notify_systemd, unwind_safe, Engine, Prune};
+use super::{notify_systemd, unwind_safe, Engine, Prune, PRUNE_EVERY};
 use crate::time::{after, span};
 
 /// How long delivery may go on after the stop signal: the message in
@@ -115,7 +115,7 @@ pub async fn maintenance_loop(
             Err(e) => error!(error = %e, "pruning failed"),
         }
         first = false;
-        if sleep_or_stop(MAX_SLEEP, &mut stop).await {
+        if sleep_or_stop(PRUNE_EVERY, &mut stop).await {
             return;
         }
     }
