@@ -400,6 +400,14 @@ impl Alerts {
     pub fn list_broken_after(&self) -> Duration {
         self.broken_feed_after.min(Duration::from_secs(3600))
     }
+
+    /// How long the admin's notice that a feed broke (or recovered) waits
+    /// for others to go in the same email: an outage on raqib's side breaks
+    /// every feed within one round of polls. An hour, or a 24th of
+    /// `broken_feed_after` when that is shorter.
+    pub fn notice_window(&self) -> Duration {
+        (self.broken_feed_after / 24).min(Duration::from_secs(3600))
+    }
 }
 
 impl Config {

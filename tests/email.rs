@@ -482,3 +482,86 @@ async fn test_email_proves_mail_gets_out_or_says_why_not() {
     assert_eq!(code, 4, "{err}");
     assert!(err.contains("raqib test-email:"), "{err}");
 }
+
+#[tokio::test]
+async fn the_feeds_an_outage_breaks_are_told_to_the_admin_in_one_email() {
+    use raqib::store::{Alert, FeedState};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let cfg_path = d.join("raqib.toml");
+    std::fs::write(
+        &cfg_path,
+        "[storage]\npath = \"db\"\n[email]\nto = [\"analyst@example.org\"]\nadmin = \"admin@example.org\"\n\
+         [email.maildir]\npath = \"mail\"\n",
+    )
+    .expect("config");
+    let engine = Engine::open(Config::load(&cfg_path).expect("config")).expect("engine");
+    assert_eq!(
+        engine.config.alerts.notice_window(),
+        Duration::from_secs(3600)
+    );
+    let now = Utc::now();
+    let since = now - chrono::Duration::hours(25);
+    // 250 feeds broke within the window (one due now, the others later),
+    // two recovered; one story alert waits too.
+    let mut notices: Vec<Alert> = (0..250)
+        .map(|i| {
+            let mut n = Alert::feed_notice(
+                &format!("https://site{i}.example/rss"),
+                &format!("موقع {i}"),
+                since,
+                Some("HTTP 503".into()),
+                false,
+                now,
+            );
+            n.due = now + chrono::Duration::minutes(if i == 0 { 0 } else { 30 });
+            n
+        })
+        .collect();
+    for i in 250..252 {
+        let mut n = Alert::feed_notice(
+            &format!("https://site{i}.example/rss"),
+            &format!("موقع {i}"),
+            since,
+            None,
+            true,
+            now,
+        );
+        n.due = now + chrono::Duration::minutes(40);
+        notices.push(n);
+    }
+    for n in &notices {
+        let url = match &n.kind {
+            AlertKind::FeedNotice { url, .. } => url.clone(),
+            _ => unreachable!(),
+        };
+        engine
+            .store
+            .stage_feed_state(&url, &FeedState::default(), Some(n))
+            .expect("stage");
+    }
+    engine.store.commit().expect("commit");
+
+    let report = engine.deliver(false).await.expect("deliver");
+    assert_eq!(report.sent, 1, "{report:?}");
+    let mails = read_maildir(&d.join("mail"));
+    assert_eq!(mails.len(), 1);
+    let m = &mails[0];
+    assert!(m.to.contains("admin@example.org"), "{}", m.to);
+    assert!(
+        m.subject.contains("مصادر معطّلة (250)") && m.subject.contains("عادت إلى العمل (2)"),
+        "{}",
+        m.subject
+    );
+    // The email lists 200 broken feeds and says how many more there are.
+    assert_eq!(m.text.matches("https://site").count(), 202, "{}", m.text);
+    assert!(m.text.contains("و50 غيرها"), "{}", m.text);
+    assert!(m.text.contains("https://site251.example/rss"));
+    assert!(m.text.contains("HTTP 503"));
+    assert!(m.html.contains("dir=\"rtl\""));
+    assert!(engine.store.outbox().expect("outbox").is_empty());
+    // Nothing is sent twice.
+    let again = engine.deliver(true).await.expect("deliver");
+    assert_eq!(again.sent, 0);
+    assert_eq!(read_maildir(&d.join("mail")).len(), 1);
+}

@@ -282,7 +282,16 @@ fn write_poll(
             let notice = broken.then(|| {
                 state.admin_told = true;
                 warn!(feed = %feed.name, since = %since, "feed broken; telling the admin");
-                Alert::feed_notice(url, &feed.name, since, state.last_error.clone(), false, now)
+                let mut n = Alert::feed_notice(
+                    url,
+                    &feed.name,
+                    since,
+                    state.last_error.clone(),
+                    false,
+                    now,
+                );
+                n.due = after(now, engine.config.alerts.notice_window());
+                n
             });
             (plan, notice)
         }
@@ -296,7 +305,7 @@ fn write_poll(
             state.discovered = discovered;
             let hints = Hints { ttl: None, max_age };
             let plan = schedule::after_success(&policy, &state.dates, hints, now, fastrand::f64());
-            (plan, recovered(&mut state, feed, now))
+            (plan, recovered(&mut state, feed, now, &engine.config))
         }
         Outcome::Fresh {
             new,
@@ -342,7 +351,7 @@ fn write_poll(
             schedule::remember_dates(&mut state.dates, dates, now);
             let hints = Hints { ttl, max_age };
             let plan = schedule::after_success(&policy, &state.dates, hints, now, fastrand::f64());
-            (plan, recovered(&mut state, feed, now))
+            (plan, recovered(&mut state, feed, now, &engine.config))
         }
     };
     if !report.failed {
@@ -371,20 +380,20 @@ fn write_poll(
 
 /// After a success: the admin's notice that a feed they were told is
 /// broken works again.
-fn recovered(state: &mut FeedState, feed: &FeedConfig, now: DateTime<Utc>) -> Option<Alert> {
+fn recovered(
+    state: &mut FeedState,
+    feed: &FeedConfig,
+    now: DateTime<Utc>,
+    config: &crate::config::Config,
+) -> Option<Alert> {
     let since = state.failing_since?;
     if !std::mem::take(&mut state.admin_told) {
         return None;
     }
     info!(feed = %feed.name, "feed recovered; telling the admin");
-    Some(Alert::feed_notice(
-        feed.url.as_str(),
-        &feed.name,
-        since,
-        None,
-        true,
-        now,
-    ))
+    let mut n = Alert::feed_notice(feed.url.as_str(), &feed.name, since, None, true, now);
+    n.due = after(now, config.alerts.notice_window());
+    Some(n)
 }
 
 /// On a feed's first success, or its first after failing longer than

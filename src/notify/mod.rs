@@ -297,21 +297,27 @@ impl Mailer {
                     topics.clone(),
                 )
             }
-            AlertKind::FeedNotice {
-                url,
-                name,
-                since,
-                error,
-                recovered,
-            } => {
-                let r = render::feed_notice(
-                    name,
-                    url,
-                    *since,
-                    error.as_deref(),
-                    *recovered,
-                    self.timezone,
-                );
+            AlertKind::FeedNotice { .. } => {
+                let notices: Vec<render::Notice<'_>> = std::iter::once(alert)
+                    .chain(companions)
+                    .filter_map(|a| match &a.kind {
+                        AlertKind::FeedNotice {
+                            url,
+                            name,
+                            since,
+                            error,
+                            recovered,
+                        } => Some(render::Notice {
+                            name,
+                            url,
+                            since: *since,
+                            error: error.as_deref(),
+                            recovered: *recovered,
+                        }),
+                        _ => None,
+                    })
+                    .collect();
+                let r = render::feed_notices(&notices, self.timezone);
                 return self
                     .message(&alert.id, &alert.kind, r, &[], vec![self.admin.clone()])
                     .map(Some);
@@ -452,6 +458,7 @@ impl Mailer {
         let mut done: std::collections::HashSet<String> = std::collections::HashSet::new();
         let is_story =
             |a: &Alert| matches!(a.kind, AlertKind::Story | AlertKind::StoryLastBeforeLimit);
+        let is_notice = |a: &Alert| matches!(a.kind, AlertKind::FeedNotice { .. });
         let stale = |a: &Alert| {
             self.fold_after
                 .is_some_and(|after| crate::time::span(a.created, now) > after)
@@ -526,6 +533,14 @@ impl Mailer {
                             && !stale(o)
                             && self.recipients_of(watchlist, &o.topic) == readers
                     })
+                    .cloned()
+                    .collect()
+            } else if is_notice(&alert) {
+                // Every other notice waiting, due or not, goes with it: all
+                // go to the admin, and an outage breaks many feeds at once.
+                snapshot
+                    .iter()
+                    .filter(|o| o.id != alert.id && is_notice(o) && !done.contains(&o.id))
                     .cloned()
                     .collect()
             } else {

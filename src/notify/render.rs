@@ -532,6 +532,114 @@ pub fn digest(
     }
 }
 
+/// One feed in the admin's email: broken since `since`, or (`recovered`)
+/// working again after failing since then.
+#[derive(Debug, Clone, Copy)]
+pub struct Notice<'a> {
+    pub name: &'a str,
+    pub url: &'a str,
+    pub since: chrono::DateTime<chrono::Utc>,
+    pub error: Option<&'a str>,
+    pub recovered: bool,
+}
+
+/// Feeds an email to the admin lists of each kind (broken, recovered);
+/// `raqib feeds` lists the rest.
+const MAX_NOTICES_LISTED: usize = 200;
+
+/// The admin's email about feeds that broke or recovered: the single
+/// feed's own email ([`feed_notice`]) when there is one, else one email
+/// listing the broken feeds, then the recovered ones.
+pub fn feed_notices(notices: &[Notice<'_>], tz: chrono_tz::Tz) -> Rendered {
+    if let [n] = notices {
+        return feed_notice(n.name, n.url, n.since, n.error, n.recovered, tz);
+    }
+    let (mut back, mut broken): (Vec<&Notice<'_>>, Vec<&Notice<'_>>) =
+        notices.iter().partition(|n| n.recovered);
+    // The longest failing first.
+    for list in [&mut back, &mut broken] {
+        list.sort_by(|a, b| (a.since, a.name).cmp(&(b.since, b.name)));
+    }
+    let broken_title = format!("مصادر معطّلة ({})", broken.len());
+    let back_title = format!("مصادر عادت إلى العمل ({})", back.len());
+    let parts: Vec<&str> = [(&broken, &broken_title), (&back, &back_title)]
+        .into_iter()
+        .filter(|(list, _)| !list.is_empty())
+        .map(|(_, title)| title.as_str())
+        .collect();
+    let subject = format!("رقيب: {}", parts.join("، "));
+    let lead = "تغيّرت حال هذه المصادر: أخبار المصادر المعطّلة لا تصل حتى تُصلح.";
+    let lead_en = "These feeds broke, or work again. `raqib feeds` shows the state of every feed.";
+    let mut text = format!("{lead}\n\n{lead_en}\n");
+    let mut html = page_start(&subject);
+    html.push_str(&format!("<p>{}</p>\n", encode_text(lead)));
+    html.push_str(&format!(
+        "<p dir=\"ltr\" lang=\"en\" style=\"font-size:14px;color:#444;\">{}</p>\n",
+        encode_text(lead_en)
+    ));
+    for (list, title, colour) in [
+        (&broken, &broken_title, "#8a3b00"),
+        (&back, &back_title, "#1a6b2a"),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        text.push_str(&format!("\n== {title} ==\n"));
+        html.push_str(&format!(
+            "<h2 style=\"font-size:17px;color:{colour};border-bottom:1px solid #ddd;padding-bottom:4px;margin:24px 0 8px;\">{}</h2>\n<ul style=\"padding-right:20px;margin:0;font-size:14px;color:#444;\">\n",
+            encode_text(title)
+        ));
+        for n in list.iter().take(MAX_NOTICES_LISTED) {
+            let since = local_time(n.since, tz);
+            let name = one_line(n.name);
+            let error = n.error.map(one_line).unwrap_or_default();
+            let when = if n.recovered {
+                "بعد تعطّل بدأ في"
+            } else {
+                "معطّل منذ"
+            };
+            text.push_str(&format!("   - {name} — {when} {since}"));
+            if !error.is_empty() {
+                text.push_str(&format!(": {error}"));
+            }
+            text.push_str(&format!("\n     {}\n", n.url));
+            html.push_str(&format!(
+                "<li>{} — {} {}<br><span style=\"font-size:13px;word-break:break-all;\">{}</span>",
+                encode_text(&name),
+                when,
+                ltr(&since),
+                ltr(n.url)
+            ));
+            if !error.is_empty() {
+                html.push_str(&format!(
+                    "<br><span style=\"font-size:13px;\">{}</span>",
+                    ltr(&error)
+                ));
+            }
+            html.push_str("</li>\n");
+        }
+        html.push_str("</ul>\n");
+        if let Some(more) = list
+            .len()
+            .checked_sub(MAX_NOTICES_LISTED)
+            .filter(|&m| m > 0)
+        {
+            let line = format!("و{more} غيرها: `raqib feeds` يعرضها كلها.");
+            text.push_str(&format!("   {line}\n"));
+            html.push_str(&format!(
+                "<p style=\"font-size:14px;\">{}</p>\n",
+                encode_text(&line)
+            ));
+        }
+    }
+    html.push_str("</div>\n</body></html>\n");
+    Rendered {
+        subject,
+        text,
+        html,
+    }
+}
+
 /// The admin's email about a feed that has been failing since `since`, or
 /// (`recovered`) works again.
 pub fn feed_notice(
@@ -737,6 +845,33 @@ mod tests {
             chrono_tz::UTC,
         );
         assert!(back.subject.contains("عاد"), "{}", back.subject);
+    }
+
+    #[test]
+    fn several_feeds_are_one_notice_the_longest_failing_first() {
+        let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        let notice = |name, url, hours| Notice {
+            name,
+            url,
+            since: now - chrono::Duration::hours(hours),
+            error: Some("HTTP 500"),
+            recovered: false,
+        };
+        let one = [notice("<b>عنب بلدي", "https://www.enabbaladi.net/feed", 25)];
+        assert!(feed_notices(&one, chrono_tz::UTC)
+            .subject
+            .contains("«<b>عنب بلدي»"));
+        let two = [
+            notice("<b>عنب بلدي", "https://www.enabbaladi.net/feed", 25),
+            notice("RT Arabic", "https://arabic.rt.com/rss/", 30),
+        ];
+        let r = feed_notices(&two, chrono_tz::UTC);
+        assert_eq!(r.subject, "رقيب: مصادر معطّلة (2)");
+        let (rt, enab) = (r.text.find("RT Arabic"), r.text.find("عنب بلدي"));
+        assert!(rt.is_some() && rt < enab, "{}", r.text);
+        assert!(r.html.contains("&lt;b&gt;عنب بلدي"), "escaped: {}", r.html);
+        assert!(!r.html.contains("<b>عنب"));
+        assert_eq!(r.text.matches("HTTP 500").count(), 2);
     }
     use crate::store::Copy;
     use chrono::Utc;
