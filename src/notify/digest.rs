@@ -64,7 +64,6 @@ pub fn keys(d: &Digest, watchlist: &Watchlist) -> Vec<(String, Vec<String>)> {
     }
 }
 
-/// Everything queued for `topics`.
 /// The feeds failing for at least `after` at `now`, oldest failure first:
 /// the end of a digest.
 pub fn broken_feeds(
@@ -89,6 +88,7 @@ pub fn broken_feeds(
     Ok(broken)
 }
 
+/// Everything queued for `topics`.
 pub fn queued(store: &Store, topics: &[String]) -> Result<Vec<Queued>, StoreError> {
     let mut out = Vec::new();
     for t in topics {

@@ -507,7 +507,7 @@ pub fn digest(
             "<h2 style=\"font-size:17px;color:#8a3b00;border-bottom:1px solid #ddd;padding-bottom:4px;margin:24px 0 8px;\">مصادر معطّلة ({})</h2>\n<ul style=\"padding-right:20px;margin:0;font-size:14px;color:#444;\">\n",
             broken.len()
         ));
-        for b in broken {
+        for b in broken.iter().take(MAX_NOTICES_LISTED) {
             let since = local_time(b.since, tz);
             let name = one_line(&b.name);
             let error = b.error.as_deref().map(one_line).unwrap_or_default();
@@ -523,12 +523,26 @@ pub fn digest(
             ));
         }
         html.push_str("</ul>\n");
+        more_feeds(&mut text, &mut html, broken.len());
     }
     html.push_str("</div>\n</body></html>\n");
     Rendered {
         subject,
         text,
         html,
+    }
+}
+
+/// After a list of `listed` feeds cut at [`MAX_NOTICES_LISTED`]: how many
+/// more there are.
+fn more_feeds(text: &mut String, html: &mut String, listed: usize) {
+    if let Some(more) = listed.checked_sub(MAX_NOTICES_LISTED).filter(|&m| m > 0) {
+        let line = format!("و{more} غيرها: `raqib feeds` يعرضها كلها.");
+        text.push_str(&format!("   {line}\n"));
+        html.push_str(&format!(
+            "<p style=\"font-size:14px;\">{}</p>\n",
+            encode_text(&line)
+        ));
     }
 }
 
@@ -543,7 +557,7 @@ pub struct Notice<'a> {
     pub recovered: bool,
 }
 
-/// Feeds an email to the admin lists of each kind (broken, recovered);
+/// Feeds an email lists of each kind (broken, recovered; a digest, broken);
 /// `raqib feeds` lists the rest.
 const MAX_NOTICES_LISTED: usize = 200;
 
@@ -619,18 +633,7 @@ pub fn feed_notices(notices: &[Notice<'_>], tz: chrono_tz::Tz) -> Rendered {
             html.push_str("</li>\n");
         }
         html.push_str("</ul>\n");
-        if let Some(more) = list
-            .len()
-            .checked_sub(MAX_NOTICES_LISTED)
-            .filter(|&m| m > 0)
-        {
-            let line = format!("و{more} غيرها: `raqib feeds` يعرضها كلها.");
-            text.push_str(&format!("   {line}\n"));
-            html.push_str(&format!(
-                "<p style=\"font-size:14px;\">{}</p>\n",
-                encode_text(&line)
-            ));
-        }
+        more_feeds(&mut text, &mut html, list.len());
     }
     html.push_str("</div>\n</body></html>\n");
     Rendered {
@@ -814,6 +817,20 @@ mod tests {
         assert!(r.html.contains("&lt;b&gt;عنب بلدي"), "escaped: {}", r.html);
         let none = digest(&[], &[], made, chrono_tz::UTC);
         assert!(!none.text.contains("معطّلة"));
+        // An outage: the count is whole, the list is cut.
+        let many: Vec<BrokenFeed> = (0..1000)
+            .map(|i| BrokenFeed {
+                name: format!("موقع {i}"),
+                url: format!("https://site{i}.example/rss"),
+                since: made - chrono::Duration::hours(2),
+                error: None,
+            })
+            .collect();
+        let r = digest(&[], &many, made, chrono_tz::UTC);
+        assert!(r.text.contains("مصادر معطّلة (1000)"), "{}", r.text);
+        assert_eq!(r.text.matches("https://site").count(), MAX_NOTICES_LISTED);
+        assert!(r.text.contains("و800 غيرها"), "{}", r.text);
+        assert!(r.html.len() < 100_000, "{} bytes", r.html.len());
     }
 
     #[test]
