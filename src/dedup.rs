@@ -12,7 +12,7 @@ use crate::text::fingerprint::Fingerprint;
 /// (in memory), then on their stored sample, and on their full text when
 /// neither can decide.
 pub fn find_copy(store: &Store, fp: &Fingerprint) -> Result<Option<String>, StoreError> {
-    for (slot, kept) in store.copy_candidates(fp) {
+    for (slot, kept) in store.copy_candidates(fp)? {
         let by_kept = kept.map(|k| fp.compare_sketch(&k));
         if let Some(Some(c)) = by_kept {
             if !c.duplicate {

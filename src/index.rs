@@ -2,7 +2,7 @@
 //! and slot → the sketch's bytes.
 //!
 //! The sketches themselves live in sled (see `store`); the index is
-//! rebuilt from them when the store opens and after pruning, and answers
+//! built from them at its first use after the store opens or a prune, and answers
 //! "which stored items share one of these hashes, and what are their
 //! sketches" without touching disk.
 //! It is an open-addressing table of `u64` entries (anchor in the high half,

@@ -90,7 +90,7 @@ fn a_database_of_the_previous_release_is_migrated() -> Result<(), raqib::store::
         );
     }
     // The index holds the seven sketches in a few KiB: slots were made dense.
-    let (memory, _) = store.index_size();
+    let (memory, _) = store.index_size()?;
     assert!(memory < 64 * 1024, "{memory} bytes for seven sketches");
     drop(store);
     // Opening again is a no-op; the version stays.

@@ -5,7 +5,8 @@
 //!   tombstones of seen entries; [`Store::insert`] writes an item with
 //!   everything that goes with it in one transaction; [`Store::prune`].
 //! - `sketches`: the copy index's records on disk (dense slots, folded
-//!   into blocks) and the in-memory [`AnchorIndex`] rebuilt from them. The
+//!   into blocks) and the in-memory [`AnchorIndex`] built from them when a
+//!   copy lookup or an insert first needs it (listings never do). The
 //!   copy *decision* is [`crate::dedup`]'s: the store hands out candidates
 //!   and records.
 //! - `outbox`: alerts waiting for delivery, sent marks, dead letters, the
@@ -170,7 +171,10 @@ pub struct Store {
     samples: sled::Tree,
     stories: sled::Tree,
     sketches: sled::Tree,
-    index: Arc<Mutex<AnchorIndex>>,
+    /// The copy index, built from the stored sketches at its first use
+    /// (listings and most commands never need it) and dropped to be built
+    /// again when it no longer matches them (after a prune).
+    index: Arc<Mutex<Option<AnchorIndex>>>,
     /// Blocks below this one have no single sketch records left (held
     /// while folding or pruning them).
     folded: Arc<Mutex<u32>>,
@@ -231,7 +235,7 @@ impl Store {
             samples: db.open_tree("samples")?,
             stories: db.open_tree("stories")?,
             sketches: db.open_tree("sketches")?,
-            index: Arc::new(Mutex::new(AnchorIndex::new())),
+            index: Arc::new(Mutex::new(None)),
             folded: Arc::new(Mutex::new(0)),
             outbox: db.open_tree("outbox")?,
             sent: db.open_tree("sent")?,
@@ -250,7 +254,6 @@ impl Store {
             store.highest_slot()?.saturating_add(1).max(1),
             Ordering::Relaxed,
         );
-        store.rebuild_index()?;
         Ok(store)
     }
 
@@ -314,7 +317,7 @@ impl Store {
         self.staged.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn index(&self) -> MutexGuard<'_, AnchorIndex> {
+    fn index(&self) -> MutexGuard<'_, Option<AnchorIndex>> {
         // A panic while holding the lock cannot leave the table half-written
         // in a way that matters: at worst an item is missing from it.
         self.index.lock().unwrap_or_else(|e| e.into_inner())

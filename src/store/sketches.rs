@@ -302,7 +302,10 @@ impl Store {
 
     /// Builds the anchor index from the stored sketches, in slot order:
     /// the arena keeps a sketch only after every slot kept before it.
-    pub(super) fn rebuild_index(&self) -> Result<(), StoreError> {
+    /// Folding waits meanwhile, so no record is read both as a single and
+    /// in its block.
+    fn build_index(&self) -> Result<AnchorIndex, StoreError> {
+        let _folding = self.folded.lock().unwrap_or_else(|e| e.into_inner());
         let mut ix = AnchorIndex::new();
         self.for_each_in_slot_order(|slot, rec| {
             let rec = SketchRecord::from_bytes(slot, rec)?;
@@ -310,8 +313,26 @@ impl Store {
             ix.keep_sketch(slot, &in_memory(&rec.sketch));
             Ok(())
         })?;
-        *self.index() = ix;
-        Ok(())
+        Ok(ix)
+    }
+
+    /// Runs `f` on the copy index, built first if this is its first use
+    /// since the store opened or since it was dropped.
+    pub(super) fn with_index<T>(
+        &self,
+        f: impl FnOnce(&mut AnchorIndex) -> T,
+    ) -> Result<T, StoreError> {
+        let mut guard = self.index();
+        let ix = match guard.take() {
+            Some(ix) => ix,
+            None => self.build_index()?,
+        };
+        Ok(f(guard.insert(ix)))
+    }
+
+    /// Forgets the copy index: its next use builds it from what is stored.
+    pub(super) fn drop_index(&self) {
+        *self.index() = None;
     }
 
     /// The stored record of `slot`, in its block or single. The block is
@@ -440,13 +461,14 @@ impl Store {
             item: item.to_string(),
             story: story.to_string(),
         };
+        // Built before the record is stored, which it would read again.
+        self.with_index(|_| ())?;
         let slot = self.new_slot()?;
         self.sketches.insert(slot.to_be_bytes(), rec.to_bytes())?;
-        {
-            let mut ix = self.index();
+        self.with_index(|ix| {
             ix.insert(slot, &fp.anchors());
             ix.keep_sketch(slot, &in_memory(&rec.sketch));
-        }
+        })?;
         self.fold_behind_or_warn(slot);
         Ok(())
     }
@@ -458,40 +480,54 @@ impl Store {
             .map_err(|_| StoreError::SlotsExhausted)
     }
 
-    /// Bytes of the anchor index in memory, and its entries.
-    pub fn index_size(&self) -> (usize, usize) {
-        let ix = self.index();
-        (ix.memory(), ix.len())
+    /// Bytes of the anchor index in memory, and its entries (building it
+    /// if it was not yet).
+    pub fn index_size(&self) -> Result<(usize, usize), StoreError> {
+        self.with_index(|ix| (ix.memory(), ix.len()))
     }
 
     /// The stored items sharing the most anchors with `fp`, most first (at
     /// most `MAX_CANDIDATES`), each with its sketch when the index keeps it
     /// in memory: [`crate::dedup::find_copy`] turns most of them away
     /// without reading the store.
-    pub fn copy_candidates(&self, fp: &Fingerprint) -> Vec<(u32, Option<Sketch>)> {
-        let ix = self.index();
-        ix.candidates(&fp.query_anchors())
-            .into_iter()
-            .take(MAX_CANDIDATES)
-            .map(|(slot, _)| {
-                let kept = ix
-                    .sketch(slot)
-                    .and_then(|b| Sketch::from_bytes(b).ok())
-                    .map(|(sketch, _)| sketch);
-                (slot, kept)
-            })
-            .collect()
+    pub fn copy_candidates(
+        &self,
+        fp: &Fingerprint,
+    ) -> Result<Vec<(u32, Option<Sketch>)>, StoreError> {
+        self.with_index(|ix| {
+            ix.candidates(&fp.query_anchors())
+                .into_iter()
+                .take(MAX_CANDIDATES)
+                .map(|(slot, _)| {
+                    let kept = ix
+                        .sketch(slot)
+                        .and_then(|b| Sketch::from_bytes(b).ok())
+                        .map(|(sketch, _)| sketch);
+                    (slot, kept)
+                })
+                .collect()
+        })
     }
 
-    /// Forgets the records of items seen before `cutoff` (seconds), and
-    /// rebuilds the in-memory index when `rebuild`.
-    pub(super) fn prune_sketches(&self, cutoff: i64, rebuild: bool) -> Result<(), StoreError> {
+    /// Forgets the records of items seen before `cutoff` (seconds); the
+    /// in-memory index is dropped when any went (its next use builds it).
+    pub(super) fn prune_sketches(&self, cutoff: i64) -> Result<(), StoreError> {
+        if self.forget_sketches(cutoff)? {
+            self.drop_index();
+        }
+        Ok(())
+    }
+
+    /// Whether any record went.
+    fn forget_sketches(&self, cutoff: i64) -> Result<bool, StoreError> {
         let _folding = self.folded.lock().unwrap_or_else(|e| e.into_inner());
+        let mut forgot = false;
         for entry in self.sketches.iter() {
             let (k, v) = entry?;
             if let Some(slot) = slot_of(&k) {
                 if SketchRecord::from_bytes(slot, &v)?.seen < cutoff {
                     self.sketches.remove(k)?;
+                    forgot = true;
                 }
             } else if let Some(block) = block_of(&k) {
                 let records = block_records(block, &v)?;
@@ -503,22 +539,27 @@ impl Store {
                 }
                 if kept.is_empty() {
                     self.sketches.remove(k)?;
+                    forgot = true;
                 } else if kept.len() < v.len() {
                     self.sketches.insert(k, kept)?;
+                    forgot = true;
                 }
             }
         }
-        if rebuild {
-            self.rebuild_index()?;
-        }
-        Ok(())
+        Ok(forgot)
     }
 
     /// Registers a staged record in the in-memory index.
-    pub(super) fn index_sketch(&self, slot: u32, fp: &Fingerprint, record: &SketchRecord) {
-        let mut ix = self.index();
-        ix.insert(slot, &fp.anchors());
-        ix.keep_sketch(slot, &in_memory(&record.sketch));
+    pub(super) fn index_sketch(
+        &self,
+        slot: u32,
+        fp: &Fingerprint,
+        record: &SketchRecord,
+    ) -> Result<(), StoreError> {
+        self.with_index(|ix| {
+            ix.insert(slot, &fp.anchors());
+            ix.keep_sketch(slot, &in_memory(&record.sketch));
+        })
     }
 }
 
@@ -528,6 +569,7 @@ mod tests {
     use crate::dedup::find_copy;
     use crate::store::enc;
     use crate::store::test_support::*;
+    use crate::store::{NewItem, Story};
 
     #[test]
     fn sketch_records_read_back() -> Result<(), StoreError> {
@@ -677,11 +719,11 @@ mod tests {
             };
             assert_eq!(find_copy(&s, fp)?, Some(want), "item {n}");
         }
-        let entries = s.index_size().1;
+        let entries = s.index_size()?.1;
         drop(s);
         let s = Store::open(dir.path())?;
         assert_eq!(
-            s.index_size().1,
+            s.index_size()?.1,
             entries,
             "reopened from blocks and singles"
         );
@@ -745,13 +787,13 @@ mod tests {
                 "slots stay dense across opens"
             );
             if n == 0 {
-                memory_after_first = s.index_size().0;
+                memory_after_first = s.index_size()?.0;
             }
         }
         let s = Store::open(dir.path())?;
         // The arena holds 400 sketches of ~100 bytes: not a slot per
         // generated id (sled's jump by a million per open took 4 MB per open).
-        let memory = s.index_size().0;
+        let memory = s.index_size()?.0;
         assert!(
             memory < memory_after_first + 400 * 1024,
             "{memory} bytes after 400 opens"
@@ -779,7 +821,7 @@ mod tests {
             let before = s.lookup_reads();
             let mut with_candidates = 0;
             for q in &queries {
-                with_candidates += usize::from(!s.copy_candidates(q).is_empty());
+                with_candidates += usize::from(!s.copy_candidates(q)?.is_empty());
                 assert_eq!(find_copy(s, q)?, None);
             }
             Ok((s.lookup_reads() - before, with_candidates))
@@ -799,19 +841,71 @@ mod tests {
     }
 
     #[test]
+    fn the_copy_index_is_built_at_its_first_use_and_a_bad_record_fails_that_use(
+    ) -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
+        let fps = distinct_fingerprints(3);
+        {
+            let s = Store::open(dir.path())?;
+            for (n, fp) in fps.iter().enumerate() {
+                s.add_sketch(&format!("{n:024x}"), &format!("story-{n}"), Utc::now(), fp)?;
+            }
+        }
+        let s = Store::open(dir.path())?;
+        assert!(s.index().is_none(), "opening does not build it");
+        assert_eq!(s.items().count(), 0);
+        assert!(s.index().is_none(), "a listing does not either");
+        assert_eq!(find_copy(&s, &fps[1])?, Some("story-1".to_string()));
+        assert!(s.index().is_some());
+        // A prune that forgets nothing keeps it; one that forgets drops it.
+        s.prune(Utc::now() - chrono::Duration::days(1))?;
+        assert!(s.index().is_some());
+        s.prune(Utc::now() + chrono::Duration::days(1))?;
+        assert!(s.index().is_none());
+        assert_eq!(find_copy(&s, &fps[1])?, None);
+
+        // A record that does not decode: the store still opens (listings
+        // work), and what needs the index fails with the record's slot,
+        // staging nothing.
+        s.sketches.insert(9u32.to_be_bytes(), &b"\xff\x01"[..])?;
+        drop(s);
+        let s = Store::open(dir.path())?;
+        assert!(find_copy(&s, &fps[0]).is_err());
+        let staged = s.stage(&NewItem {
+            item: item("n", "n"),
+            fingerprint: fps[2].clone(),
+            story: Story {
+                id: "n".into(),
+                title: "t".into(),
+                created: Utc::now(),
+                copies: vec![],
+            },
+            alerts: vec![],
+            queued: vec![],
+            held: vec![],
+        });
+        assert!(matches!(staged, Err(StoreError::Sketch(9))), "{staged:?}");
+        assert_eq!(s.staged_items(), 0);
+        Ok(())
+    }
+
+    #[test]
     fn sketches_of_folded_blocks_are_reloaded_after_reopen() -> Result<(), StoreError> {
         let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
         let fps = distinct_fingerprints(150);
         let kept = |s: &Store| -> Result<(usize, usize), StoreError> {
-            let mut slots = 0;
-            let mut in_memory = 0;
-            let ix = s.index();
+            let mut slots = Vec::new();
             s.for_each_in_slot_order(|slot, _| {
-                slots += 1;
-                in_memory += usize::from(ix.sketch(slot).is_some());
+                slots.push(slot);
                 Ok(())
             })?;
-            Ok((slots, in_memory))
+            let in_memory = s.with_index(|ix| {
+                slots
+                    .iter()
+                    .filter(|&&slot| ix.sketch(slot).is_some())
+                    .count()
+            })?;
+            Ok((slots.len(), in_memory))
         };
         {
             let s = Store::open(dir.path())?;

@@ -164,6 +164,9 @@ impl Store {
                 .map(|q| Ok((queue_key(&q.topic, &q.story), enc("digest_queue", q)?)))
                 .collect::<Result<_, StoreError>>()?,
         };
+        // Indexed first: building the index is what can fail, and an item
+        // staged is an item committed.
+        self.index_sketch(slot, &new.fingerprint, &record)?;
         {
             let mut st = self.staged();
             let at = st.items.len();
@@ -179,7 +182,6 @@ impl Store {
             }
             st.items.push(staged);
         }
-        self.index_sketch(slot, &new.fingerprint, &record);
         Ok(true)
     }
 
@@ -287,12 +289,10 @@ impl Store {
             }
             Err(e) => {
                 // The staged sketches are in the index without records:
-                // lookups would skip them, but the index is rebuilt so that
-                // it holds exactly what is stored.
+                // lookups would skip them, but the index is dropped (built
+                // again at its next use) so that it holds what is stored.
                 if !staged.items.is_empty() {
-                    if let Err(re) = self.rebuild_index() {
-                        tracing::error!(error = %re, "rebuilding the copy index failed");
-                    }
+                    self.drop_index();
                 }
                 Err(e.into())
             }
@@ -364,7 +364,7 @@ mod tests {
         assert_eq!(story.copies.len(), 1, "the copy joined the staged story");
         assert_eq!(s.outbox()?.len(), 2, "the item's alert and the notice");
         assert_eq!(s.feed_state("file:///f")?.etag.as_deref(), Some("v2"));
-        // The copy index was rebuilt from what the commit wrote.
+        // The copy index is built from what the commit wrote.
         assert_eq!(find_copy(&s, &fp)?, Some("a".to_string()));
         Ok(())
     }
