@@ -716,8 +716,7 @@ mod tests {
 
     #[test]
     fn the_retention_window_is_applied_once_an_hour_unless_asked_now() -> Result<(), DaemonError> {
-        use crate::store::test_support::item;
-        use crate::store::{NewItem, Story};
+        use crate::store::test_support::{item, starting};
         let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
         let engine = Engine::open(config(&format!(
             "[storage]\npath = {:?}\nretention = \"2d\"\n",
@@ -727,19 +726,8 @@ mod tests {
         let old = |id: &str| -> Result<(), DaemonError> {
             let mut it = item(id, id);
             it.seen = Utc::now() - chrono::Duration::days(3);
-            engine.store.insert(&NewItem {
-                story: Story {
-                    id: id.into(),
-                    title: "t".into(),
-                    created: it.seen,
-                    copies: vec![],
-                },
-                fingerprint: crate::text::fingerprint::Fingerprint::new("t", "x"),
-                item: it,
-                alerts: vec![],
-                queued: vec![],
-                held: vec![],
-            })?;
+            let fp = crate::text::fingerprint::Fingerprint::new("t", "x");
+            engine.store.insert(&starting(it, fp, id))?;
             Ok(())
         };
         old("a")?;

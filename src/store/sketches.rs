@@ -569,7 +569,6 @@ mod tests {
     use crate::dedup::find_copy;
     use crate::store::enc;
     use crate::store::test_support::*;
-    use crate::store::{NewItem, Story};
 
     #[test]
     fn sketch_records_read_back() -> Result<(), StoreError> {
@@ -871,19 +870,7 @@ mod tests {
         drop(s);
         let s = Store::open(dir.path())?;
         assert!(find_copy(&s, &fps[0]).is_err());
-        let staged = s.stage(&NewItem {
-            item: item("n", "n"),
-            fingerprint: fps[2].clone(),
-            story: Story {
-                id: "n".into(),
-                title: "t".into(),
-                created: Utc::now(),
-                copies: vec![],
-            },
-            alerts: vec![],
-            queued: vec![],
-            held: vec![],
-        });
+        let staged = s.stage(&starting(item("n", "n"), fps[2].clone(), "n"));
         assert!(matches!(staged, Err(StoreError::Sketch(9))), "{staged:?}");
         assert_eq!(s.staged_items(), 0);
         Ok(())
