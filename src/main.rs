@@ -51,6 +51,15 @@ fn exit_on_closed_stdout(e: std::io::Error) {
     eprintln!("raqib: writing to stdout: {e}");
 }
 
+/// A write to stdout: a reader that went away ends the listing quietly,
+/// any other error is the command's.
+fn stdout_written(r: std::io::Result<()>) -> Result<()> {
+    match r {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        other => other.context("writing to stdout"),
+    }
+}
+
 #[derive(Parser)]
 #[command(
     name = "raqib",
@@ -437,24 +446,30 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
             let rt = runtime()?;
             let tz = cfg.email.timezone;
             // Each row is printed as it comes: a listing of months of items
-            // never holds them all.
+            // never holds them all. Buffered: stdout writes each line at
+            // once, which made a long table twice as slow as the JSON.
+            let mut w = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
             let mut n = 0usize;
             let mut print = |i: raqib::api::queries::ItemRow| -> anyhow::Result<()> {
-                if json {
+                use std::io::Write as _;
+                let row = if json {
                     let sep = if n == 0 { "[" } else { "," };
-                    out_raw!("{sep}{}", serde_json::to_string(&i)?);
+                    write!(w, "{sep}{}", serde_json::to_string(&i)?)
                 } else {
-                    out!(
+                    writeln!(
+                        w,
                         "{}  {}  [{}]  {}",
                         raqib::notify::render::local_time(i.seen, tz),
                         raqib::notify::render::one_line(&i.feed_name),
                         i.topics.join(", "),
                         raqib::notify::render::one_line(&i.title)
-                    );
-                    if let Some(l) = &i.link {
-                        out!("    {l}");
-                    }
-                }
+                    )
+                    .and_then(|()| match &i.link {
+                        Some(l) => writeln!(w, "    {l}"),
+                        None => Ok(()),
+                    })
+                };
+                stdout_written(row)?;
                 n += 1;
                 Ok(())
             };
@@ -476,9 +491,14 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
                     raqib::api::queries::each_item(&store, after, topic.as_deref(), &mut print)?;
                 }
             }
-            if json {
-                out!("{}", if n == 0 { "[]" } else { "]" });
-            } else {
+            {
+                use std::io::Write as _;
+                if json {
+                    stdout_written(writeln!(w, "{}", if n == 0 { "[]" } else { "]" }))?;
+                }
+                stdout_written(w.flush())?;
+            }
+            if !json {
                 eprintln!("{n} items");
             }
             Ok(ExitCode::SUCCESS)
