@@ -501,30 +501,17 @@ pub fn digest(
             ));
         }
     }
-    if !broken.is_empty() {
-        text.push_str(&format!("\n== مصادر معطّلة ({}) ==\n", broken.len()));
-        html.push_str(&format!(
-            "<h2 style=\"font-size:17px;color:#8a3b00;border-bottom:1px solid #ddd;padding-bottom:4px;margin:24px 0 8px;\">مصادر معطّلة ({})</h2>\n<ul style=\"padding-right:20px;margin:0;font-size:14px;color:#444;\">\n",
-            broken.len()
-        ));
-        for b in broken.iter().take(MAX_NOTICES_LISTED) {
-            let since = local_time(b.since, tz);
-            let name = one_line(&b.name);
-            let error = b.error.as_deref().map(one_line).unwrap_or_default();
-            text.push_str(&format!(
-                "   - {name} — منذ {since}: {error}\n     {}\n",
-                b.url
-            ));
-            html.push_str(&format!(
-                "<li>{} — منذ {}<br><span style=\"font-size:13px;\">{}</span></li>\n",
-                encode_text(&name),
-                ltr(&since),
-                ltr(&error)
-            ));
-        }
-        html.push_str("</ul>\n");
-        more_feeds(&mut text, &mut html, broken.len());
-    }
+    let broken: Vec<Notice<'_>> = broken
+        .iter()
+        .map(|b| Notice {
+            name: &b.name,
+            url: &b.url,
+            since: b.since,
+            error: b.error.as_deref(),
+            recovered: false,
+        })
+        .collect();
+    feed_section(&mut text, &mut html, &broken, tz);
     html.push_str("</div>\n</body></html>\n");
     Rendered {
         subject,
@@ -533,10 +520,68 @@ pub fn digest(
     }
 }
 
-/// After a list of `listed` feeds cut at [`MAX_NOTICES_LISTED`]: how many
-/// more there are.
-fn more_feeds(text: &mut String, html: &mut String, listed: usize) {
-    if let Some(more) = listed.checked_sub(MAX_NOTICES_LISTED).filter(|&m| m > 0) {
+/// "Broken feeds (n)", or recovered ones: a section's title, a subject's part.
+fn feeds_title(n: usize, recovered: bool) -> String {
+    if recovered {
+        format!("مصادر عادت إلى العمل ({n})")
+    } else {
+        format!("مصادر معطّلة ({n})")
+    }
+}
+
+/// A titled list of feeds that are broken or (all of them, or none)
+/// recovered, at most [`MAX_NOTICES_LISTED`], then how many more: the end
+/// of a digest, the sections of the admin's notice. Nothing when empty.
+fn feed_section(text: &mut String, html: &mut String, feeds: &[Notice<'_>], tz: chrono_tz::Tz) {
+    let Some(first) = feeds.first() else {
+        return;
+    };
+    let title = feeds_title(feeds.len(), first.recovered);
+    let colour = if first.recovered {
+        "#1a6b2a"
+    } else {
+        "#8a3b00"
+    };
+    text.push_str(&format!("\n== {title} ==\n"));
+    html.push_str(&format!(
+        "<h2 style=\"font-size:17px;color:{colour};border-bottom:1px solid #ddd;padding-bottom:4px;margin:24px 0 8px;\">{}</h2>\n<ul style=\"padding-right:20px;margin:0;font-size:14px;color:#444;\">\n",
+        encode_text(&title)
+    ));
+    for n in feeds.iter().take(MAX_NOTICES_LISTED) {
+        let since = local_time(n.since, tz);
+        let name = one_line(n.name);
+        let error = n.error.map(one_line).unwrap_or_default();
+        let when = if n.recovered {
+            "بعد تعطّل بدأ في"
+        } else {
+            "معطّل منذ"
+        };
+        text.push_str(&format!("   - {name} — {when} {since}"));
+        if !error.is_empty() {
+            text.push_str(&format!(": {error}"));
+        }
+        text.push_str(&format!("\n     {}\n", n.url));
+        html.push_str(&format!(
+            "<li>{} — {} {}<br><span style=\"font-size:13px;word-break:break-all;\">{}</span>",
+            encode_text(&name),
+            when,
+            ltr(&since),
+            ltr(n.url)
+        ));
+        if !error.is_empty() {
+            html.push_str(&format!(
+                "<br><span style=\"font-size:13px;\">{}</span>",
+                ltr(&error)
+            ));
+        }
+        html.push_str("</li>\n");
+    }
+    html.push_str("</ul>\n");
+    if let Some(more) = feeds
+        .len()
+        .checked_sub(MAX_NOTICES_LISTED)
+        .filter(|&m| m > 0)
+    {
         let line = format!("و{more} غيرها: `raqib feeds` يعرضها كلها.");
         text.push_str(&format!("   {line}\n"));
         html.push_str(&format!(
@@ -568,18 +613,16 @@ pub fn feed_notices(notices: &[Notice<'_>], tz: chrono_tz::Tz) -> Rendered {
     if let [n] = notices {
         return feed_notice(n.name, n.url, n.since, n.error, n.recovered, tz);
     }
-    let (mut back, mut broken): (Vec<&Notice<'_>>, Vec<&Notice<'_>>) =
+    let (mut back, mut broken): (Vec<Notice<'_>>, Vec<Notice<'_>>) =
         notices.iter().partition(|n| n.recovered);
     // The longest failing first.
     for list in [&mut back, &mut broken] {
         list.sort_by(|a, b| (a.since, a.name).cmp(&(b.since, b.name)));
     }
-    let broken_title = format!("مصادر معطّلة ({})", broken.len());
-    let back_title = format!("مصادر عادت إلى العمل ({})", back.len());
-    let parts: Vec<&str> = [(&broken, &broken_title), (&back, &back_title)]
+    let parts: Vec<String> = [(broken.len(), false), (back.len(), true)]
         .into_iter()
-        .filter(|(list, _)| !list.is_empty())
-        .map(|(_, title)| title.as_str())
+        .filter(|&(n, _)| n > 0)
+        .map(|(n, recovered)| feeds_title(n, recovered))
         .collect();
     let subject = format!("رقيب: {}", parts.join("، "));
     let lead = "تغيّرت حال هذه المصادر: أخبار المصادر المعطّلة لا تصل حتى تُصلح.";
@@ -591,50 +634,8 @@ pub fn feed_notices(notices: &[Notice<'_>], tz: chrono_tz::Tz) -> Rendered {
         "<p dir=\"ltr\" lang=\"en\" style=\"font-size:14px;color:#444;\">{}</p>\n",
         encode_text(lead_en)
     ));
-    for (list, title, colour) in [
-        (&broken, &broken_title, "#8a3b00"),
-        (&back, &back_title, "#1a6b2a"),
-    ] {
-        if list.is_empty() {
-            continue;
-        }
-        text.push_str(&format!("\n== {title} ==\n"));
-        html.push_str(&format!(
-            "<h2 style=\"font-size:17px;color:{colour};border-bottom:1px solid #ddd;padding-bottom:4px;margin:24px 0 8px;\">{}</h2>\n<ul style=\"padding-right:20px;margin:0;font-size:14px;color:#444;\">\n",
-            encode_text(title)
-        ));
-        for n in list.iter().take(MAX_NOTICES_LISTED) {
-            let since = local_time(n.since, tz);
-            let name = one_line(n.name);
-            let error = n.error.map(one_line).unwrap_or_default();
-            let when = if n.recovered {
-                "بعد تعطّل بدأ في"
-            } else {
-                "معطّل منذ"
-            };
-            text.push_str(&format!("   - {name} — {when} {since}"));
-            if !error.is_empty() {
-                text.push_str(&format!(": {error}"));
-            }
-            text.push_str(&format!("\n     {}\n", n.url));
-            html.push_str(&format!(
-                "<li>{} — {} {}<br><span style=\"font-size:13px;word-break:break-all;\">{}</span>",
-                encode_text(&name),
-                when,
-                ltr(&since),
-                ltr(n.url)
-            ));
-            if !error.is_empty() {
-                html.push_str(&format!(
-                    "<br><span style=\"font-size:13px;\">{}</span>",
-                    ltr(&error)
-                ));
-            }
-            html.push_str("</li>\n");
-        }
-        html.push_str("</ul>\n");
-        more_feeds(&mut text, &mut html, list.len());
-    }
+    feed_section(&mut text, &mut html, &broken, tz);
+    feed_section(&mut text, &mut html, &back, tz);
     html.push_str("</div>\n</body></html>\n");
     Rendered {
         subject,
