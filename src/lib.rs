@@ -18,8 +18,8 @@
 //! - [`index`]: PURE: the in-memory anchor table over the stored sketches, and a copy of each
 //!   sketch (copy candidates, judged without reading sled).
 //! - [`store`]: sled (the only user), a file per entity: items and stories, sketches (the copy
-//!   index on disk), outbox, feed state; the writes staged for one commit; the schema version and
-//!   migrations.
+//!   index on disk), outbox, feed state; the writes staged for one commit; a Bloom filter over
+//!   the ids seen; the schema version and migrations.
 //! - [`dedup`]: the copy decision over the store's candidates, and story assignment: a copy
 //!   joins the first item's story.
 //! - [`notify`]: email rendering (RTL HTML + text), outbox drain, SMTP (lettre's protocol over a

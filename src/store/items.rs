@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, Transactional};
 
+use super::seen::Seen;
 use super::{dec, Store, StoreError, SEEN_FOR};
 use super::{Alert, Queued};
 use crate::text::fingerprint::{Fingerprint, Sketch};
@@ -222,7 +223,42 @@ impl Store {
     /// stored texts, which on the 10,000-feed benchmark's second round was
     /// a disk read for nearly every new entry.
     pub fn has_item(&self, id: &str) -> Result<bool, StoreError> {
-        Ok(self.staged().has_item(id) || self.tombstones.contains_key(id)?)
+        Ok(self.staged().has_item(id)
+            || (self.may_have_seen(id)? && self.tombstones.contains_key(id)?))
+    }
+
+    /// False when no tombstone holds `id` (see `seen.rs`).
+    fn may_have_seen(&self, id: &str) -> Result<bool, StoreError> {
+        {
+            let seen = self.seen.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(s) = seen.as_ref() {
+                return Ok(s.may_hold(id.as_bytes()));
+            }
+        }
+        let mut seen = self.seen.write().unwrap_or_else(|e| e.into_inner());
+        if seen.is_none() {
+            // Built under the lock, so a commit waits to add its ids to it
+            // (or, before, has written what the scan then reads).
+            let keys = self.tombstones.iter().keys();
+            *seen = Some(Seen::build(self.tombstones.len(), keys)?);
+        }
+        Ok(seen.as_ref().is_none_or(|s| s.may_hold(id.as_bytes())))
+    }
+
+    /// Tells the filter over the tombstones of ids a commit stored (once
+    /// written: until then a look-up finds them neither staged nor stored,
+    /// as without the filter; only the writer, which is committing, looks
+    /// up a feed's ids while its poll is being written).
+    pub(super) fn note_seen<'a>(&self, ids: impl Iterator<Item = &'a str>) {
+        let mut seen = self.seen.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = seen.as_mut() {
+            for id in ids {
+                s.insert(id.as_bytes());
+            }
+            if s.is_full() {
+                *seen = None;
+            }
+        }
     }
 
     pub fn item(&self, id: &str) -> Result<Option<Item>, StoreError> {
@@ -481,6 +517,24 @@ mod tests {
     use super::*;
     use crate::dedup::find_copy;
     use crate::store::test_support::*;
+
+    #[test]
+    fn ids_stored_before_the_filter_was_built_and_after_are_both_known() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
+        let fps = distinct_fingerprints(2);
+        {
+            let before = Store::open(dir.path())?;
+            before.insert(&starting(item("a", "a"), fps[0].clone(), "a"))?;
+        }
+        let s = Store::open(dir.path())?;
+        // The first look-up builds the filter from the tombstones.
+        assert!(!s.has_item("b")?);
+        assert!(s.has_item("a")?);
+        s.insert(&starting(item("b", "b"), fps[1].clone(), "b"))?;
+        assert!(s.has_item("b")? && s.has_item("a")?);
+        assert!(!s.has_item("c")?);
+        Ok(())
+    }
 
     #[test]
     fn prune_forgets_old_items_and_their_index_entries() -> Result<(), StoreError> {

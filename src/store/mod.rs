@@ -16,6 +16,8 @@
 //!   rewrite a crash interrupted.
 //! - `staged`: the writes the writer stages for a batch of polls, committed
 //!   in one transaction, and seen by its reads until then.
+//! - `seen`: a Bloom filter over the tombstones, so that an id never seen
+//!   is known new without reading them.
 //! - here: opening, the schema version and migrations, flushing.
 //!
 //! Trees:
@@ -49,12 +51,13 @@ mod compact;
 mod feeds;
 mod items;
 mod outbox;
+mod seen;
 mod sketches;
 mod staged;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use serde::{de::DeserializeOwned, Serialize};
 use sled::transaction::TransactionError;
@@ -192,6 +195,9 @@ pub struct Store {
     lookup_reads: Arc<AtomicU64>,
     /// Writes waiting for [`Store::commit`].
     staged: Arc<Mutex<staged::Staged>>,
+    /// The ids the tombstones may hold (see `seen.rs`), built at its first
+    /// use.
+    seen: Arc<RwLock<Option<seen::Seen>>>,
 }
 
 /// The version of the database's layout. Every change of a record format
@@ -246,6 +252,7 @@ impl Store {
             tombstones: db.open_tree("tombstones")?,
             next_slot: Arc::new(AtomicU32::new(1)),
             lookup_reads: Arc::new(AtomicU64::new(0)),
+            seen: Arc::default(),
             staged: Arc::default(),
             db,
         };

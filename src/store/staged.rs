@@ -282,6 +282,7 @@ impl Store {
             );
         match written {
             Ok(()) => {
+                self.note_seen(staged.items.iter().map(|it| it.id.as_str()));
                 if let Some(high) = staged.items.iter().map(|it| it.slot).max() {
                     self.fold_behind_or_warn(high);
                 }
