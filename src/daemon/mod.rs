@@ -758,6 +758,58 @@ mod tests {
         Ok(())
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_feed_remembers_the_entries_it_listed_for_its_next_poll() -> Result<(), DaemonError> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
+        let feed = dir.path().join("f.xml");
+        let write_feed = |guids: &[&str]| -> std::io::Result<()> {
+            let items: String = guids
+                .iter()
+                .map(|g| {
+                    format!(
+                        "<item><guid>{g}</guid><title>خبر رقم {g} عن سوريا</title>\
+                         <description>نص الخبر {g} عن المحادثات في جنيف</description></item>"
+                    )
+                })
+                .collect();
+            std::fs::write(
+                &feed,
+                format!("<rss version=\"2.0\"><channel><title>t</title>{items}</channel></rss>"),
+            )
+        };
+        let engine = Arc::new(Engine::open(config(&format!(
+            "[storage]\npath = {:?}\n[[feeds]]\nurl = \"file://{}\"\n",
+            dir.path().join("db"),
+            feed.display()
+        )))?);
+        let url = engine.config.feeds[0].url.to_string();
+        let listed = |engine: &Engine| -> Result<(Vec<u64>, Vec<u64>), DaemonError> {
+            let mut keys = engine.store.feed_state(&url)?.listed;
+            keys.sort_unstable();
+            let mut stored = engine
+                .store
+                .items()
+                .map(|i| i.map(|i| crate::store::listed_key(&i.id)))
+                .collect::<Result<Vec<_>, _>>()?;
+            stored.sort_unstable();
+            Ok((keys, stored))
+        };
+        write_feed(&["g1", "g2"]).map_err(|e| StoreError::Sled(e.into()))?;
+        assert_eq!(engine.once().await?.new_items, 2);
+        let (keys, stored) = listed(&engine)?;
+        assert_eq!(keys.len(), 2);
+        assert_eq!(keys, stored);
+        // One entry more, one gone: the state lists what the feed lists now,
+        // and only the new entry is stored.
+        write_feed(&["g3", "g2"]).map_err(|e| StoreError::Sled(e.into()))?;
+        assert_eq!(engine.once().await?.new_items, 1);
+        let (keys, stored) = listed(&engine)?;
+        assert_eq!(keys.len(), 2);
+        assert_eq!(stored.len(), 3);
+        assert!(keys.iter().all(|k| stored.contains(k)));
+        Ok(())
+    }
+
     #[tokio::test]
     async fn a_panic_in_a_step_is_an_error_of_that_step() {
         let r: Result<(), String> = unwind_safe(async { panic!("bad input") }).await;

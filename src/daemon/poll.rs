@@ -15,6 +15,7 @@ use super::{unwind_safe, Engine};
 use crate::config::FeedConfig;
 use crate::feed::{self, Entry};
 use crate::fetch::{Content, Validators};
+use crate::store::{listed_key, MAX_LISTED};
 use crate::text::{self, fingerprint::Fingerprint};
 use crate::watchlist::Match;
 
@@ -62,6 +63,8 @@ pub(super) enum Outcome {
         new: Vec<Prepared>,
         /// Entries the feed lists.
         listed: usize,
+        /// The first of them, as the feed's state remembers them.
+        listed_keys: Vec<u64>,
         /// Their publication times (for the adaptive interval).
         dates: Vec<DateTime<Utc>>,
         validators: Validators,
@@ -225,9 +228,21 @@ async fn fetch_and_prepare(
     };
 
     // Parse, and keep the entries not stored before.
-    let (parsed, new, validators) =
-        match parse_stage(engine, limits, feed, bytes, charset, target.clone()).await {
-            Parse::Feed(parsed, new) => (parsed, new, validators),
+    let mut listed = state.listed;
+    listed.sort_unstable();
+    let listed = Arc::new(listed);
+    let (parsed, new, validators) = match parse_stage(
+        engine,
+        limits,
+        feed,
+        bytes,
+        charset,
+        target.clone(),
+        listed.clone(),
+    )
+    .await
+    {
+        Parse::Feed(parsed, new) => (parsed, new, validators),
             Parse::Failed(e) => return Outcome::failed(e),
             // The configured URL is a page: its feed, if it names one on
             // its own site, is fetched and read instead.
@@ -248,7 +263,9 @@ async fn fetch_and_prepare(
                 else {
                     return Outcome::failed("the linked feed answered 304 to a plain request");
                 };
-                match parse_stage(engine, limits, feed, bytes, charset, link.clone()).await {
+                match parse_stage(engine, limits, feed, bytes, charset, link.clone(), listed)
+                    .await
+                {
                     Parse::Feed(parsed, new) => {
                         tracing::info!(feed = %feed.name, found = %link, "the configured URL is a page; polling the feed it links");
                         discovered = Some(link.to_string());
@@ -331,6 +348,12 @@ async fn fetch_and_prepare(
     Outcome::Fresh {
         new,
         listed: parsed.entries.len(),
+        listed_keys: parsed
+            .entries
+            .iter()
+            .take(MAX_LISTED)
+            .map(|e| listed_key(&e.id))
+            .collect(),
         dates: parsed.entries.iter().filter_map(|e| e.published).collect(),
         validators,
         ttl: parsed.ttl,
@@ -351,7 +374,8 @@ enum Parse {
 }
 
 /// Parses `bytes` (fetched from `from`) on the blocking pool; entry ids
-/// stay scoped to the configured URL wherever the feed was found.
+/// stay scoped to the configured URL wherever the feed was found. Entries
+/// in `listed` (sorted; the feed's last body) are known without a look-up.
 async fn parse_stage(
     engine: &Arc<Engine>,
     limits: &Limits,
@@ -359,6 +383,7 @@ async fn parse_stage(
     bytes: Vec<u8>,
     charset: Option<String>,
     from: url::Url,
+    listed: Arc<Vec<u64>>,
 ) -> Parse {
     let scope = feed.url.to_string();
     let engine = engine.clone();
@@ -373,6 +398,9 @@ async fn parse_stage(
         };
         let mut new = Vec::new();
         for e in &parsed.entries {
+            if listed.binary_search(&listed_key(&e.id)).is_ok() {
+                continue;
+            }
             match engine.store.has_item(&e.id) {
                 Ok(true) => {}
                 Ok(false) => new.push(e.clone()),

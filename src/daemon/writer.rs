@@ -310,6 +310,7 @@ fn write_poll(
         Outcome::Fresh {
             new,
             listed,
+            listed_keys,
             dates,
             validators,
             ttl,
@@ -340,6 +341,9 @@ fn write_poll(
                     }
                 }
             }
+            // Only now, with every new entry staged: an entry remembered
+            // as listed is never looked up again.
+            state.listed = listed_keys;
             state.etag = validators.etag;
             state.last_modified = validators.last_modified;
             state.moved_to = moved_to;

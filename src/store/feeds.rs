@@ -45,6 +45,24 @@ pub struct FeedState {
     /// The configured URL is a page; the feed it links, polled instead.
     #[serde(default)]
     pub discovered: Option<String>,
+    /// The entries the last body parsed listed (at most [`MAX_LISTED`]), by
+    /// [`listed_key`]: stored, so the next poll knows them without looking
+    /// each up (most entries of a feed are the ones it listed before).
+    #[serde(default)]
+    pub listed: Vec<u64>,
+}
+
+/// Entries a feed's state remembers as listed: enough for any feed's usual
+/// window, small enough to rewrite at every poll and to keep while a poll
+/// waits for its host (1.6 KB at most). Entries beyond are looked up in
+/// the store.
+pub const MAX_LISTED: usize = 200;
+
+/// How a listed entry is remembered: a 64-bit hash of its id (a new entry
+/// taken for one listed before is a 1 in ~10^16 chance per entry).
+/// Persisted: the hash must never change.
+pub fn listed_key(id: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(id.as_bytes())
 }
 
 impl FeedState {

@@ -65,7 +65,7 @@ use sled::transaction::TransactionError;
 use crate::index::AnchorIndex;
 
 pub use compact::{compact_if_grown, Compaction};
-pub use feeds::FeedState;
+pub use feeds::{listed_key, FeedState, MAX_LISTED};
 pub use items::{Copy, Item, NewItem, Story};
 pub use outbox::{Alert, AlertKind, Queued};
 
