@@ -479,12 +479,9 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
                     let q = raqib::api::client::query(&[
                         ("since", since.as_deref()),
                         ("topic", topic.as_deref()),
+                        ("lines", Some("true")),
                     ]);
-                    let items: Vec<raqib::api::queries::ItemRow> =
-                        rt.block_on(c.get(&format!("/api/items{q}")))?;
-                    for i in items {
-                        print(i)?;
-                    }
+                    rt.block_on(c.get_lines(&format!("/api/items{q}"), &mut print))?;
                 }
                 Reader::Store(store) => {
                     let after = since.map(|d| raqib::time::before(chrono::Utc::now(), d.into()));

@@ -317,9 +317,20 @@ fn a_long_item_listing_arrives_whole_from_the_daemon_and_the_store() {
     let seen: Vec<&str> = rows.iter().filter_map(|r| r["seen"].as_str()).collect();
     assert_eq!(seen.len(), N);
     assert!(seen.windows(2).all(|w| w[0] >= w[1]), "newest first");
+    // One object a line, the same rows in the same order (what the CLI
+    // reads, printing each as it comes).
+    let (status, lines) = get(port, "/api/items?lines=true").expect("items as lines");
+    assert_eq!(status, 200);
+    let by_line: Vec<serde_json::Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one object a line"))
+        .collect();
+    assert_eq!(by_line, rows);
     let out = raqib(&cfg, &["items", "--json"]);
     assert!(out.status.success());
-    assert_eq!(listed(&String::from_utf8_lossy(&out.stdout)).len(), N);
+    assert_eq!(listed(&String::from_utf8_lossy(&out.stdout)), rows);
+    let text_by_daemon = raqib(&cfg, &["items"]);
+    assert!(text_by_daemon.status.success());
 
     // The same from the database, once no daemon holds it.
     let _ = daemon.0.kill();
@@ -328,6 +339,7 @@ fn a_long_item_listing_arrives_whole_from_the_daemon_and_the_store() {
     assert_eq!(listed(&String::from_utf8_lossy(&out.stdout)).len(), N);
     let text = raqib(&cfg, &["items"]);
     assert!(text.status.success());
+    assert_eq!(text.stdout, text_by_daemon.stdout);
     assert_eq!(
         String::from_utf8_lossy(&text.stderr).trim(),
         format!("{N} items")

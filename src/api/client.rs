@@ -25,6 +25,10 @@ pub struct Client {
 /// The host part of request URLs (a unix socket has none).
 const BASE: &str = "http://raqib";
 
+/// The longest line [`Client::get_lines`] takes (an item's row is a few
+/// hundred bytes).
+const MAX_LINE: usize = 4 << 20;
+
 impl Client {
     /// The API of the daemon using `storage`, when one answers on its
     /// socket; `None` when none runs (a socket file left by a daemon that
@@ -71,6 +75,57 @@ impl Client {
     /// `GET path` (with its query), the answer as JSON.
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         Self::json(&Self::body(self.http.get(format!("{BASE}{path}"))).await?)
+    }
+
+    /// `GET path` (with its query) of an answer of one JSON object a line:
+    /// `each` is given each as it arrives, so a long listing is never held
+    /// whole. A listing the daemon broke off is an error, after the rows
+    /// that came whole.
+    pub async fn get_lines<T: DeserializeOwned, E: From<ClientError>>(
+        &self,
+        path: &str,
+        mut each: impl FnMut(T) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let request = |e: reqwest::Error| ClientError::Request(e.to_string());
+        let mut r = self
+            .http
+            .get(format!("{BASE}{path}"))
+            .send()
+            .await
+            .map_err(request)?;
+        if !r.status().is_success() {
+            let status = r.status();
+            let text = r.text().await.map_err(request)?;
+            let text = text.trim();
+            return Err(ClientError::Answer(if text.is_empty() {
+                status.to_string()
+            } else {
+                text.to_string()
+            })
+            .into());
+        }
+        let mut pending: Vec<u8> = Vec::new();
+        while let Some(chunk) = r.chunk().await.map_err(request)? {
+            pending.extend_from_slice(&chunk);
+            let mut start = 0;
+            while let Some(end) = pending[start..].iter().position(|&b| b == b'\n') {
+                each(Self::json(&pending[start..start + end])?)?;
+                start += end + 1;
+            }
+            pending.drain(..start);
+            if pending.len() > MAX_LINE {
+                return Err(ClientError::Request(format!(
+                    "a line of the answer is longer than {MAX_LINE} bytes"
+                ))
+                .into());
+            }
+        }
+        if !pending.is_empty() {
+            return Err(
+                ClientError::Request("the answer ends in the middle of a line".into()).into(),
+            );
+        }
+        Ok(())
     }
 
     /// `POST path` with `body`; the answer as JSON.

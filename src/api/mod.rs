@@ -10,7 +10,9 @@
 //! - `GET /healthz`: 200 while the store answers, else 503.
 //! - `GET /metrics`: Prometheus text ([`metrics`]).
 //! - `GET /api/feeds`: the `feeds --json` array.
-//! - `GET /api/items?since=24h&topic=ID`: stored items, newest first.
+//! - `GET /api/items?since=24h&topic=ID`: stored items, newest first, as
+//!   one JSON array; with `lines=true`, one JSON object a line (what the
+//!   CLI asks for: it prints each as it comes).
 //! - `POST /api/watchlist/test?since=&topic=&name=`: the body (a watchlist
 //!   file) replayed over the stored items; the report as text.
 //! - `GET /api/digest/preview?topic=ID`: the next digest as it would go out.
@@ -75,6 +77,9 @@ pub struct ItemsQuery {
     /// A duration ("24h", "7d").
     pub since: Option<String>,
     pub topic: Option<String>,
+    /// One object a line instead of an array.
+    #[serde(default)]
+    pub lines: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -156,15 +161,20 @@ async fn items(
     // The JSON array goes out in chunks as the items are read, a few at a
     // time in flight: listing months of items holds none of them whole.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, String>>(2);
+    let lines = q.lines;
     tokio::task::spawn_blocking(move || {
-        let mut chunk = b"[".to_vec();
+        let mut chunk = if lines { Vec::new() } else { b"[".to_vec() };
         let mut first = true;
         let listed = queries::each_item(&engine.store, after, q.topic.as_deref(), |row| {
-            if !first {
+            if !first && !lines {
                 chunk.push(b',');
             }
             first = false;
             serde_json::to_writer(&mut chunk, &row)?;
+            if lines {
+                // serde_json escapes every newline inside a string.
+                chunk.push(b'\n');
+            }
             if chunk.len() >= ITEMS_CHUNK {
                 // A client that went away ends the listing.
                 tx.blocking_send(Ok(std::mem::take(&mut chunk)))
@@ -174,7 +184,9 @@ async fn items(
         });
         let last = listed
             .map(|()| {
-                chunk.push(b']');
+                if !lines {
+                    chunk.push(b']');
+                }
                 chunk
             })
             .map_err(|e| e.to_string());
@@ -195,8 +207,13 @@ async fn items(
         Some((next.map_err(std::io::Error::other), rx))
     });
     let body = futures_util::stream::once(async move { Ok(first) }).chain(rest);
+    let kind = if lines {
+        "application/x-ndjson"
+    } else {
+        "application/json"
+    };
     Ok((
-        [(header::CONTENT_TYPE, "application/json")],
+        [(header::CONTENT_TYPE, kind)],
         axum::body::Body::from_stream(body),
     )
         .into_response())
