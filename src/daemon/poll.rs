@@ -231,7 +231,7 @@ async fn fetch_and_prepare(
     let mut listed = state.listed;
     listed.sort_unstable();
     let listed = Arc::new(listed);
-    let (parsed, new, validators) = match parse_stage(
+    let body = parse_stage(
         engine,
         limits,
         feed,
@@ -239,57 +239,56 @@ async fn fetch_and_prepare(
         charset,
         target.clone(),
         listed.clone(),
-    )
-    .await
-    {
+    );
+    let (parsed, new, validators) = match body.await {
         Parse::Feed(parsed, new) => (parsed, new, validators),
-            Parse::Failed(e) => return Outcome::failed(e),
-            // The configured URL is a page: its feed, if it names one on
-            // its own site, is fetched and read instead.
-            Parse::Page(Some(link))
-                if discovered.is_none() && feed::discover::same_site(&target, &link) =>
+        Parse::Failed(e) => return Outcome::failed(e),
+        // The configured URL is a page: its feed, if it names one on
+        // its own site, is fetched and read instead.
+        Parse::Page(Some(link))
+            if discovered.is_none() && feed::discover::same_site(&target, &link) =>
+        {
+            let Ok(fetched) = engine.fetcher.fetch(&link, &Validators::default()).await
+            else {
+                return Outcome::failed(format!(
+                    "this is an HTML page, not a feed; the feed it links ({link}) could not be fetched"
+                ));
+            };
+            let Content::Body {
+                bytes,
+                charset,
+                validators,
+            } = fetched.content
+            else {
+                return Outcome::failed("the linked feed answered 304 to a plain request");
+            };
+            match parse_stage(engine, limits, feed, bytes, charset, link.clone(), listed)
+                .await
             {
-                let Ok(fetched) = engine.fetcher.fetch(&link, &Validators::default()).await
-                else {
+                Parse::Feed(parsed, new) => {
+                    tracing::info!(feed = %feed.name, found = %link, "the configured URL is a page; polling the feed it links");
+                    discovered = Some(link.to_string());
+                    (parsed, new, validators)
+                }
+                Parse::Failed(e) => {
+                    return Outcome::failed(format!("the feed the page links ({link}): {e}"))
+                }
+                Parse::Page(_) => {
                     return Outcome::failed(format!(
-                        "this is an HTML page, not a feed; the feed it links ({link}) could not be fetched"
-                    ));
-                };
-                let Content::Body {
-                    bytes,
-                    charset,
-                    validators,
-                } = fetched.content
-                else {
-                    return Outcome::failed("the linked feed answered 304 to a plain request");
-                };
-                match parse_stage(engine, limits, feed, bytes, charset, link.clone(), listed)
-                    .await
-                {
-                    Parse::Feed(parsed, new) => {
-                        tracing::info!(feed = %feed.name, found = %link, "the configured URL is a page; polling the feed it links");
-                        discovered = Some(link.to_string());
-                        (parsed, new, validators)
-                    }
-                    Parse::Failed(e) => {
-                        return Outcome::failed(format!("the feed the page links ({link}): {e}"))
-                    }
-                    Parse::Page(_) => {
-                        return Outcome::failed(format!(
-                            "this is an HTML page, not a feed; what it links as its feed ({link}) is a page too"
-                        ))
-                    }
+                        "this is an HTML page, not a feed; what it links as its feed ({link}) is a page too"
+                    ))
                 }
             }
-            Parse::Page(Some(link)) if !feed::discover::same_site(&target, &link) => {
-                return Outcome::failed(format!(
-                    "this is an HTML page, not a feed (it links the feed {link}, on another site or not over http: put that URL in the config if you trust it)"
-                ))
-            }
-            Parse::Page(link) => {
-                return Outcome::failed(feed::FeedError::Html(link.map(|l| l.to_string())))
-            }
-        };
+        }
+        Parse::Page(Some(link)) if !feed::discover::same_site(&target, &link) => {
+            return Outcome::failed(format!(
+                "this is an HTML page, not a feed (it links the feed {link}, on another site or not over http: put that URL in the config if you trust it)"
+            ))
+        }
+        Parse::Page(link) => {
+            return Outcome::failed(feed::FeedError::Html(link.map(|l| l.to_string())))
+        }
+    };
 
     let mut pages = Vec::with_capacity(new.len());
     for entry in &new {

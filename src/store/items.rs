@@ -221,7 +221,8 @@ impl Store {
     /// longer, and by the schema 2 migration for older items), so only the
     /// small tombstones are read: a miss in `items` reads a leaf full of
     /// stored texts, which on the 10,000-feed benchmark's second round was
-    /// a disk read for nearly every new entry.
+    /// a disk read for nearly every new entry. An id the filter over the
+    /// tombstones never had (see `seen.rs`) reads nothing.
     pub fn has_item(&self, id: &str) -> Result<bool, StoreError> {
         Ok(self.staged().has_item(id)
             || (self.may_have_seen(id)? && self.tombstones.contains_key(id)?))
@@ -245,10 +246,10 @@ impl Store {
         Ok(seen.as_ref().is_none_or(|s| s.may_hold(id.as_bytes())))
     }
 
-    /// Tells the filter over the tombstones of ids a commit stored (once
-    /// written: until then a look-up finds them neither staged nor stored,
-    /// as without the filter; only the writer, which is committing, looks
-    /// up a feed's ids while its poll is being written).
+    /// Tells the filter over the tombstones of the ids a commit wrote.
+    /// Until then a look-up finds them neither staged nor stored, as it
+    /// did while the commit ran; that is safe because only the writer, the
+    /// one committing, looks up the ids of a poll being written.
     pub(super) fn note_seen<'a>(&self, ids: impl Iterator<Item = &'a str>) {
         let mut seen = self.seen.write().unwrap_or_else(|e| e.into_inner());
         if let Some(s) = seen.as_mut() {
