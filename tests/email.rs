@@ -506,29 +506,27 @@ async fn the_feeds_an_outage_breaks_are_told_to_the_admin_in_one_email() {
     // two recovered; one story alert waits too.
     let mut notices: Vec<Alert> = (0..250)
         .map(|i| {
-            let mut n = Alert::feed_notice(
+            Alert::feed_notice(
                 &format!("https://site{i}.example/rss"),
                 &format!("موقع {i}"),
                 since,
                 Some("HTTP 503".into()),
                 false,
                 now,
-            );
-            n.due = now + chrono::Duration::minutes(if i == 0 { 0 } else { 30 });
-            n
+                now + chrono::Duration::minutes(if i == 0 { 0 } else { 30 }),
+            )
         })
         .collect();
     for i in 250..252 {
-        let mut n = Alert::feed_notice(
+        notices.push(Alert::feed_notice(
             &format!("https://site{i}.example/rss"),
             &format!("موقع {i}"),
             since,
             None,
             true,
             now,
-        );
-        n.due = now + chrono::Duration::minutes(40);
-        notices.push(n);
+            now + chrono::Duration::minutes(40),
+        ));
     }
     for n in &notices {
         let url = match &n.kind {

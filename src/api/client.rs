@@ -44,28 +44,27 @@ impl Client {
         Some(Client { http })
     }
 
-    /// Sends `req`; the answer's body when the daemon says it went well,
-    /// its message when not.
-    async fn body(req: reqwest::RequestBuilder) -> Result<Vec<u8>, ClientError> {
-        let r = req
-            .send()
-            .await
-            .map_err(|e| ClientError::Request(e.to_string()))?;
+    /// Sends `req`; the answer when the daemon says it went well, its
+    /// message when not.
+    async fn send(req: reqwest::RequestBuilder) -> Result<reqwest::Response, ClientError> {
+        let r = req.send().await.map_err(request_error)?;
         let status = r.status();
-        let body = r
-            .bytes()
-            .await
-            .map_err(|e| ClientError::Request(e.to_string()))?
-            .to_vec();
         if status.is_success() {
-            return Ok(body);
+            return Ok(r);
         }
+        let body = r.bytes().await.map_err(request_error)?;
         let text = String::from_utf8_lossy(&body).trim().to_string();
         Err(ClientError::Answer(if text.is_empty() {
             status.to_string()
         } else {
             text
         }))
+    }
+
+    /// [`Client::send`], and the answer's whole body.
+    async fn body(req: reqwest::RequestBuilder) -> Result<Vec<u8>, ClientError> {
+        let r = Self::send(req).await?;
+        Ok(r.bytes().await.map_err(request_error)?.to_vec())
     }
 
     fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ClientError> {
@@ -86,26 +85,9 @@ impl Client {
         path: &str,
         mut each: impl FnMut(T) -> Result<(), E>,
     ) -> Result<(), E> {
-        let request = |e: reqwest::Error| ClientError::Request(e.to_string());
-        let mut r = self
-            .http
-            .get(format!("{BASE}{path}"))
-            .send()
-            .await
-            .map_err(request)?;
-        if !r.status().is_success() {
-            let status = r.status();
-            let text = r.text().await.map_err(request)?;
-            let text = text.trim();
-            return Err(ClientError::Answer(if text.is_empty() {
-                status.to_string()
-            } else {
-                text.to_string()
-            })
-            .into());
-        }
+        let mut r = Self::send(self.http.get(format!("{BASE}{path}"))).await?;
         let mut pending: Vec<u8> = Vec::new();
-        while let Some(chunk) = r.chunk().await.map_err(request)? {
+        while let Some(chunk) = r.chunk().await.map_err(request_error)? {
             pending.extend_from_slice(&chunk);
             let mut start = 0;
             while let Some(end) = pending[start..].iter().position(|&b| b == b'\n') {
@@ -142,6 +124,10 @@ impl Client {
         let b = Self::body(self.http.post(format!("{BASE}{path}")).body(body)).await?;
         Ok(String::from_utf8_lossy(&b).into_owned())
     }
+}
+
+fn request_error(e: reqwest::Error) -> ClientError {
+    ClientError::Request(e.to_string())
 }
 
 /// `key=value` pairs for a query string, values percent-encoded; `None`

@@ -282,16 +282,15 @@ fn write_poll(
             let notice = broken.then(|| {
                 state.admin_told = true;
                 warn!(feed = %feed.name, since = %since, "feed broken; telling the admin");
-                let mut n = Alert::feed_notice(
+                Alert::feed_notice(
                     url,
                     &feed.name,
                     since,
                     state.last_error.clone(),
                     false,
                     now,
-                );
-                n.due = after(now, engine.config.alerts.notice_window());
-                n
+                    after(now, engine.config.alerts.notice_window()),
+                )
             });
             (plan, notice)
         }
@@ -395,9 +394,15 @@ fn recovered(
         return None;
     }
     info!(feed = %feed.name, "feed recovered; telling the admin");
-    let mut n = Alert::feed_notice(feed.url.as_str(), &feed.name, since, None, true, now);
-    n.due = after(now, config.alerts.notice_window());
-    Some(n)
+    Some(Alert::feed_notice(
+        feed.url.as_str(),
+        &feed.name,
+        since,
+        None,
+        true,
+        now,
+        after(now, config.alerts.notice_window()),
+    ))
 }
 
 /// On a feed's first success, or its first after failing longer than

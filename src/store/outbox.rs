@@ -82,22 +82,24 @@ impl Alert {
     }
 
     /// The admin's notice that the feed at `url`, failing since `since`,
-    /// is broken (or has recovered): one of each per failure.
+    /// is broken (or has recovered): one of each per failure. Made at
+    /// `created`, sent at `due` with the other notices waiting then.
     pub fn feed_notice(
         url: &str,
         name: &str,
         since: DateTime<Utc>,
         error: Option<String>,
         recovered: bool,
-        now: DateTime<Utc>,
+        created: DateTime<Utc>,
+        due: DateTime<Utc>,
     ) -> Alert {
         let what = if recovered { "recovered" } else { "broken" };
         Alert {
             id: format!("feed-{what}/{}/{url}", since.timestamp()),
             story: String::new(),
             topic: String::new(),
-            created: now,
-            due: now,
+            created,
+            due,
             attempts: 0,
             last_error: None,
             kind: AlertKind::FeedNotice {
