@@ -107,6 +107,27 @@ impl Copy {
 }
 
 impl Story {
+    /// The story `item` starts when no stored story has it as a copy:
+    /// what [`crate::dedup::assign`] makes for a new story. Such a story
+    /// has no record of its own (most stories never get a second copy):
+    /// it is read from its item, and written only once a copy joins it
+    /// (or its item is pruned while an alert for it waits).
+    pub fn started_by(item: &Item) -> Story {
+        Story {
+            id: item.id.clone(),
+            title: item.title.clone(),
+            created: item.seen,
+            copies: vec![Copy {
+                item: item.id.clone(),
+                feed_name: item.feed_name.clone(),
+                title: item.title.clone(),
+                link: item.link.clone(),
+                seen: Some(item.seen),
+                published: item.published,
+            }],
+        }
+    }
+
     /// When the story was first reported: its earliest copy's time, or
     /// when it was stored.
     pub fn first_reported(&self) -> DateTime<Utc> {
@@ -320,14 +341,19 @@ impl Store {
         }
     }
 
+    /// A story: its record, or else the story its first item implies
+    /// (see [`Story::started_by`]).
     pub fn story(&self, id: &str) -> Result<Option<Story>, StoreError> {
         if let Some(b) = self.staged().story(id) {
             return dec("stories", b).map(Some);
         }
-        self.stories
-            .get(self.story_key(id)?)?
-            .map(|b| dec("stories", &b))
-            .transpose()
+        if let Some(b) = self.stories.get(self.story_key(id)?)? {
+            return dec("stories", &b).map(Some);
+        }
+        Ok(self
+            .item(id)?
+            .filter(|item| item.story == item.id)
+            .map(|item| Story::started_by(&item)))
     }
 
     /// The key of a story: that of the item which started it (a story's id
@@ -404,18 +430,29 @@ impl Store {
         let end = item_key(before.timestamp().saturating_add(1), "");
         let mut pruned = 0;
         let mut chunk = Vec::with_capacity(PRUNE_CHUNK);
+        let mut kept = Vec::new();
         for entry in self.items.range(..end) {
             let (key, value) = entry?;
             let item: Item = dec("items", &value)?;
             if item.seen >= before {
                 continue;
             }
+            // A story read from its item outlives it only as a record.
+            if item.story == item.id
+                && self.alert_waits(&item.id)
+                && !self.stories.contains_key(&key)?
+            {
+                kept.push((
+                    key.clone(),
+                    super::enc("stories", &Story::started_by(&item))?,
+                ));
+            }
             chunk.push(key);
             if chunk.len() == PRUNE_CHUNK {
-                pruned += self.forget_items(&mut chunk)?;
+                pruned += self.forget_items(&mut chunk, &mut kept)?;
             }
         }
-        pruned += self.forget_items(&mut chunk)?;
+        pruned += self.forget_items(&mut chunk, &mut kept)?;
         self.prune_stories(before)?;
         // The copy index forgets the same items.
         self.prune_sketches(before.timestamp())?;
@@ -440,12 +477,20 @@ impl Store {
     }
 
     /// Removes the items (and samples) under these keys in one
-    /// transaction; empties `chunk` and returns how many went.
-    fn forget_items(&self, chunk: &mut Vec<sled::IVec>) -> Result<usize, StoreError> {
+    /// transaction, with the records of the stories they started that
+    /// must stay (`kept`); empties both and returns how many items went.
+    fn forget_items(
+        &self,
+        chunk: &mut Vec<sled::IVec>,
+        kept: &mut Vec<(sled::IVec, Vec<u8>)>,
+    ) -> Result<usize, StoreError> {
         if chunk.is_empty() {
             return Ok(0);
         }
-        (&self.items, &self.samples).transaction(|(items, samples)| {
+        (&self.items, &self.samples, &self.stories).transaction(|(items, samples, stories)| {
+            for (key, story) in kept.iter() {
+                stories.insert(key, story.as_slice())?;
+            }
             for key in chunk.iter() {
                 items.remove(key)?;
                 samples.remove(key)?;
@@ -454,7 +499,15 @@ impl Store {
         })?;
         let n = chunk.len();
         chunk.clear();
+        kept.clear();
         Ok(n)
+    }
+
+    /// True when an alert for this story waits in the outbox.
+    fn alert_waits(&self, story: &str) -> bool {
+        let mut prefix = story.as_bytes().to_vec();
+        prefix.push(b'/');
+        self.outbox.scan_prefix(&prefix).next().is_some()
     }
 
     /// Forgets the stories whose first item was seen before `before` (a
@@ -470,9 +523,8 @@ impl Store {
             .keys()
         {
             let key = key?;
-            let mut alerts = key.get(8..).unwrap_or_default().to_vec();
-            alerts.push(b'/');
-            if self.outbox.scan_prefix(&alerts).next().is_none() {
+            let story = String::from_utf8_lossy(key.get(8..).unwrap_or_default());
+            if !self.alert_waits(&story) {
                 batch.remove(key);
                 n += 1;
                 if n % PRUNE_CHUNK == 0 {
@@ -534,6 +586,74 @@ mod tests {
         s.insert(&starting(item("b", "b"), fps[1].clone(), "b"))?;
         assert!(s.has_item("b")? && s.has_item("a")?);
         assert!(!s.has_item("c")?);
+        Ok(())
+    }
+
+    /// A new story as the writer makes it: the one its item implies.
+    fn new_story(item: Item, fingerprint: Fingerprint) -> NewItem {
+        NewItem {
+            story: Story::started_by(&item),
+            item,
+            fingerprint,
+            alerts: vec![],
+            queued: vec![],
+            held: vec![],
+        }
+    }
+
+    #[test]
+    fn a_story_without_copies_is_read_from_its_item_until_a_copy_joins() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
+        let fps = distinct_fingerprints(2);
+        let s = Store::open(dir.path())?;
+        let mut first = item("a", "a");
+        first.title = "عنوان".into();
+        first.link = Some("https://example.org/a".into());
+        s.insert(&new_story(first.clone(), fps[0].clone()))?;
+        assert_eq!(s.stories.len(), 0, "no record for a story without copies");
+        assert_eq!(s.story("a")?, Some(Story::started_by(&first)));
+        // A copy joins: the story is written whole, with both.
+        let mut story = Story::started_by(&first);
+        let copy = item("b", "a");
+        story.copies.push(Story::started_by(&copy).copies.remove(0));
+        s.insert(&NewItem {
+            story: story.clone(),
+            ..new_story(copy, fps[1].clone())
+        })?;
+        assert_eq!(s.stories.len(), 1);
+        drop(s);
+        let s = Store::open(dir.path())?;
+        assert_eq!(s.story("a")?, Some(story));
+        // An item that is a copy implies no story of its own.
+        assert_eq!(s.story("b")?, None);
+        Ok(())
+    }
+
+    #[test]
+    fn a_pruned_item_leaves_its_story_while_an_alert_for_it_waits() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Sled(e.into()))?;
+        let fps = distinct_fingerprints(2);
+        let s = Store::open(dir.path())?;
+        let old = chrono::Utc::now() - chrono::Duration::days(40);
+        let (mut waiting, mut quiet) = (item("w", "w"), item("q", "q"));
+        waiting.seen = old;
+        quiet.seen = old;
+        let story = Story::started_by(&waiting);
+        s.insert(&NewItem {
+            alerts: vec![alert("w/t", "w")],
+            ..new_story(waiting, fps[0].clone())
+        })?;
+        s.insert(&new_story(quiet, fps[1].clone()))?;
+        assert_eq!(s.stories.len(), 0);
+        assert_eq!(s.prune(chrono::Utc::now() - chrono::Duration::days(30))?, 2);
+        assert!(s.item("w")?.is_none() && s.item("q")?.is_none());
+        assert_eq!(s.story("w")?, Some(story), "kept for the waiting alert");
+        assert_eq!(s.story("q")?, None);
+        // Once the alert is gone, the next prune takes the story.
+        s.mark_sent(&alert("w/t", "w"), chrono::Utc::now())?;
+        s.prune(chrono::Utc::now() - chrono::Duration::days(30))?;
+        assert_eq!(s.story("w")?, None);
+        assert_eq!(s.stories.len(), 0);
         Ok(())
     }
 

@@ -31,6 +31,9 @@
 //!   ([`Item::sample`]), where they are still read.
 //! - `stories`: the key of the item that started the story (a story's id
 //!   is its first item's) → [`Story`] (the first item and every copy).
+//!   A story without copies has no record: it is read from its item
+//!   ([`Story::started_by`]); its record is written when a copy joins it,
+//!   or when its item is pruned while an alert for it waits.
 //! - `sketches`: the copy index's records (see `sketches.rs`).
 //! - `tombstones`: item id → when it was first seen (i64 seconds, big-endian).
 //!   Kept for [`SEEN_FOR`] after the retention window, so that an entry a
@@ -208,7 +211,9 @@ pub struct Store {
 /// - 2: dense slots, tombstones.
 /// - 3: items and samples keyed by the time first seen, then the id.
 /// - 4: stories keyed as the item that started them.
-pub const SCHEMA: u32 = 4;
+/// - 5: no record for a story without copies (read from its item; older
+///   releases would take it for missing). Nothing to migrate.
+pub const SCHEMA: u32 = 5;
 
 /// How long an entry's id (its tombstone) is remembered after the retention
 /// window has pruned its item: a feed that still carries an entry after
@@ -311,6 +316,8 @@ impl Store {
         }
         if found < 4 {
             self.rekey_stories()?;
+        }
+        if found < SCHEMA {
             tracing::info!(from = found, to = SCHEMA, "database migrated");
         }
         self.meta.insert(SCHEMA_KEY, &SCHEMA.to_be_bytes())?;

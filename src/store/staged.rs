@@ -22,7 +22,7 @@ use sled::transaction::{ConflictableTransactionError, Transactional};
 use super::items::item_key;
 use super::outbox::queue_key;
 use super::sketches::SketchRecord;
-use super::{enc, Alert, FeedState, NewItem, Store, StoreError};
+use super::{enc, Alert, FeedState, NewItem, Store, StoreError, Story};
 use crate::text::fingerprint::Sketch;
 
 /// One item's records, encoded.
@@ -36,7 +36,9 @@ struct StagedItem {
     story_id: String,
     /// The story's key (see [`Store::story_key`]).
     story_key: Vec<u8>,
-    story: Vec<u8>,
+    /// The story's record; none for the story the item starts (see
+    /// [`super::Story::started_by`]).
+    story: Option<Vec<u8>>,
     slot: u32,
     record: Vec<u8>,
     alerts: Vec<(String, Vec<u8>)>,
@@ -148,7 +150,9 @@ impl Store {
             } else {
                 self.story_key(&new.story.id)?
             },
-            story: enc("stories", &new.story)?,
+            story: (new.story != Story::started_by(&new.item))
+                .then(|| enc("stories", &new.story))
+                .transpose()?,
             slot,
             record: record.to_bytes(),
             alerts: new
@@ -172,8 +176,10 @@ impl Store {
             let at = st.items.len();
             st.by_id.insert(staged.id.clone(), at);
             st.by_slot.insert(slot, at);
-            st.stories
-                .insert(staged.story_id.clone(), staged.story.clone());
+            match &staged.story {
+                Some(story) => st.stories.insert(staged.story_id.clone(), story.clone()),
+                None => st.stories.remove(&staged.story_id),
+            };
             for (aid, _) in &staged.alerts {
                 st.alerts.insert(aid.clone());
             }
@@ -248,7 +254,9 @@ impl Store {
                         if let Some(sample) = &it.sample {
                             samples.insert(key.as_slice(), sample.as_slice())?;
                         }
-                        stories.insert(it.story_key.as_slice(), it.story.as_slice())?;
+                        if let Some(story) = &it.story {
+                            stories.insert(it.story_key.as_slice(), story.as_slice())?;
+                        }
                         sketches.insert(&it.slot.to_be_bytes(), it.record.as_slice())?;
                         for (aid, a) in &it.alerts {
                             if outbox.get(aid.as_bytes())?.is_none()
