@@ -1,6 +1,7 @@
 //! The emails: MIME structure parsed back from a real SMTP server, hostile
-//! feed content, the hourly limit folding into the digest, and the digest
-//! schedule under a paused clock, including slots missed while down.
+//! feed content, the hourly limit folding into the digest (and no alert
+//! times kept without one), and the digest schedule under a paused clock,
+//! including slots missed while down.
 
 mod common;
 
@@ -194,6 +195,26 @@ const ONE_EVENT: &[(&str, &str, &str)] = &[
         "قالت وزارة الدفاع الأمريكية إن مقاتلات روسية اقتربت من قاعدة التنف في سوريا واتهمت موسكو بخرق قواعد الاشتباك.",
     ),
 ];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_an_hourly_limit_no_alert_times_are_kept() {
+    let feeds = one_feed(STORIES);
+    let (http, _) = start_http(feeds).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(dir.path(), http, &[("f", "منفذ")], None);
+    let (code, _, err) = raqib(&cfg, &["once"]).await;
+    assert_eq!(code, 0, "{err}");
+    let mails = read_maildir(&dir.path().join("mail"));
+    assert_eq!(mails.len(), STORIES.len(), "every story alerted");
+    // The times a limit would count were a list rewritten at each alert,
+    // growing without bound when nothing limits them.
+    let store = raqib::store::Store::open(&dir.path().join("db")).expect("store");
+    let since = Utc::now() - chrono::Duration::days(1);
+    assert_eq!(
+        store.alerts_since("syria-us-russia", since).expect("read"),
+        0
+    );
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn digest_lists_articles_on_one_event_together() {

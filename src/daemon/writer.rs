@@ -506,7 +506,11 @@ fn store_entry(
                     kind,
                     failing_since: None,
                 });
-                engine.store.note_alert(&m.topic, now)?;
+                // Without a limit nothing reads the times: with one, at
+                // most `limit` a topic are kept (a list rewritten each time).
+                if limit > 0 {
+                    engine.store.note_alert(&m.topic, now)?;
+                }
             }
         }
         queued.push(Queued {
