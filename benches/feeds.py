@@ -207,6 +207,12 @@ http {{
         shutil.rmtree(work, ignore_errors=True)
 
 
+def folder_mb(path):
+    """What the files under `path` take (MiB), the database's size after a round."""
+    total = sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files)
+    return round(total / 2**20, 1)
+
+
 def run_both(work):
     cfg = os.path.join(work, "raqib.toml")
     with open(cfg, "w") as f:
@@ -233,11 +239,13 @@ def run_both(work):
         return timed(cmd, env=env, stderr=open(f"{work}/raqib{n}.log", "w"))
 
     r1 = once(1)
+    db1 = folder_mb(f"{work}/db")
     edit(work)
     r2 = once(2)
-    for name, (wall, rss_mb, rc) in (("raqib_round1", r1), ("raqib_round2", r2)):
+    db2 = folder_mb(f"{work}/db")
+    for name, (wall, rss_mb, rc), db_mb in (("raqib_round1", r1, db1), ("raqib_round2", r2, db2)):
         out[name] = {"seconds": round(wall, 2), "peak_rss_mb": round(rss_mb, 1), "exit": rc,
-                     "feeds_per_s": round(N / wall, 1)}
+                     "feeds_per_s": round(N / wall, 1), "db_mb": db_mb}
         with open(f"{work}/raqib{name[-1]}.log") as f:
             out[name]["summary"] = f.read().strip().splitlines()[-1:]
 
