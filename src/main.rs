@@ -135,8 +135,15 @@ enum Command {
     },
     /// Each feed: URL, state, last error, items seen, next poll.
     Feeds {
+        /// One JSON array (url, name, state, error, items, last_ok,
+        /// next_poll, moved_to, interval_secs, interval_reason,
+        /// failing_since, recovered, discovered).
         #[arg(long)]
         json: bool,
+        /// Only the feeds that need a look: failing, moved permanently,
+        /// found on a page, or parsed only after repairs.
+        #[arg(long)]
+        problems: bool,
     },
     /// Digests: preview the next one, or send it now.
     Digest {
@@ -413,10 +420,10 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Feeds { json } => {
+        Command::Feeds { json, problems } => {
             let cfg = load_config(&config_path)?;
             let rt = runtime()?;
-            let (list, dead) = match reader(&cfg, &rt)? {
+            let (mut list, dead) = match reader(&cfg, &rt)? {
                 Reader::Daemon(c) => {
                     let list: Vec<daemon::FeedStatus> = rt.block_on(c.get("/api/feeds"))?;
                     let dead: Vec<raqib::store::Alert> = rt.block_on(c.get("/api/dead-letters"))?;
@@ -427,10 +434,27 @@ fn dispatch(command: Command, config_path: PathBuf) -> Result<ExitCode> {
                     store.dead_letters()?.len(),
                 ),
             };
+            let all = list.len();
+            let failing = list.iter().filter(|f| f.is_failing()).count();
+            if problems {
+                list.retain(daemon::FeedStatus::needs_a_look);
+            }
             if json {
                 out!("{}", serde_json::to_string(&list)?);
             } else {
-                out_raw!("{}", feeds_table(&list, cfg.email.timezone));
+                if !list.is_empty() {
+                    out_raw!("{}", feeds_table(&list, cfg.email.timezone));
+                }
+                // Thousands of rows scroll away: the count comes last.
+                out!(
+                    "{all} feeds: {} ok, {failing} failing{}",
+                    all - failing,
+                    if problems {
+                        format!("; {} to look at", list.len())
+                    } else {
+                        String::new()
+                    }
+                );
                 if dead > 0 {
                     out!(
                         "dead letters: {dead} message(s) refused permanently: `raqib dead-letters`"

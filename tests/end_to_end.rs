@@ -166,6 +166,29 @@ async fn maildir_delivery_and_feeds_listing() {
     assert_eq!(w["state"], "ok");
     assert_eq!(w["items"], 2);
     assert!(w["error"].is_null());
+
+    // Only what needs a look, and the count at the end of the table.
+    let (code, out, err) = raqib(&cfg, &["feeds", "--problems", "--json"]).await;
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    let names: Vec<&str> = v
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|f| f["name"].as_str())
+        .collect();
+    assert_eq!(names, ["الخليج"]);
+    let (code, out, err) = raqib(&cfg, &["feeds", "--problems"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("الخليج") && !out.contains("وكالة الأنباء"),
+        "{out}"
+    );
+    assert!(
+        out.trim_end()
+            .ends_with("3 feeds: 2 ok, 1 failing; 1 to look at"),
+        "{out}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

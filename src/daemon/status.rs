@@ -49,6 +49,22 @@ pub struct FeedStatus {
     pub discovered: Option<String>,
 }
 
+impl FeedStatus {
+    /// Its last poll failed.
+    pub fn is_failing(&self) -> bool {
+        self.state != "ok"
+    }
+
+    /// Failing, or working in a way its config or its publisher should
+    /// change: moved permanently, found on a page, parsed after repairs.
+    pub fn needs_a_look(&self) -> bool {
+        self.is_failing()
+            || self.moved_to.is_some()
+            || self.discovered.is_some()
+            || self.recovered.is_some()
+    }
+}
+
 pub fn feed_statuses(config: &Config, store: &Store) -> Result<Vec<FeedStatus>, StoreError> {
     config
         .feeds
@@ -105,7 +121,7 @@ pub(super) async fn status_loop(engine: Arc<Engine>, mut stop: watch::Receiver<b
 /// "12 feeds ok, 1 failing; 3 alerts pending; last poll 14:02:11 UTC".
 pub fn status_line(engine: &Engine) -> Result<String, StoreError> {
     let list = feed_statuses(&engine.config, &engine.store)?;
-    let failing = list.iter().filter(|f| f.state == "error").count();
+    let failing = list.iter().filter(|f| f.is_failing()).count();
     let pending = engine.store.outbox()?.len();
     let last = list
         .iter()
