@@ -347,11 +347,26 @@ impl Store {
         if let Some(b) = self.staged().story(id) {
             return dec("stories", b).map(Some);
         }
-        if let Some(b) = self.stories.get(self.story_key(id)?)? {
+        // The story's key is its first item's: one look at the tombstone
+        // serves both reads.
+        let key = self.story_key(id)?;
+        if let Some(b) = self.stories.get(&key)? {
             return dec("stories", &b).map(Some);
         }
-        Ok(self
-            .item(id)?
+        let staged: Option<Item> = self
+            .staged()
+            .item(id)
+            .map(|b| dec("items", b))
+            .transpose()?;
+        let item = match staged {
+            Some(item) => Some(item),
+            None => self
+                .items
+                .get(&key)?
+                .map(|b| dec("items", &b))
+                .transpose()?,
+        };
+        Ok(item
             .filter(|item| item.story == item.id)
             .map(|item| Story::started_by(&item)))
     }
